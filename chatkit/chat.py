@@ -1,0 +1,235 @@
+"""One turn of a chat, start to finish: trim, send, stream, record.
+
+The app, the teaching pages and the classic API all take a turn the same way:
+``prepare_turn`` decides what to send (the trimmed history, and the response to chain from),
+the provider streams the reply, and ``finish_turn`` returns a new conversation with the reply
+and what it cost. A failed or stopped call leaves the original conversation untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from chatkit.conversation import Conversation, ReplyInfo
+from chatkit.errors import ContextOverflow, EmptyMessage
+from chatkit.messages import Message
+from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
+from chatkit.summary import summarize_messages
+from chatkit.tokens import count_message_tokens
+from chatkit.trimming import (
+    KeepAll,
+    LastNTurns,
+    SummarizeOlder,
+    TokenBudget,
+    TrimmingStrategy,
+    TrimResult,
+)
+
+TrimmingKind = Literal["none", "last_n", "token_budget", "summarize"]
+TRIMMING_LABELS: dict[str, str] = {
+    "none": "None",
+    "last_n": "Last N turns",
+    "token_budget": "Token budget",
+    "summarize": "Summarize older turns",
+}
+DEFAULT_MAX_INPUT_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class TrimmingSettings:
+    """The sidebar's trimming choice and its parameter."""
+
+    kind: TrimmingKind = "none"
+    last_n: int = 10
+    max_tokens: int = 4000
+
+
+class _SummaryCache:
+    """Summaries by the exact messages summarized, so each turn does not ask again."""
+
+    def __init__(self, summarize: Callable[[Sequence[Message]], str]) -> None:
+        self._summarize = summarize
+        self._cache: dict[tuple[Message, ...], str] = {}
+
+    def __call__(self, messages: Sequence[Message]) -> str:
+        key = tuple(messages)
+        if key not in self._cache:
+            self._cache[key] = self._summarize(messages)
+        return self._cache[key]
+
+
+def make_strategy(
+    settings: TrimmingSettings,
+    provider: Provider,
+    summarizer: Callable[[Sequence[Message]], str] | None = None,
+) -> TrimmingStrategy:
+    """The trimming strategy for the settings, counting with the provider's tokenizer."""
+    tokenizer = provider.tokenizer()
+    if settings.kind == "last_n":
+        return LastNTurns(settings.last_n)
+    if settings.kind == "token_budget":
+        return TokenBudget(settings.max_tokens, model=provider.model, tokenizer=tokenizer)
+    if settings.kind == "summarize":
+        summarize = summarizer or _SummaryCache(lambda ms: summarize_messages(list(ms), provider))
+        return SummarizeOlder(
+            settings.max_tokens, summarize, model=provider.model, tokenizer=tokenizer
+        )
+    return KeepAll()
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """What is about to be sent for one turn."""
+
+    conversation: Conversation  # a copy, with the new user message
+    messages: list[Message]  # what goes to the provider (system prompt first, trimmed)
+    trim: TrimResult
+    previous_response_id: str | None
+    prompt_tokens: int
+    note: str = ""
+
+
+def chain_from(conversation: Conversation, provider: Provider) -> str | None:
+    """The response id to continue from: the last reply, if this provider made it as a Response."""
+    if provider.mode != "responses":
+        return None
+    for position in range(len(conversation.messages) - 1, -1, -1):
+        if conversation.messages[position].role == "assistant":
+            info = conversation.replies.get(position)
+            if (
+                info is not None
+                and info.mode == "responses"
+                and info.provider == provider.name
+                and info.model == provider.model
+                and info.response_id
+                and not info.stopped
+            ):
+                return info.response_id
+            return None
+    return None
+
+
+def prepare_turn(
+    conversation: Conversation,
+    user_text: str | None,
+    provider: Provider,
+    strategy: TrimmingStrategy | None = None,
+    options: GenerationOptions | None = None,
+    *,
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+) -> PreparedTurn:
+    """Decide what to send. ``user_text=None`` resends the conversation as it is (regenerate).
+
+    Raises ``EmptyMessage`` for blank input and ``ContextOverflow`` when the prompt cannot
+    fit the model's context window (with advice to turn on or tighten trimming).
+    """
+    draft = conversation.copy()
+    if user_text is not None:
+        if len(user_text) > max_input_chars:
+            raise ContextOverflow(
+                f"The message has {len(user_text):,} characters, more than the {max_input_chars:,} "
+                f"this app sends at once: shorten it or split it into parts.",
+                over_by=len(user_text) - max_input_chars,
+            )
+        draft.add_user(user_text)
+    elif draft.last_user_text is None:
+        raise EmptyMessage("There is no message to send yet: type one first.")
+    strategy = strategy or KeepAll()
+    trimmed = strategy.apply(draft.to_messages())
+    to_send: list[Message] = list(trimmed.messages)  # type: ignore[arg-type]
+    tokenizer = provider.tokenizer()
+    prompt_tokens = count_message_tokens(to_send, provider.model, tokenizer=tokenizer).total
+    window = provider.context_window()
+    reserve = (options.max_output_tokens if options and options.max_output_tokens else 0) or 0
+    if window is not None and prompt_tokens + reserve > window:
+        over_by = prompt_tokens + reserve - window
+        advice = (
+            "choose a smaller budget in Trimming"
+            if not isinstance(strategy, KeepAll)
+            else "turn on Trimming in the sidebar (token budget or summarize older turns)"
+        )
+        raise ContextOverflow(
+            f"This conversation needs {prompt_tokens:,} tokens plus {reserve:,} for the reply, "
+            f"{over_by:,} more than {provider.model or provider.name}'s context window of "
+            f"{window:,}: {advice}, or start a new conversation.",
+            over_by=over_by,
+        )
+    previous = chain_from(draft, provider)
+    note = ""
+    if previous and trimmed.dropped:
+        note = (
+            f"Trimming dropped {len(trimmed.dropped)} messages, so this turn sent the trimmed "
+            f"history and started a new chain (a server-side chain cannot forget)."
+        )
+        previous = None
+    return PreparedTurn(draft, to_send, trimmed, previous, prompt_tokens, note)
+
+
+def reply_info(result: TurnResult, *, note: str = "", stopped: bool = False) -> ReplyInfo:
+    """The record kept with an assistant message."""
+    usage = result.usage
+    return ReplyInfo(
+        provider=result.provider,
+        model=result.model,
+        mode=result.mode,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        cached_input_tokens=usage.cached_input_tokens if usage else None,
+        tokens_estimated=usage.estimated if usage else False,
+        request_bytes=result.request_bytes,
+        response_id=result.response_id,
+        previous_response_id=result.previous_response_id,
+        stopped=stopped or result.stopped,
+        note=" ".join(part for part in (note, result.note) if part),
+        request_body=result.request_body,
+        response_body=result.response_body,
+    )
+
+
+def finish_turn(prepared: PreparedTurn, result: TurnResult) -> Conversation:
+    """The conversation after the turn: the prepared copy plus the reply and its record."""
+    conversation = prepared.conversation.copy()
+    conversation.add_assistant(result.text, reply_info(result, note=prepared.note))
+    return conversation
+
+
+def finish_stopped(
+    prepared: PreparedTurn,
+    provider: Provider,
+    partial_text: str,
+    options: GenerationOptions | None = None,
+) -> Conversation:
+    """The conversation after a reply stopped early: what arrived, marked as stopped."""
+    body = provider.build_request(
+        prepared.messages, options or GenerationOptions(), prepared.previous_response_id
+    )
+    conversation = prepared.conversation.copy()
+    conversation.add_assistant(
+        partial_text,
+        ReplyInfo(
+            provider=provider.name,
+            model=provider.model,
+            mode=provider.mode,
+            request_bytes=request_size(body),
+            previous_response_id=prepared.previous_response_id,
+            stopped=True,
+            note="Stopped before the reply finished; no usage was reported.",
+            request_body=body,
+        ),
+    )
+    return conversation
+
+
+def send(
+    conversation: Conversation,
+    user_text: str | None,
+    provider: Provider,
+    strategy: TrimmingStrategy | None = None,
+    options: GenerationOptions | None = None,
+) -> tuple[Conversation, TurnResult]:
+    """One whole turn without streaming: the new conversation and the call's result."""
+    prepared = prepare_turn(conversation, user_text, provider, strategy, options)
+    result = provider.complete(prepared.messages, options, prepared.previous_response_id)
+    return finish_turn(prepared, result), result

@@ -1,0 +1,311 @@
+"""Conversation: a system prompt plus user/assistant turns, with a versioned JSON form."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chatkit.errors import EmptyMessage, InvalidDocument
+from chatkit.messages import Message, MessageLike, as_message
+
+SCHEMA = "chatkit.conversation"
+SCHEMA_VERSION = 1
+
+
+def new_conversation_id() -> str:
+    """An unguessable id, safe to put in a URL (``?c=...``)."""
+    return secrets.token_urlsafe(16)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyInfo:
+    """What one assistant reply cost and how it was made, as the provider reported it.
+
+    ``request_body`` and ``response_body`` are kept in memory for the request inspector; they
+    are saved only when asked (``to_dict(include_bodies=True)``), since a Chat Completions
+    body repeats the whole history and would make the saved file grow with the square of it.
+    """
+
+    provider: str = ""
+    model: str = ""
+    mode: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    tokens_estimated: bool = False
+    request_bytes: int | None = None
+    response_id: str | None = None
+    previous_response_id: str | None = None
+    stopped: bool = False
+    note: str = ""
+    request_body: dict[str, Any] | None = None
+    response_body: dict[str, Any] | None = None
+
+    def to_dict(self, *, include_bodies: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict; bodies only when ``include_bodies``."""
+        data = asdict(self)
+        if not include_bodies:
+            data.pop("request_body")
+            data.pop("response_body")
+        # Drop what is unset, but keep a 0 (``0 == False``): "0 cached tokens" is not "unknown".
+        return {k: v for k, v in data.items() if v is not None and v != "" and v is not False}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplyInfo:
+        """Read a reply record, ignoring keys this version does not know."""
+        if not isinstance(data, Mapping):
+            raise InvalidDocument("A reply record must be an object.")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key, value in values.items():
+            if not _is_kind(value, _REPLY_FIELD_KINDS[key]):
+                raise InvalidDocument(f"A reply record's {key} is not {_KIND_WORDS[key]}.")
+        return cls(**values)
+
+
+# What each saved ReplyInfo field must hold (``None`` is allowed where the field allows it).
+_REPLY_FIELD_KINDS: dict[str, tuple[type, bool]] = {
+    "provider": (str, False),
+    "model": (str, False),
+    "mode": (str, False),
+    "input_tokens": (int, True),
+    "output_tokens": (int, True),
+    "cached_input_tokens": (int, True),
+    "tokens_estimated": (bool, False),
+    "request_bytes": (int, True),
+    "response_id": (str, True),
+    "previous_response_id": (str, True),
+    "stopped": (bool, False),
+    "note": (str, False),
+    "request_body": (dict, True),
+    "response_body": (dict, True),
+}
+_KIND_WORDS = {
+    key: {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}[kind]
+    for key, (kind, _) in _REPLY_FIELD_KINDS.items()
+}
+
+
+def _is_kind(value: Any, kind: tuple[type, bool]) -> bool:
+    expected, optional = kind
+    if value is None:
+        return optional
+    if expected is int and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One exchange: a user message and the assistant's reply (``None`` while pending)."""
+
+    index: int
+    user: Message | None
+    assistant: Message | None
+    reply: ReplyInfo | None = None
+
+
+@dataclass
+class Conversation:
+    """A system prompt and the messages after it, plus what each reply cost.
+
+    ``messages`` holds the turns (user/assistant, and any summary messages); the system prompt
+    lives apart so that every provider can place it where its API wants it. ``replies`` maps
+    the index of an assistant message in ``messages`` to its ``ReplyInfo``.
+    """
+
+    system_prompt: str = ""
+    messages: list[Message] = field(default_factory=list)
+    replies: dict[int, ReplyInfo] = field(default_factory=dict)
+    id: str = field(default_factory=new_conversation_id)
+    title: str = ""
+    created_at: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        self.messages = [as_message(m) for m in self.messages]
+
+    # -- building -----------------------------------------------------------------
+    def add_user(self, text: str) -> Message:
+        """Append a user message; empty or blank text is refused with ``EmptyMessage``."""
+        if not text or not text.strip():
+            raise EmptyMessage("The message is empty: type something before sending.")
+        message = Message("user", text)
+        self.messages.append(message)
+        if not self.title:
+            self.title = title_from(text)
+        return message
+
+    def add_assistant(self, text: str, reply: ReplyInfo | None = None) -> Message:
+        """Append an assistant reply, with what it cost when known."""
+        message = Message("assistant", text)
+        self.messages.append(message)
+        if reply is not None:
+            self.replies[len(self.messages) - 1] = reply
+        return message
+
+    def add(self, message: MessageLike) -> Message:
+        """Append any message (a dict or a Message)."""
+        converted = as_message(message)
+        self.messages.append(converted)
+        return converted
+
+    def copy(self) -> Conversation:
+        """A cheap independent copy: messages are frozen, so only the lists are copied."""
+        return replace(self, messages=list(self.messages), replies=dict(self.replies))
+
+    def clear(self) -> None:
+        """Forget every turn; the system prompt stays."""
+        self.messages.clear()
+        self.replies.clear()
+
+    def without_last_reply(self) -> Conversation:
+        """A copy ending at the last user message (for regenerate)."""
+        copy = self.copy()
+        while copy.messages and copy.messages[-1].role == "assistant":
+            copy.replies.pop(len(copy.messages) - 1, None)
+            copy.messages.pop()
+        return copy
+
+    def without_last_turn(self) -> Conversation:
+        """A copy without the last user message and its reply (for edit-and-resend)."""
+        copy = self.without_last_reply()
+        if copy.messages and copy.messages[-1].role == "user":
+            copy.messages.pop()
+        return copy
+
+    # -- reading ------------------------------------------------------------------
+    def to_messages(self) -> list[Message]:
+        """The whole conversation as sent to a model: the system prompt first, if any."""
+        head = [Message("system", self.system_prompt)] if self.system_prompt else []
+        return head + self.messages
+
+    @property
+    def turns(self) -> list[Turn]:
+        """The conversation as whole turns: each user message with the reply after it."""
+        turns: list[Turn] = []
+        user: Message | None = None
+        for position, message in enumerate(self.messages):
+            if message.role == "user":
+                if user is not None:
+                    turns.append(Turn(len(turns), user, None))
+                user = message
+            elif message.role == "assistant":
+                reply = self.replies.get(position)
+                turns.append(Turn(len(turns), user, message, reply))
+                user = None
+        if user is not None:
+            turns.append(Turn(len(turns), user, None))
+        return turns
+
+    @property
+    def last_user_text(self) -> str | None:
+        """The text of the newest user message, if any."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return None
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    # -- JSON ---------------------------------------------------------------------
+    def to_dict(self, *, include_bodies: bool = False) -> dict[str, Any]:
+        """A versioned, JSON-ready document that ``from_dict`` reads back."""
+        messages = []
+        for position, message in enumerate(self.messages):
+            item: dict[str, Any] = message.to_dict()
+            reply = self.replies.get(position)
+            if reply is not None:
+                item["reply"] = reply.to_dict(include_bodies=include_bodies)
+            messages.append(item)
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "id": self.id,
+            "title": self.title,
+            "created_at": self.created_at,
+            "system_prompt": self.system_prompt,
+            "messages": messages,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Conversation:
+        """Load a document written by ``to_dict``; anything malformed raises ``InvalidDocument``.
+
+        Everything is checked before the conversation is built, so a bad file never
+        half-loads.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidDocument(
+                "This file is not a chatkit conversation (expected a JSON object)."
+            )
+        if data.get("schema") != SCHEMA:
+            raise InvalidDocument(
+                "This file is not a chatkit conversation (its schema is missing)."
+            )
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidDocument("This conversation file has no valid version number.")
+        if version > SCHEMA_VERSION:
+            raise InvalidDocument(
+                f"This conversation was saved by a newer chatkit (format version {version}); "
+                f"update chatkit to open it."
+            )
+        if version < 1:
+            raise InvalidDocument(f"Format version {version} is not one chatkit ever wrote.")
+        raw_messages = data.get("messages")
+        if not isinstance(raw_messages, list):
+            raise InvalidDocument("This conversation file has no list of messages.")
+        system_prompt = data.get("system_prompt", "")
+        title = data.get("title", "")
+        conversation_id = data.get("id") or new_conversation_id()
+        created_at = data.get("created_at") or _now()
+        for label, value in (
+            ("system prompt", system_prompt),
+            ("title", title),
+            ("id", conversation_id),
+            ("creation time", created_at),
+        ):
+            if not isinstance(value, str):
+                raise InvalidDocument(f"This conversation file's {label} is not text.")
+        messages: list[Message] = []
+        replies: dict[int, ReplyInfo] = {}
+        for position, item in enumerate(raw_messages):
+            if not isinstance(item, Mapping):
+                raise InvalidDocument(f"Message {position + 1} is not an object.")
+            try:
+                messages.append(Message.from_dict(item))
+            except InvalidDocument as exc:
+                raise InvalidDocument(f"Message {position + 1}: {exc.message}") from exc
+            if "reply" in item:
+                replies[position] = ReplyInfo.from_dict(item["reply"])
+        return cls(
+            system_prompt=system_prompt,
+            messages=messages,
+            replies=replies,
+            id=conversation_id,
+            title=title,
+            created_at=created_at,
+        )
+
+
+def title_from(text: str, limit: int = 60) -> str:
+    """A short title from the first user message."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def conversation_from_messages(messages: Iterable[MessageLike]) -> Conversation:
+    """Build a Conversation from an API-style list: leading system messages become the prompt."""
+    converted = [as_message(m) for m in messages]
+    system_parts: list[str] = []
+    while converted and converted[0].is_instruction:
+        system_parts.append(converted.pop(0).content)
+    return Conversation(system_prompt="\n\n".join(system_parts), messages=converted)

@@ -1,0 +1,59 @@
+"""Download and upload conversations: versioned JSON (re-importable) and Markdown."""
+
+from __future__ import annotations
+
+import json
+
+from chatkit.conversation import Conversation, new_conversation_id
+from chatkit.errors import InvalidDocument
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+ROLE_HEADINGS = {
+    "user": "User",
+    "assistant": "Assistant",
+    "system": "System",
+    "developer": "Developer",
+}
+
+
+def to_json(conversation: Conversation) -> str:
+    """The conversation as pretty JSON (no request bodies, never a key)."""
+    return json.dumps(conversation.to_dict(), ensure_ascii=False, indent=2)
+
+
+def to_markdown(conversation: Conversation) -> str:
+    """A readable transcript: the system prompt, then each message under its role."""
+    lines = [f"# {conversation.title or 'Conversation'}", ""]
+    if conversation.system_prompt:
+        lines += ["**System prompt:**", "", f"> {conversation.system_prompt}", ""]
+    for position, message in enumerate(conversation.messages):
+        lines += [f"### {ROLE_HEADINGS[message.role]}", "", message.content, ""]
+        reply = conversation.replies.get(position)
+        if reply is not None and reply.input_tokens is not None:
+            lines += [
+                f"*{reply.provider} {reply.model}, {reply.mode}: {reply.input_tokens} tokens in, "
+                f"{reply.output_tokens} out*",
+                "",
+            ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def from_json(data: bytes | str) -> Conversation:
+    """Read an uploaded JSON file; anything malformed raises ``InvalidDocument``.
+
+    The imported conversation gets a new id, so it never overwrites a saved one.
+    """
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidDocument(
+            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB: it is not a "
+            f"conversation chatkit exported."
+        )
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidDocument(
+            "The file is not valid JSON: choose a conversation downloaded as JSON."
+        ) from exc
+    conversation = Conversation.from_dict(document)
+    conversation.id = new_conversation_id()
+    return conversation

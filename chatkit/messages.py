@@ -1,0 +1,115 @@
+"""Messages and roles: the one message type chatkit passes around, and role normalization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, cast
+
+from chatkit.errors import InvalidDocument
+
+Role: TypeAlias = Literal["system", "developer", "user", "assistant"]
+ROLES: tuple[Role, ...] = ("system", "developer", "user", "assistant")
+INSTRUCTION_ROLES: frozenset[str] = frozenset({"system", "developer"})
+
+MessageLike: TypeAlias = "Message | Mapping[str, Any]"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation: who said it, what was said, and an optional name."""
+
+    role: Role
+    content: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise InvalidDocument(
+                f"A message has the role {self.role!r}; chatkit knows only {', '.join(ROLES)}."
+            )
+        if not isinstance(self.content, str):
+            raise InvalidDocument("A message's content must be text.")
+
+    @property
+    def is_instruction(self) -> bool:
+        """True for ``system`` and ``developer`` messages (the system prompt)."""
+        return self.role in INSTRUCTION_ROLES
+
+    def to_dict(self) -> dict[str, str]:
+        """The message as the plain ``{"role", "content"[, "name"]}`` dict the APIs use."""
+        data = {"role": self.role, "content": self.content}
+        if self.name:
+            data["name"] = self.name
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Build a message from a ``{"role", "content"}`` mapping, or say clearly why not."""
+        if not isinstance(data, Mapping):
+            raise InvalidDocument("A message must be an object with a role and content.")
+        role, content = data.get("role"), data.get("content")
+        if role is None or content is None:
+            raise InvalidDocument("A message is missing its role or its content.")
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise InvalidDocument("A message's name must be text.")
+        return cls(role=cast(Role, role), content=_text_of(content), name=name or None)
+
+
+def _text_of(content: Any) -> str:
+    """Flatten API content (a string or a list of text parts) into text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            else:
+                raise InvalidDocument("Only text message parts are supported.")
+        return "".join(parts)
+    raise InvalidDocument("A message's content must be text.")
+
+
+def as_message(message: MessageLike) -> Message:
+    """Return ``message`` as a ``Message`` (dicts are converted, Messages pass through)."""
+    return message if isinstance(message, Message) else Message.from_dict(message)
+
+
+def as_messages(messages: Iterable[MessageLike]) -> list[Message]:
+    """Convert a sequence of dicts or Messages into a new list of Messages."""
+    return [as_message(m) for m in messages]
+
+
+def _like_input(template: MessageLike, message: Message) -> MessageLike:
+    """Return ``message`` in the same kind as ``template``: a new dict for dicts."""
+    return message if isinstance(template, Message) else message.to_dict()
+
+
+def normalize_messages(messages: Sequence[MessageLike]) -> list[MessageLike]:
+    """Merge consecutive same-role user/assistant messages with a newline.
+
+    System and developer messages stay where they are and are never merged. Returns new
+    objects of the kind it was given (dicts stay dicts, Messages stay Messages) and never
+    mutates its input, unlike the classic snippet that edits the caller's dict in place.
+    Idempotent: normalizing twice gives the same list as normalizing once.
+    """
+    merged: list[Message] = []
+    kinds: list[MessageLike] = []
+    for original in messages:
+        message = as_message(original)
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and previous.role == message.role
+            and not message.is_instruction
+            and previous.name == message.name
+        ):
+            merged[-1] = Message(
+                previous.role, previous.content + "\n" + message.content, previous.name
+            )
+        else:
+            merged.append(message)
+            kinds.append(original)
+    return [_like_input(kind, message) for kind, message in zip(kinds, merged, strict=True)]

@@ -1,0 +1,172 @@
+"""Anthropic Messages: a top-level ``system``, ``max_tokens`` always, turns that alternate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+
+from chatkit.errors import StreamInterrupted
+from chatkit.messages import Message, normalize_messages
+from chatkit.providers.base import (
+    Capabilities,
+    GenerationOptions,
+    StreamingProvider,
+    TurnGenerator,
+    TurnResult,
+    Usage,
+    request_size,
+    split_system,
+)
+from chatkit.providers.clients import anthropic_client
+from chatkit.providers.sdk_errors import ANTHROPIC_ERRORS, from_anthropic_error, interrupted
+from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
+
+DEFAULT_MAX_TOKENS = 1024
+# Stricter gateways (Bedrock, some proxies) want the first message from the user.
+LEADING_USER_PLACEHOLDER = "(The conversation so far starts with the assistant's message below.)"
+
+
+def anthropic_request(
+    messages: Sequence[Message],
+    model: str,
+    options: GenerationOptions | None = None,
+    *,
+    stream: bool = True,
+) -> dict[str, Any]:
+    """The Messages body: system text gathered at the top, turns merged to alternate, a user first.
+
+    No sampling parameters: the current SDK has none and API version 2026-10-21 rejects them.
+    """
+    options = options or GenerationOptions()
+    system, rest = split_system(messages)
+    turns = [m.to_dict() for m in normalize_messages(rest)]  # type: ignore[union-attr]
+    for turn in turns:
+        turn.pop("name", None)
+    if turns and turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": LEADING_USER_PLACEHOLDER})
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": options.max_output_tokens or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        body["system"] = system
+    body["messages"] = turns
+    if stream:
+        body["stream"] = True
+    return body
+
+
+@dataclass
+class Anthropic(StreamingProvider):
+    """Anthropic's Messages API on the official SDK."""
+
+    client: anthropic.Anthropic | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    context_window_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name == "provider":
+            self.name = "Anthropic"
+        self.mode = "chat"
+        self.capabilities = Capabilities(
+            streaming=True,
+            server_side_chaining=False,
+            sampling_parameters=False,
+            exact_token_counts=False,
+            needs_api_key=True,
+        )
+
+    def _client(self) -> anthropic.Anthropic:
+        if self.client is None:
+            self.client = anthropic_client(self.api_key, self.base_url)
+        return self.client
+
+    def tokenizer(self) -> Tokenizer:
+        return tokenizer_for_model(self.model)
+
+    def context_window(self) -> int | None:
+        return self.context_window_tokens or known_context_window(self.model)
+
+    def build_request(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        return anthropic_request(messages, self.model, options)
+
+    def _generate(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        previous_response_id: str | None,
+    ) -> TurnGenerator:
+        body = self.build_request(messages, options)
+        client = self._client()
+        try:
+            stream = client.messages.create(**body)
+        except ANTHROPIC_ERRORS as exc:
+            raise from_anthropic_error(exc, provider=self.name, model=self.model) from exc
+        parts: list[str] = []
+        message_id: str | None = None
+        input_tokens = cached = output_tokens = 0
+        stop_reason: str | None = None
+        finished = False
+        try:
+            with stream:
+                for event in stream:
+                    kind = event.type
+                    if kind == "message_start":
+                        message_id = event.message.id
+                        usage = event.message.usage
+                        cached = (usage.cache_creation_input_tokens or 0) + (
+                            usage.cache_read_input_tokens or 0
+                        )
+                        input_tokens = (usage.input_tokens or 0) + cached
+                        output_tokens = usage.output_tokens or 0
+                    elif kind == "content_block_delta" and event.delta.type == "text_delta":
+                        parts.append(event.delta.text)
+                        yield event.delta.text
+                    elif kind == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        output_tokens = event.usage.output_tokens or output_tokens  # cumulative
+                    elif kind == "message_stop":
+                        finished = True
+        except ANTHROPIC_ERRORS as exc:
+            error = from_anthropic_error(exc, provider=self.name, model=self.model)
+            if parts:
+                raise interrupted(error, "".join(parts)) from exc
+            raise error from exc
+        if not finished:
+            raise StreamInterrupted(
+                f"The connection to {self.name} closed before the reply finished; what arrived "
+                f"is kept: retry to get a full reply.",
+                partial_text="".join(parts),
+            )
+        text = "".join(parts)
+        usage_out = Usage(input_tokens, output_tokens, cached_input_tokens=cached)
+        return TurnResult(
+            text=text,
+            provider=self.name,
+            model=self.model,
+            mode="chat",
+            request_body=body,
+            request_bytes=request_size(body),
+            usage=usage_out,
+            response_id=message_id,
+            finish_reason=stop_reason,
+            response_body={
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": stop_reason,
+                "usage": {"input_tokens": input_tokens - cached, "output_tokens": output_tokens},
+            },
+            note="Response body assembled from the stream's events.",
+        )

@@ -1,0 +1,189 @@
+"""OpenAI Chat Completions: the whole message array is sent on every turn."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from chatkit.errors import StreamInterrupted
+from chatkit.messages import Message
+from chatkit.providers.base import (
+    Capabilities,
+    GenerationOptions,
+    StreamingProvider,
+    TurnGenerator,
+    TurnResult,
+    Usage,
+    request_size,
+)
+from chatkit.providers.clients import openai_client
+from chatkit.providers.sdk_errors import OPENAI_ERRORS, from_openai_error, interrupted
+from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
+
+
+def chat_completions_request(
+    messages: Sequence[Message],
+    model: str,
+    options: GenerationOptions | None = None,
+    *,
+    system_role: str = "system",
+    stream: bool = True,
+) -> dict[str, Any]:
+    """The Chat Completions body: every message in order, the system prompt leading.
+
+    ``system_role="developer"`` sends instruction messages with the role newer models
+    prefer. Always ``max_completion_tokens`` (``max_tokens`` is rejected by reasoning models);
+    usage is asked for on the stream.
+    """
+    options = options or GenerationOptions()
+    wire = []
+    for message in messages:
+        item = message.to_dict()
+        if message.is_instruction:
+            item["role"] = system_role
+        wire.append(item)
+    body: dict[str, Any] = {"model": model, "messages": wire}
+    if options.max_output_tokens is not None:
+        body["max_completion_tokens"] = options.max_output_tokens
+    if options.temperature is not None:
+        body["temperature"] = options.temperature
+    if options.seed is not None:
+        body["seed"] = options.seed
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return Usage(
+        input_tokens=raw.prompt_tokens or 0,
+        output_tokens=raw.completion_tokens or 0,
+        cached_input_tokens=cached,
+    )
+
+
+@dataclass
+class OpenAIChat(StreamingProvider):
+    """Chat Completions on the official SDK; also any OpenAI-compatible server via ``base_url``."""
+
+    client: openai.OpenAI | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    system_role: str = "system"
+    context_window_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name == "provider":
+            self.name = "OpenAI-compatible" if self.base_url else "OpenAI"
+        self.mode = "chat"
+        self.capabilities = Capabilities(
+            streaming=True,
+            server_side_chaining=False,
+            sampling_parameters=True,
+            exact_token_counts=tokenizer_for_model(self.model).exact,
+            needs_api_key=self.base_url is None,
+        )
+
+    def _client(self) -> openai.OpenAI:
+        if self.client is None:
+            self.client = openai_client(self.api_key, self.base_url, provider=self.name)
+        return self.client
+
+    def tokenizer(self) -> Tokenizer:
+        return tokenizer_for_model(self.model)
+
+    def context_window(self) -> int | None:
+        return self.context_window_tokens or known_context_window(self.model)
+
+    def build_request(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        return chat_completions_request(messages, self.model, options, system_role=self.system_role)
+
+    def _generate(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        previous_response_id: str | None,
+    ) -> TurnGenerator:
+        body = self.build_request(messages, options)
+        client = self._client()
+        parts: list[str] = []
+        usage: Usage | None = None
+        finish_reason: str | None = None
+        response_id: str | None = None
+        served_model = self.model
+        try:
+            stream = client.chat.completions.create(**body)
+        except OPENAI_ERRORS as exc:
+            raise from_openai_error(exc, provider=self.name, model=self.model) from exc
+        try:
+            with stream:
+                for chunk in stream:
+                    response_id = chunk.id or response_id
+                    served_model = chunk.model or served_model
+                    if chunk.usage is not None:
+                        usage = _usage(chunk.usage)
+                    if not chunk.choices:  # the final usage chunk has no choices
+                        continue
+                    choice = chunk.choices[0]
+                    finish_reason = choice.finish_reason or finish_reason
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        parts.append(text)
+                        yield text
+        except OPENAI_ERRORS as exc:
+            error = from_openai_error(exc, provider=self.name, model=self.model)
+            if parts:
+                raise interrupted(error, "".join(parts)) from exc
+            raise error from exc
+        if finish_reason is None:
+            raise StreamInterrupted(
+                f"The connection to {self.name} closed before the reply finished; what arrived "
+                f"is kept: retry to get a full reply.",
+                partial_text="".join(parts),
+            )
+        text = "".join(parts)
+        return TurnResult(
+            text=text,
+            provider=self.name,
+            model=self.model,
+            mode="chat",
+            request_body=body,
+            request_bytes=request_size(body),
+            usage=usage,
+            response_id=response_id,
+            finish_reason=finish_reason,
+            response_body={
+                "id": response_id,
+                "object": "chat.completion",
+                "model": served_model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": finish_reason,
+                    }
+                ],
+                "usage": None
+                if usage is None
+                else {
+                    "prompt_tokens": usage.input_tokens,
+                    "completion_tokens": usage.output_tokens,
+                    "total_tokens": usage.total_tokens,
+                    "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+                },
+            },
+            note="Response body assembled from the stream's chunks.",
+        )

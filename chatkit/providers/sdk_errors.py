@@ -1,0 +1,148 @@
+"""Turn SDK exceptions into chatkit errors with one plain sentence each.
+
+Classification follows the HTTP status plus the error ``code`` (OpenAI) or ``type``
+(Anthropic), never the message text alone, except where the API offers nothing else (an
+Anthropic "prompt is too long" is a plain 400). See shared/API_REFERENCE.md §2.4, §4.6, §8.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from chatkit.errors import (
+    AuthenticationFailed,
+    ChatkitError,
+    ContextTooLong,
+    InvalidRequest,
+    PreviousResponseNotFound,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+    UnknownModel,
+)
+
+# llama.cpp's server answers this 400 when asked to chain (API_REFERENCE §6.1).
+CHAINING_UNSUPPORTED_HINT = "does not support 'previous_response_id'"
+
+
+def _api_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+    return str(getattr(exc, "api_message", None) or getattr(exc, "message", "") or exc)
+
+
+def is_chaining_unsupported(exc: BaseException) -> bool:
+    """True when a server refused ``previous_response_id`` as a feature (not an unknown id)."""
+    return isinstance(exc, openai.BadRequestError) and CHAINING_UNSUPPORTED_HINT in _api_message(
+        exc
+    )
+
+
+def from_openai_error(exc: Exception, *, provider: str, model: str) -> ChatkitError:
+    """The chatkit error for an exception raised by the openai SDK (or its HTTP layer)."""
+    code = getattr(exc, "code", None)
+    status = getattr(exc, "status_code", None)
+    message = _api_message(exc)
+    if isinstance(exc, openai.AuthenticationError) or code == "invalid_api_key":
+        return AuthenticationFailed(
+            f"{provider} rejected the API key: check it, then paste it again or set OPENAI_API_KEY."
+        )
+    if code == "model_not_found" or isinstance(exc, openai.NotFoundError):
+        return UnknownModel(
+            f"{provider} does not know the model {model!r} (or this key has no access to it): "
+            f"choose another model."
+        )
+    if code == "insufficient_quota":
+        return RateLimited(
+            f"Your {provider} quota is used up: check the account's plan and billing; "
+            f"retrying will not help."
+        )
+    if isinstance(exc, openai.RateLimitError) or status == 429 or code == "rate_limit_exceeded":
+        return RateLimited(
+            f"{provider} is limiting how fast you can send: wait a moment, then retry."
+        )
+    if code == "context_length_exceeded":
+        return ContextTooLong(
+            f"The conversation is too long for {model}'s context window: turn on trimming in the "
+            f"sidebar or start a new conversation."
+        )
+    if code == "previous_response_not_found":
+        return PreviousResponseNotFound(
+            f"{provider} no longer has the previous response of this conversation: the next "
+            f"message will resend the full history."
+        )
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return ProviderUnavailable(
+            f"{provider} did not answer in time: retry, or check the server."
+        )
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        return ProviderUnavailable(
+            f"Could not reach {provider}: check the base URL and the network, then retry."
+        )
+    if isinstance(status, int) and status >= 500:
+        return ProviderUnavailable(
+            f"{provider} had a problem on its side (HTTP {status}): retry in a moment."
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return InvalidRequest(f"{provider} refused the request (HTTP {status}): {message}")
+    return ProviderUnavailable(f"{provider} failed while answering: {message}")
+
+
+def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> ChatkitError:
+    """The chatkit error for an exception raised by the anthropic SDK (or its HTTP layer)."""
+    status = getattr(exc, "status_code", None)
+    error_type = getattr(exc, "type", None)
+    message = _api_message(exc)
+    if isinstance(exc, anthropic.AuthenticationError) or error_type == "authentication_error":
+        return AuthenticationFailed(
+            f"{provider} rejected the API key: check it, then paste it again or set "
+            f"ANTHROPIC_API_KEY."
+        )
+    if isinstance(exc, anthropic.NotFoundError) or error_type == "not_found_error":
+        return UnknownModel(f"{provider} does not know the model {model!r}: choose another model.")
+    if isinstance(exc, anthropic.RateLimitError) or error_type == "rate_limit_error":
+        return RateLimited(
+            f"{provider} is limiting how fast you can send: wait a moment, then retry."
+        )
+    if status == 529 or error_type == "overloaded_error":
+        return ProviderUnavailable(f"{provider} is overloaded right now: retry in a moment.")
+    if isinstance(exc, anthropic.BadRequestError) and (
+        "prompt is too long" in message or "exceed context limit" in message
+    ):
+        return ContextTooLong(
+            f"The conversation is too long for {model}'s context window: turn on trimming in the "
+            f"sidebar or start a new conversation."
+        )
+    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return ProviderUnavailable(f"{provider} did not answer in time: retry in a moment.")
+    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+        return ProviderUnavailable(
+            f"Could not reach {provider}: check the base URL and the network, then retry."
+        )
+    if isinstance(status, int) and status >= 500:
+        return ProviderUnavailable(
+            f"{provider} had a problem on its side (HTTP {status}): retry in a moment."
+        )
+    if isinstance(exc, anthropic.APIStatusError):
+        return InvalidRequest(f"{provider} refused the request (HTTP {status}): {message}")
+    return ProviderUnavailable(f"{provider} failed while answering: {message}")
+
+
+def interrupted(error: ChatkitError, partial_text: str) -> StreamInterrupted:
+    """A stream that broke after some text arrived: keep the text, explain the cause."""
+    return StreamInterrupted(
+        f"The reply was cut off before it finished ({error.message.rstrip('.')}); "
+        f"what arrived is kept: retry to get a full reply.",
+        partial_text=partial_text,
+    )
+
+
+OPENAI_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
+ANTHROPIC_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)

@@ -1,0 +1,270 @@
+"""Trimming strategies: pure functions from a message list to what is kept and what is dropped.
+
+Every strategy takes dicts or Messages and returns them in the kind it was given. A message
+list is read as: the system prompt (the leading system/developer messages), whole turns (a user
+message and the replies after it), and the current user message (a final user message, still
+waiting for its reply). The system prompt and the current message are always kept; turns are
+kept or dropped whole, newest kept first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chatkit.errors import ContextOverflow
+from chatkit.messages import Message, MessageLike, as_message
+from chatkit.tokens import Tokenizer, count_message_tokens, tokenizer_for_model
+
+SUMMARY_PREFIX = "Summary of the earlier conversation: "
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A message a strategy removed, where it stood in the input, and why."""
+
+    index: int
+    message: MessageLike
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrimResult:
+    """What a strategy kept (in order) and what it dropped; ``summary`` if one was added."""
+
+    messages: list[MessageLike]
+    dropped: list[Dropped] = field(default_factory=list)
+    summary: MessageLike | None = None
+
+    @property
+    def dropped_indices(self) -> frozenset[int]:
+        """Positions in the input list that were dropped."""
+        return frozenset(d.index for d in self.dropped)
+
+
+class TrimmingStrategy(Protocol):
+    """Anything with a pure ``apply(messages) -> TrimResult``."""
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult: ...
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Index ranges of a message list: system prompt, turns, and the current message."""
+
+    head: list[int]
+    turns: list[list[int]]
+    current: int | None
+
+
+def _layout(messages: Sequence[Message]) -> _Layout:
+    head_end = 0
+    while head_end < len(messages) and messages[head_end].is_instruction:
+        head_end += 1
+    end = len(messages)
+    current = None
+    if end > head_end and messages[-1].role == "user":
+        current = end - 1
+        end -= 1
+    turns: list[list[int]] = []
+    for index in range(head_end, end):
+        if messages[index].role == "user" or not turns:
+            turns.append([index])
+        else:
+            turns[-1].append(index)
+    return _Layout(list(range(head_end)), turns, current)
+
+
+def _result(
+    originals: Sequence[MessageLike],
+    keep: set[int],
+    reason: str,
+    summary: Message | None = None,
+    summary_after: int = 0,
+) -> TrimResult:
+    kept = [originals[i] for i in range(len(originals)) if i in keep]
+    dropped = [Dropped(i, originals[i], reason) for i in range(len(originals)) if i not in keep]
+    summary_out: MessageLike | None = None
+    if summary is not None:
+        as_dicts = bool(originals) and not isinstance(originals[0], Message)
+        summary_out = summary.to_dict() if as_dicts else summary
+        kept.insert(summary_after, summary_out)
+    return TrimResult(kept, dropped, summary_out)
+
+
+@dataclass(frozen=True)
+class KeepAll:
+    """No trimming: everything is sent."""
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        return TrimResult(list(messages))
+
+
+@dataclass(frozen=True)
+class LastNTurns:
+    """The system prompt, the last ``n`` whole turns, and the current message.
+
+    The current (unanswered) user message is always kept and not counted in ``n``.
+    """
+
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError("LastNTurns needs n >= 0.")
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        converted = [as_message(m) for m in messages]
+        layout = _layout(converted)
+        kept_turns = layout.turns[len(layout.turns) - self.n :] if self.n else []
+        # A group that starts with an assistant message is only kept when nothing is dropped.
+        if len(kept_turns) < len(layout.turns):
+            kept_turns = [t for t in kept_turns if converted[t[0]].role == "user"]
+        keep = set(layout.head) | {i for turn in kept_turns for i in turn}
+        if layout.current is not None:
+            keep.add(layout.current)
+        return _result(messages, keep, f"older than the last {self.n} turns")
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """Keep the system prompt, the current message, then the newest whole turns that fit.
+
+    The budget is counted like a prompt (``count_tokens``: per-message overhead and reply
+    priming included) with the model's tokenizer. If the system prompt and the current
+    message alone do not fit, ``apply`` raises ``ContextOverflow`` saying by how much.
+    """
+
+    max_tokens: int
+    model: str = "gpt-4o"
+    tokenizer: Tokenizer | None = None
+
+    def _tokenizer(self) -> Tokenizer:
+        return self.tokenizer or tokenizer_for_model(self.model)
+
+    def plan(self, messages: Sequence[Message]) -> tuple[set[int], list[int], int]:
+        """Indices kept, per-message token counts, and the tokens the kept messages cost."""
+        counted = count_message_tokens(messages, self.model, tokenizer=self._tokenizer())
+        per = list(counted.per_message)
+        layout = _layout(messages)
+        fixed_indices = list(layout.head) + ([layout.current] if layout.current is not None else [])
+        used = counted.total - sum(per) + sum(per[i] for i in fixed_indices)
+        if used > self.max_tokens:
+            over_by = used - self.max_tokens
+            raise ContextOverflow(
+                f"The system prompt and your message need {used} tokens, {over_by} more than the "
+                f"budget of {self.max_tokens}: shorten the message or raise the budget.",
+                over_by=over_by,
+            )
+        keep = set(fixed_indices)
+        for turn in reversed(layout.turns):
+            cost = sum(per[i] for i in turn)
+            if used + cost > self.max_tokens or messages[turn[0]].role != "user":
+                break
+            keep.update(turn)
+            used += cost
+        return keep, per, used
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        converted = [as_message(m) for m in messages]
+        # Everything fits: keep it all, even a leading assistant greeting.
+        counted = count_message_tokens(converted, self.model, tokenizer=self._tokenizer())
+        if counted.total <= self.max_tokens:
+            return TrimResult(list(messages))
+        keep, _, _ = self.plan(converted)
+        return _result(messages, keep, f"did not fit the budget of {self.max_tokens} tokens")
+
+
+Summarizer = Callable[[Sequence[Message]], str]
+
+
+@dataclass(frozen=True)
+class SummarizeOlder:
+    """Like ``TokenBudget``, but the dropped turns come back as one summary message.
+
+    ``summarizer`` turns the dropped messages into text (an LLM in the app, a plain function
+    in tests). The summary is a system message placed right after the system prompt; if it
+    does not fit beside the kept turns, the oldest kept turn is summarized too, and as a last
+    resort the summary is shortened to fit.
+    """
+
+    max_tokens: int
+    summarizer: Summarizer
+    model: str = "gpt-4o"
+    tokenizer: Tokenizer | None = None
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        budget = TokenBudget(self.max_tokens, self.model, self.tokenizer)
+        first = budget.apply(messages)
+        if not first.dropped:
+            return first
+        converted = [as_message(m) for m in messages]
+        tokenizer = budget._tokenizer()
+        layout = _layout(converted)
+        keep, per, used = budget.plan(converted)
+        kept_turns = [t for t in layout.turns if set(t) <= keep]
+        reason = "summarized: older than what fits the budget"
+        while True:
+            dropped = [converted[i] for i in range(len(converted)) if i not in keep]
+            text = self.summarizer(dropped)
+            summary = Message("system", SUMMARY_PREFIX + text)
+            cost = tokenizer.count_message(summary)
+            if used + cost <= self.max_tokens:
+                return _result(messages, keep, reason, summary, len(layout.head))
+            if not kept_turns:
+                break
+            oldest = kept_turns.pop(0)
+            keep.difference_update(oldest)
+            used -= sum(per[i] for i in oldest)
+        shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
+        if shortened is None:
+            return _result(messages, keep, reason)
+        return _result(messages, keep, reason, shortened, len(layout.head))
+
+
+def _shorten_to_fit(text: str, room: int, tokenizer: Tokenizer) -> Message | None:
+    """The longest prefix of the summary (with an ellipsis) whose message fits in ``room``."""
+
+    def message(length: int) -> Message:
+        return Message("system", SUMMARY_PREFIX + text[:length].rstrip() + "…")
+
+    if tokenizer.count_message(message(0)) > room:
+        return None
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if tokenizer.count_message(message(middle)) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return message(low)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Apply strategies one after another; what each drops is reported against the input."""
+
+    strategies: tuple[TrimmingStrategy, ...]
+
+    def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        current = list(messages)
+        positions = list(range(len(messages)))  # input index of each current message, or -1
+        dropped: list[Dropped] = []
+        summary = None
+        for strategy in self.strategies:
+            result = strategy.apply(current)
+            for item in result.dropped:
+                if positions[item.index] >= 0:
+                    dropped.append(
+                        Dropped(positions[item.index], messages[positions[item.index]], item.reason)
+                    )
+            survivors = [i for i in range(len(current)) if i not in result.dropped_indices]
+            survivor_positions = [positions[i] for i in survivors]
+            if result.summary is not None:
+                summary = result.summary
+                at = next(i for i, m in enumerate(result.messages) if m is result.summary)
+                survivor_positions.insert(at, -1)
+            current, positions = result.messages, survivor_positions
+        dropped.sort(key=lambda d: d.index)
+        return TrimResult(current, dropped, summary)
