@@ -1,0 +1,116 @@
+"""Shared fixtures: the network guard, the local protocol server and SDK clients on it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.server import ProtocolServer
+
+# -- network guard ---------------------------------------------------------------------------
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class NetworkBlockedError(RuntimeError):
+    """A test tried to connect somewhere other than this machine."""
+
+
+def is_loopback(host: object) -> bool:
+    """True for 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost."""
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    host = host.strip("[]").split("%")[0].lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Make every connection outside loopback (and AF_UNIX) raise NetworkBlockedError.
+
+    Yields the list of blocked attempts; the test fails at teardown if it is not empty,
+    so an attempt is reported even when library code swallowed the exception.
+    """
+    blocked: list[str] = []
+
+    def check(family: int, address: Any) -> None:
+        if family == getattr(socket, "AF_UNIX", None) or not isinstance(address, tuple):
+            return
+        if not is_loopback(address[0]):
+            blocked.append(repr(address))
+            raise NetworkBlockedError(f"tests may only connect to loopback, not {address!r}")
+
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self.family, address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self.family, address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        check(socket.AF_INET, address)
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    yield blocked
+    if blocked:
+        pytest.fail(f"blocked network access during the test: {', '.join(blocked)}")
+
+
+# -- local protocol server -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def protocol_server() -> Iterator[ProtocolServer]:
+    """One ProtocolServer on 127.0.0.1 (ephemeral port) for the whole session."""
+    server = ProtocolServer(host="127.0.0.1", port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(protocol_server: ProtocolServer) -> ProtocolServer:
+    """The session's ProtocolServer, reset: no requests, responses, failures; default options."""
+    protocol_server.reset()
+    return protocol_server
+
+
+@pytest.fixture
+def openai_client(server: ProtocolServer) -> Iterator[openai.OpenAI]:
+    """The real OpenAI SDK pointed at the local server, without retries."""
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def anthropic_client(server: ProtocolServer) -> Iterator[anthropic.Anthropic]:
+    """The real Anthropic SDK pointed at the local server, without retries."""
+    client = anthropic.Anthropic(
+        base_url=server.anthropic_base_url, api_key="sk-ant-test", max_retries=0
+    )
+    yield client
+    client.close()
