@@ -117,7 +117,8 @@ class LastNTurns:
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = [as_message(m) for m in messages]
         layout = _layout(converted)
-        kept_turns = layout.turns[len(layout.turns) - self.n :] if self.n else []
+        # max(..., 0): with more room than turns, a negative start would drop the oldest ones.
+        kept_turns = layout.turns[max(len(layout.turns) - self.n, 0) :]
         # A group that starts with an assistant message is only kept when nothing is dropped.
         if len(kept_turns) < len(layout.turns):
             kept_turns = [t for t in kept_turns if converted[t[0]].role == "user"]
