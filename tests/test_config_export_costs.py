@@ -1,0 +1,152 @@
+"""Settings, JSON/Markdown export and import, and the cost figures under each reply."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.conversation import Conversation, ReplyInfo
+from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
+from chatkit.errors import InvalidDocument
+from chatkit.export import MAX_IMPORT_BYTES, from_json, to_json, to_markdown
+from chatkit.providers.factory import ANTHROPIC, LOCAL, OPENAI, default_provider_kind
+
+
+def _conversation() -> Conversation:
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add_user("My name is Alice.")
+    conversation.add_assistant(
+        "Nice to meet you, Alice.",
+        ReplyInfo(
+            provider="OpenAI",
+            model="gpt-4o",
+            mode="chat",
+            input_tokens=20,
+            output_tokens=6,
+            cached_input_tokens=0,
+            request_bytes=180,
+            request_body={"model": "gpt-4o", "messages": []},
+        ),
+    )
+    conversation.add_user("What is my name?")
+    conversation.add_assistant(
+        "Alice.",
+        ReplyInfo(
+            provider="OpenAI",
+            model="gpt-4o",
+            mode="responses",
+            input_tokens=40,
+            output_tokens=2,
+            cached_input_tokens=10,
+            request_bytes=1200,
+            tokens_estimated=True,
+        ),
+    )
+    return conversation
+
+
+def test_environment_wins_over_secrets():
+    config = load_config(
+        {"OPENAI_API_KEY": "sk-env", "CHATKIT_HOSTED": "true"},
+        {
+            "OPENAI_API_KEY": "sk-secret",
+            "ANTHROPIC_API_KEY": "sk-ant",
+            "CHATKIT_HOSTED_TURN_LIMIT": 3,
+        },
+    )
+    assert config.openai_api_key == "sk-env"
+    assert config.anthropic_api_key == "sk-ant"
+    assert config.hosted and config.hosted_turn_limit == 3
+
+
+def test_config_never_shows_keys_in_its_repr():
+    config = AppConfig(openai_api_key="sk-very-secret", anthropic_api_key="sk-ant-secret")
+    assert "secret" not in repr(config) and "secret" not in str(config)
+
+
+def test_default_provider_is_local_without_any_key():
+    assert default_provider_kind({}, {}) == LOCAL
+    assert default_provider_kind({"OPENAI_API_KEY": "k"}, {}) == OPENAI
+    assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "k"}) == ANTHROPIC
+
+
+def test_hosted_allowance_refuses_with_a_sentence_when_spent():
+    config = AppConfig(hosted=True, hosted_turn_limit=2, hosted_token_limit=100)
+    allowance = HostedAllowance()
+    assert allowance.refusal(config) is None
+    allowance.record(30)
+    allowance.record(30)
+    assert "2 turns" in allowance.refusal(config)
+    tokens = HostedAllowance(turns=0, tokens=150)
+    assert "100 tokens" in tokens.refusal(config)
+
+
+def test_json_export_round_trips_without_bodies_and_with_a_new_id():
+    conversation = _conversation()
+    text = to_json(conversation)
+    assert "request_body" not in text
+    imported = from_json(text.encode())
+    assert imported.id != conversation.id
+    assert imported.messages == conversation.messages
+    assert imported.replies[1].input_tokens == 20
+    assert imported.system_prompt == "Be brief."
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\xff\xfe not json", "not valid JSON"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "not a chatkit conversation"),
+        (json.dumps({"schema": "other"}).encode(), "not a chatkit conversation"),
+        (
+            json.dumps({"schema": "chatkit.conversation", "version": 99, "messages": []}).encode(),
+            "newer chatkit",
+        ),
+        (
+            json.dumps(
+                {"schema": "chatkit.conversation", "version": 1, "messages": [{"role": "x"}]}
+            ).encode(),
+            "Message 1",
+        ),
+    ],
+)
+def test_malformed_imports_say_what_is_wrong(data, words):
+    with pytest.raises(InvalidDocument, match=words):
+        from_json(data)
+
+
+def test_oversized_import_is_refused():
+    with pytest.raises(InvalidDocument, match="larger than"):
+        from_json(b" " * (MAX_IMPORT_BYTES + 1))
+
+
+def test_markdown_export_reads_like_a_transcript():
+    markdown = to_markdown(_conversation())
+    assert markdown.startswith("# My name is Alice.")
+    assert "> Be brief." in markdown
+    assert "### User\n\nWhat is my name?" in markdown
+    assert "20 tokens in, 6 out" in markdown
+
+
+def test_reply_caption_and_totals():
+    conversation = _conversation()
+    first = reply_caption(conversation.replies[1])
+    assert first == "20 tokens in · 6 out · 180 bytes sent · OpenAI gpt-4o · Chat Completions"
+    second = reply_caption(conversation.replies[3])
+    assert second.startswith("≈40 tokens in (10 cached) · 2 out · 1.2 KB sent")
+    totals = conversation_totals(conversation)
+    assert (totals.input_tokens, totals.output_tokens, totals.request_bytes) == (60, 8, 1380)
+    assert totals_caption(totals) == "2 replies · ≈60 tokens in · 8 out · 1.4 KB sent in all"
+    assert totals_caption(conversation_totals(Conversation())) == "No replies yet."
+
+
+def test_stopped_reply_without_usage():
+    caption = reply_caption(ReplyInfo(provider="Local", model="m", mode="chat", stopped=True))
+    assert caption.startswith("no usage reported") and caption.endswith("stopped")
+
+
+def test_format_bytes():
+    assert [format_bytes(n) for n in (999, 1000, 1_500_000)] == ["999 bytes", "1.0 KB", "1.5 MB"]
