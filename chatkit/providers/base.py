@@ -57,6 +57,7 @@ class Capabilities:
     sampling_parameters: bool = True
     exact_token_counts: bool = False
     needs_api_key: bool = True
+    loads_in_process: bool = False  # a local model: the first call loads it (show progress)
 
 
 @dataclass(frozen=True)

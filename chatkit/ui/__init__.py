@@ -1,0 +1,1 @@
+"""The one place where Streamlit widgets shared by the pages live."""

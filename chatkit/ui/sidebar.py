@@ -1,0 +1,258 @@
+"""The sidebar: provider, API mode, model, system prompt, key, trimming, saved conversations.
+
+Its labels are the app's vocabulary; tests find widgets by them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
+from chatkit.conversation import Conversation
+from chatkit.errors import InvalidDocument
+from chatkit.export import from_json, to_json, to_markdown
+from chatkit.providers.base import MODE_LABELS, GenerationOptions
+from chatkit.providers.factory import (
+    ANTHROPIC,
+    API_KEY_ENV,
+    COMPATIBLE,
+    LOCAL,
+    OPENAI,
+    PROVIDER_KINDS,
+    SUGGESTED_MODELS,
+    ProviderSpec,
+    default_provider_kind,
+)
+from chatkit.ui import state
+
+SYSTEM_PROMPT_PRESETS: dict[str, str] = {
+    "Helpful assistant": "You are a helpful assistant.",
+    "Tutor": (
+        "You are a patient tutor. Explain step by step and check understanding with a question."
+    ),
+    "Concise assistant": "You are a concise assistant. Answer in at most three sentences.",
+    "Socratic teacher": (
+        "You are a Socratic teacher. Never give the answer directly; "
+        "ask one guiding question at a time."
+    ),
+}
+DEFAULT_COMPATIBLE_URL = "http://127.0.0.1:11434/v1"
+DEFAULT_MAX_OUTPUT_TOKENS = 512
+
+
+def _apply_preset() -> None:
+    preset = st.session_state.get("system_prompt_preset")
+    if preset in SYSTEM_PROMPT_PRESETS:
+        st.session_state["system_prompt"] = SYSTEM_PROMPT_PRESETS[preset]
+
+
+def _provider_section() -> ProviderSpec:
+    config = state.config()
+    default_kind = default_provider_kind(
+        secrets={
+            "OPENAI_API_KEY": config.openai_api_key,
+            "ANTHROPIC_API_KEY": config.anthropic_api_key,
+            "OPENAI_BASE_URL": config.openai_base_url,
+        }
+    )
+    kind = st.selectbox(
+        "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_kind), key="provider_kind"
+    )
+    base_url = None
+    if kind == COMPATIBLE:
+        base_url = st.text_input(
+            "Base URL",
+            value=config.openai_base_url or DEFAULT_COMPATIBLE_URL,
+            key="base_url",
+            help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
+        )
+    elif kind == ANTHROPIC:
+        base_url = config.anthropic_base_url
+    mode_label = st.radio("API mode", list(MODE_LABELS.values()), key="api_mode", horizontal=True)
+    mode = next(code for code, label in MODE_LABELS.items() if label == mode_label)
+    if mode == "responses" and kind in (ANTHROPIC, LOCAL):
+        st.caption(
+            f"{kind} has no server-side response store: chatkit keeps one locally, so "
+            f"previous_response_id works the same way."
+        )
+    if kind == LOCAL:
+        model = st.text_input(
+            "Model",
+            value=config.local_model_path or "",
+            key="model_local",
+            placeholder="bundled SmolLM2-135M-Instruct",
+            help="Leave empty for the bundled tiny model, or give the path of any GGUF file.",
+        )
+    elif kind == COMPATIBLE:
+        model = st.text_input(
+            "Model", value=SUGGESTED_MODELS[COMPATIBLE][0], key="model_compatible"
+        )
+    else:
+        model = st.selectbox(
+            "Model", SUGGESTED_MODELS[kind], key=f"model_{kind}", accept_new_options=True
+        )
+    if kind in (OPENAI, ANTHROPIC):
+        _api_key_field(kind)
+    return ProviderSpec(
+        kind=kind, mode=mode, model=(model or "").strip(), base_url=base_url or None
+    )
+
+
+def _api_key_field(kind: str) -> None:
+    config = state.config()
+    has_host_key = bool(config.host_key_for(kind))
+    if has_host_key and not config.hosted:
+        st.caption(f"Using the {kind} key from {API_KEY_ENV[kind]}.")
+        return
+    st.text_input(
+        "API key",
+        type="password",
+        key=f"api_key_{kind}",
+        help="Kept only in this browser session; never saved, logged or exported.",
+        placeholder="optional: your own key" if has_host_key else f"{API_KEY_ENV[kind]}",
+    )
+    if config.hosted and has_host_key:
+        st.caption(
+            f"Without your own key, this demo allows {config.hosted_turn_limit} turns and "
+            f"{config.hosted_token_limit:,} tokens on the host's key."
+        )
+
+
+def _prompt_section() -> str:
+    st.selectbox(
+        "Preset",
+        list(SYSTEM_PROMPT_PRESETS),
+        key="system_prompt_preset",
+        on_change=_apply_preset,
+        index=None,
+        placeholder="Choose a preset…",
+    )
+    if "system_prompt" not in st.session_state:
+        st.session_state["system_prompt"] = (
+            state.conversation().system_prompt or (SYSTEM_PROMPT_PRESETS["Helpful assistant"])
+        )
+    return st.text_area("System prompt", key="system_prompt", height=90)
+
+
+def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]:
+    labels = list(TRIMMING_LABELS.values())
+    label = st.selectbox("Trimming", labels, key="trimming")
+    trim_kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    last_n, max_tokens = 10, 4000
+    if trim_kind == "last_n":
+        last_n = int(st.number_input("Turns to keep", 0, 1000, 10, key="trim_last_n"))
+    elif trim_kind in ("token_budget", "summarize"):
+        max_tokens = int(
+            st.number_input("Token budget", 50, 2_000_000, 4000, step=100, key="trim_max_tokens")
+        )
+    no_sampling = kind == ANTHROPIC
+    temperature = st.slider(
+        "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
+    )
+    if no_sampling:
+        st.caption("Anthropic's current API takes no sampling parameters, so none is sent.")
+    max_output = int(
+        st.number_input(
+            "Max output tokens", 1, 200_000, DEFAULT_MAX_OUTPUT_TOKENS, step=64, key="max_output"
+        )
+    )
+    return (
+        TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
+        GenerationOptions(
+            max_output_tokens=max_output, temperature=None if no_sampling else temperature
+        ),
+    )
+
+
+def _conversations_section() -> None:
+    current = state.conversation()
+    data = state.session()
+    config = state.config()
+    if st.button("New conversation", icon=":material/add:", use_container_width=True):
+        state.set_conversation(Conversation(system_prompt=current.system_prompt))
+        data.failed_input, data.pending, data.editing = None, None, False
+        st.query_params.clear()
+        st.rerun()
+    store = state.store()
+    if store is None:
+        return
+    owner = state.owner()
+    saved = store.list(owner, include_all=not config.hosted)
+    for item in saved[:30]:
+        label = ("▸ " if item.id == current.id else "") + (item.title or "Untitled")
+        if st.button(label, key=f"open_{item.id}", use_container_width=True, type="tertiary"):
+            loaded = store.load(item.id)
+            if loaded is not None:
+                state.set_conversation(loaded)
+                data.loaded_id = loaded.id
+                data.failed_input, data.pending, data.editing = None, None, False
+                st.query_params["c"] = loaded.id
+                st.rerun()
+    if any(item.id == current.id for item in saved):
+        with st.expander("Rename or delete this conversation"):
+            title = st.text_input("Title", value=current.title, key=f"title_{current.id}")
+            left, right = st.columns(2)
+            if left.button("Rename", use_container_width=True) and title.strip():
+                current.title = title.strip()
+                store.rename(current.id, current.title)
+                st.rerun()
+            if right.button("Delete", use_container_width=True, type="primary"):
+                store.delete(current.id)
+                state.set_conversation(Conversation(system_prompt=current.system_prompt))
+                st.query_params.clear()
+                st.rerun()
+
+
+def _files_section() -> None:
+    current = state.conversation()
+    left, right = st.columns(2)
+    name = (current.title or "conversation").strip().replace("/", "-")[:40] or "conversation"
+    left.download_button(
+        "JSON",
+        partial(to_json, current),
+        f"{name}.json",
+        "application/json",
+        use_container_width=True,
+    )
+    right.download_button(
+        "Markdown",
+        partial(to_markdown, current),
+        f"{name}.md",
+        "text/markdown",
+        use_container_width=True,
+    )
+    upload = st.file_uploader("Import a conversation (JSON)", type=["json"], key="import_file")
+    if upload is not None and st.session_state.get("imported_file_id") != upload.file_id:
+        st.session_state["imported_file_id"] = upload.file_id
+        try:
+            imported = from_json(upload.getvalue())
+        except InvalidDocument as error:
+            st.error(error.message)
+            return
+        state.set_conversation(imported)
+        st.session_state["system_prompt"] = imported.system_prompt
+        state.save(imported)
+        st.rerun()
+
+
+def render_sidebar() -> state.Settings:
+    """Draw the sidebar and return the settings it chose (also kept in session state)."""
+    with st.sidebar:
+        st.subheader("Model")
+        spec = _provider_section()
+        st.subheader("Prompt")
+        system_prompt = _prompt_section()
+        with st.expander("Trimming and generation", expanded=False):
+            trimming, options = _generation_section(spec.kind)
+        st.subheader("Conversations")
+        _conversations_section()
+        with st.expander("Download or import"):
+            _files_section()
+    current = state.conversation()
+    if current.system_prompt != system_prompt:
+        current.system_prompt = system_prompt
+    chosen = state.Settings(spec, system_prompt, trimming, options)
+    st.session_state["settings"] = chosen
+    return chosen

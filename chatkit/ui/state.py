@@ -1,0 +1,187 @@
+"""Session state, settings and process-wide resources for the Streamlit app.
+
+``st.session_state`` holds a ``Conversation`` (``"conversation"``), the sidebar's
+``Settings`` (``"settings"``) and one small ``SessionData``; nothing else. API keys typed into
+the sidebar live only in that session's widget state and are passed to the SDK from there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from chatkit.chat import PreparedTurn, TrimmingSettings
+from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.conversation import Conversation
+from chatkit.errors import ChatkitError, InvalidDocument
+from chatkit.providers.base import GenerationOptions, Provider, ReplyStream
+from chatkit.providers.factory import LOCAL, ProviderSpec, make_provider
+from chatkit.response_store import ResponseStore
+from chatkit.store import ConversationStore, default_database_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the sidebar decides, except the API key."""
+
+    spec: ProviderSpec = field(default_factory=ProviderSpec)
+    system_prompt: str = ""
+    trimming: TrimmingSettings = field(default_factory=TrimmingSettings)
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+
+
+@dataclass
+class Pending:
+    """A reply being streamed, kept so that a Stop click can save what arrived."""
+
+    prepared: PreparedTurn
+    provider: Provider
+    reply: ReplyStream
+    options: GenerationOptions
+
+
+@dataclass
+class SessionData:
+    """Per-browser-session bookkeeping (never shared between sessions)."""
+
+    owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
+    response_store: ResponseStore = field(default_factory=ResponseStore)
+    providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
+    allowance: HostedAllowance = field(default_factory=HostedAllowance)
+    visible_messages: int = 40
+    pending: Pending | None = None
+    failed_input: str | None = None
+    editing: bool = False
+    notice: str | None = None
+    loaded_id: str | None = None
+
+
+def secrets_mapping() -> Mapping[str, Any]:
+    """``st.secrets`` as a mapping, or empty when there is no secrets file."""
+    try:
+        return {key: st.secrets[key] for key in st.secrets}
+    except (StreamlitSecretNotFoundError, FileNotFoundError):
+        return {}
+
+
+def config() -> AppConfig:
+    """The app's settings (environment first, then ``st.secrets``)."""
+    return load_config(secrets=secrets_mapping())
+
+
+def session() -> SessionData:
+    """This browser session's bookkeeping."""
+    if "session" not in st.session_state:
+        st.session_state["session"] = SessionData()
+    return st.session_state["session"]
+
+
+def conversation() -> Conversation:
+    """The open conversation."""
+    if "conversation" not in st.session_state:
+        st.session_state["conversation"] = Conversation()
+    return st.session_state["conversation"]
+
+
+def set_conversation(value: Conversation) -> None:
+    st.session_state["conversation"] = value
+
+
+def settings() -> Settings:
+    """The sidebar's current settings (defaults before the sidebar first ran)."""
+    return st.session_state.get("settings") or Settings()
+
+
+def owner() -> str:
+    """Whose conversations these are: the logged-in user, or this browser session."""
+    user = getattr(st, "user", None)
+    if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
+        return "user:" + str(user.get("email"))
+    return session().owner
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> ConversationStore:
+    return ConversationStore(url)
+
+
+def store() -> ConversationStore | None:
+    """The process-wide conversation store, or None (with a notice) if it cannot open."""
+    url = config().database_url or default_database_url()
+    try:
+        return _store(url)
+    except ChatkitError as error:
+        session().notice = error.message
+        return None
+
+
+def api_key_for(kind: str) -> str | None:
+    """The key to use for a provider kind: typed in this session, else from secrets."""
+    typed = st.session_state.get(f"api_key_{kind}")
+    if typed:
+        return typed
+    return config().host_key_for(kind)
+
+
+def uses_host_key(kind: str) -> bool:
+    """True when this session would spend the host's key (hosted demo limits apply)."""
+    return kind != LOCAL and not st.session_state.get(f"api_key_{kind}")
+
+
+def provider_for(spec: ProviderSpec) -> Provider:
+    """This session's provider for ``spec`` (built once per spec and key, kept per session)."""
+    data = session()
+    key = api_key_for(spec.kind)
+    cache_key = (spec, hash(key) if key else None)
+    if cache_key not in data.providers:
+        data.providers[cache_key] = make_provider(spec, api_key=key, store=data.response_store)
+    return data.providers[cache_key]
+
+
+def save(value: Conversation) -> None:
+    """Save the conversation and put its id in the URL; a storage failure is a notice."""
+    target = store()
+    if target is None:
+        return
+    try:
+        target.save(value, owner=owner())
+    except ChatkitError as error:
+        session().notice = error.message
+        return
+    if st.query_params.get("c") != value.id:
+        st.query_params["c"] = value.id
+    session().loaded_id = value.id
+
+
+def open_from_url() -> None:
+    """Open the conversation named by ``?c=`` once per change of the URL."""
+    wanted = st.query_params.get("c")
+    data = session()
+    if not wanted or wanted == data.loaded_id or wanted == conversation().id:
+        data.loaded_id = wanted or data.loaded_id
+        return
+    data.loaded_id = wanted
+    target = store()
+    if target is None:
+        return
+    try:
+        loaded = target.load(wanted)
+    except InvalidDocument as error:
+        data.notice = error.message
+        return
+    if loaded is None:
+        data.notice = (
+            "That conversation link points to nothing saved here: a new conversation is open."
+        )
+        return
+    if config().hosted and target.owner_of(wanted) != owner():
+        # Someone else's link in a public demo: continue on a copy, never on their record.
+        from chatkit.conversation import new_conversation_id
+
+        loaded.id = new_conversation_id()
+    set_conversation(loaded)

@@ -1,0 +1,203 @@
+"""Browser tests: `streamlit run app.py` in a subprocess, driven by Playwright in Debian's Chromium.
+
+The app's SDKs point at the protocol test server through ``OPENAI_BASE_URL`` and
+``ANTHROPIC_BASE_URL``; nothing leaves 127.0.0.1. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+class RunningApp:
+    """A `streamlit run app.py` process and the URL it serves."""
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url = url
+        self.data_dir = data_dir
+
+
+def start_app(
+    tmp_dir: Path, env_overrides: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], RunningApp]:
+    """Start the app with a fresh data folder and the given environment."""
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "ANTHROPIC_", "CHATKIT_"))
+    }
+    env.update(
+        {
+            "CHATKIT_DATA_DIR": str(tmp_dir / "data"),
+            "TIKTOKEN_CACHE_DIR": env.get("TIKTOKEN_CACHE_DIR", ""),
+            "PYTHONUNBUFFERED": "1",
+            **env_overrides,
+        }
+    )
+    if not env["TIKTOKEN_CACHE_DIR"]:
+        env.pop("TIKTOKEN_CACHE_DIR")
+    log = tmp_dir / "streamlit.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, RunningApp(url, tmp_dir / "data")
+
+
+@pytest.fixture(scope="session")
+def app_url(protocol_server, tmp_path_factory) -> Iterator[str]:
+    """The app, pointed at the protocol test server through the SDKs' own variables."""
+    tmp_dir = tmp_path_factory.mktemp("app")
+    process, app = start_app(
+        tmp_dir,
+        {
+            "OPENAI_API_KEY": "sk-test-browser",
+            "OPENAI_BASE_URL": protocol_server.openai_base_url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-browser",
+            "ANTHROPIC_BASE_URL": protocol_server.anthropic_base_url,
+        },
+    )
+    yield app.url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run bash scripts/test.sh, which installs it.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page; a screenshot is saved when the test fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a screenshot as a test artifact and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for_app(page) -> None:
+    """Wait until Streamlit finished its first run."""
+    page.wait_for_selector(
+        '[data-testid="stChatInput"] textarea, [data-testid="stChatInputTextArea"]'
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+
+
+def send_message(page, text: str) -> None:
+    """Type into the chat input and press Enter."""
+    box = page.locator('[data-testid="stChatInput"] textarea').first
+    box.fill(text)
+    box.press("Enter")
+
+
+def assistant_messages(page):
+    return page.locator(
+        '[data-testid="stChatMessage"]:has([data-testid="stChatMessageAvatarAssistant"])'
+    )
