@@ -161,9 +161,10 @@ class Conversation:
         return replace(self, messages=list(self.messages), replies=dict(self.replies))
 
     def clear(self) -> None:
-        """Forget every turn; the system prompt stays."""
+        """Forget every turn and the title taken from them; the system prompt stays."""
         self.messages.clear()
         self.replies.clear()
+        self.title = ""
 
     def without_last_reply(self) -> Conversation:
         """A copy ending at the last user message (for regenerate)."""

@@ -30,6 +30,8 @@ class Message:
             )
         if not isinstance(self.content, str):
             raise InvalidDocument("A message's content must be text.")
+        if self.name == "":
+            object.__setattr__(self, "name", None)  # an empty name is no name
 
     @property
     def is_instruction(self) -> bool:
