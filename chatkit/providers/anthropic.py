@@ -8,7 +8,6 @@ from typing import Any
 
 import anthropic
 
-from chatkit.errors import StreamInterrupted
 from chatkit.messages import Message, normalize_messages
 from chatkit.providers.base import (
     Capabilities,
@@ -21,8 +20,12 @@ from chatkit.providers.base import (
     split_system,
 )
 from chatkit.providers.clients import anthropic_client
-from chatkit.providers.sdk_errors import ANTHROPIC_ERRORS, from_anthropic_error, interrupted
-from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
+from chatkit.providers.sdk_errors import (
+    ANTHROPIC_ERRORS,
+    closed_early,
+    from_anthropic_error,
+    stream_failure,
+)
 
 DEFAULT_MAX_TOKENS = 1024
 # Stricter gateways (Bedrock, some proxies) want the first message from the user.
@@ -66,7 +69,6 @@ class Anthropic(StreamingProvider):
     client: anthropic.Anthropic | None = None
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
-    context_window_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.name == "provider":
@@ -84,12 +86,6 @@ class Anthropic(StreamingProvider):
         if self.client is None:
             self.client = anthropic_client(self.api_key, self.base_url)
         return self.client
-
-    def tokenizer(self) -> Tokenizer:
-        return tokenizer_for_model(self.model)
-
-    def context_window(self) -> int | None:
-        return self.context_window_tokens or known_context_window(self.model)
 
     def build_request(
         self,
@@ -138,15 +134,9 @@ class Anthropic(StreamingProvider):
                         finished = True
         except ANTHROPIC_ERRORS as exc:
             error = from_anthropic_error(exc, provider=self.name, model=self.model)
-            if parts:
-                raise interrupted(error, "".join(parts)) from exc
-            raise error from exc
+            raise stream_failure(error, parts) from exc
         if not finished:
-            raise StreamInterrupted(
-                f"The connection to {self.name} closed before the reply finished; what arrived "
-                f"is kept: retry to get a full reply.",
-                partial_text="".join(parts),
-            )
+            raise closed_early(self.name, parts)
         text = "".join(parts)
         usage_out = Usage(input_tokens, output_tokens, cached_input_tokens=cached)
         return TurnResult(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
 from chatkit.messages import Message
-from chatkit.tokens import Tokenizer
+from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
 
 Mode: TypeAlias = Literal["chat", "responses"]
 MODE_LABELS: dict[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
@@ -186,6 +186,15 @@ class StreamingProvider:
     name: str = "provider"
     mode: str = "chat"
     capabilities: Capabilities = field(default_factory=Capabilities)
+    context_window_tokens: int | None = None
+
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer (exact for OpenAI models tiktoken knows, else an estimate)."""
+        return tokenizer_for_model(self.model)
+
+    def context_window(self) -> int | None:
+        """The window given at construction, else the known one for the model, else None."""
+        return self.context_window_tokens or known_context_window(self.model)
 
     def _generate(
         self,

@@ -75,26 +75,17 @@ def make_provider(
         from chatkit.providers.openai_chat import OpenAIChat
         from chatkit.providers.openai_responses import OpenAIResponses
 
-        base_url = spec.base_url if spec.kind == COMPATIBLE else None
-        name = spec.kind
+        common: dict[str, Any] = {
+            "model": spec.model,
+            "name": spec.kind,
+            "client": client,
+            "api_key": api_key,
+            "base_url": spec.base_url if spec.kind == COMPATIBLE else None,
+            "context_window_tokens": spec.context_window,
+        }
         if spec.mode == "chat":
-            return OpenAIChat(
-                model=spec.model,
-                name=name,
-                client=client,
-                api_key=api_key,
-                base_url=base_url,
-                context_window_tokens=spec.context_window,
-            )
-        return OpenAIResponses(
-            model=spec.model,
-            name=name,
-            client=client,
-            api_key=api_key,
-            base_url=base_url,
-            context_window_tokens=spec.context_window,
-            store=store,
-        )
+            return OpenAIChat(**common)
+        return OpenAIResponses(**common, store=store)
     if spec.kind == ANTHROPIC:
         from chatkit.providers.anthropic import Anthropic
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import openai
 
-from chatkit.errors import StreamInterrupted
 from chatkit.messages import Message
 from chatkit.providers.base import (
     Capabilities,
@@ -20,8 +19,13 @@ from chatkit.providers.base import (
     request_size,
 )
 from chatkit.providers.clients import openai_client
-from chatkit.providers.sdk_errors import OPENAI_ERRORS, from_openai_error, interrupted
-from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
+from chatkit.providers.sdk_errors import (
+    OPENAI_ERRORS,
+    closed_early,
+    from_openai_error,
+    stream_failure,
+)
+from chatkit.tokens import tokenizer_for_model
 
 
 def chat_completions_request(
@@ -58,6 +62,19 @@ def chat_completions_request(
     return body
 
 
+def openai_capabilities(
+    model: str, base_url: str | None, *, server_side_chaining: bool
+) -> Capabilities:
+    """What an OpenAI (or OpenAI-compatible) provider supports."""
+    return Capabilities(
+        streaming=True,
+        server_side_chaining=server_side_chaining,
+        sampling_parameters=True,
+        exact_token_counts=tokenizer_for_model(model).exact,
+        needs_api_key=base_url is None,
+    )
+
+
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
@@ -78,30 +95,19 @@ class OpenAIChat(StreamingProvider):
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     system_role: str = "system"
-    context_window_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.name == "provider":
             self.name = "OpenAI-compatible" if self.base_url else "OpenAI"
         self.mode = "chat"
-        self.capabilities = Capabilities(
-            streaming=True,
-            server_side_chaining=False,
-            sampling_parameters=True,
-            exact_token_counts=tokenizer_for_model(self.model).exact,
-            needs_api_key=self.base_url is None,
+        self.capabilities = openai_capabilities(
+            self.model, self.base_url, server_side_chaining=False
         )
 
     def _client(self) -> openai.OpenAI:
         if self.client is None:
             self.client = openai_client(self.api_key, self.base_url, provider=self.name)
         return self.client
-
-    def tokenizer(self) -> Tokenizer:
-        return tokenizer_for_model(self.model)
-
-    def context_window(self) -> int | None:
-        return self.context_window_tokens or known_context_window(self.model)
 
     def build_request(
         self,
@@ -145,15 +151,9 @@ class OpenAIChat(StreamingProvider):
                         yield text
         except OPENAI_ERRORS as exc:
             error = from_openai_error(exc, provider=self.name, model=self.model)
-            if parts:
-                raise interrupted(error, "".join(parts)) from exc
-            raise error from exc
+            raise stream_failure(error, parts) from exc
         if finish_reason is None:
-            raise StreamInterrupted(
-                f"The connection to {self.name} closed before the reply finished; what arrived "
-                f"is kept: retry to get a full reply.",
-                partial_text="".join(parts),
-            )
+            raise closed_early(self.name, parts)
         text = "".join(parts)
         return TurnResult(
             text=text,

@@ -14,10 +14,9 @@ from typing import Any
 
 import openai
 
-from chatkit.errors import PreviousResponseNotFound, StreamInterrupted
+from chatkit.errors import PreviousResponseNotFound
 from chatkit.messages import Message
 from chatkit.providers.base import (
-    Capabilities,
     GenerationOptions,
     StreamingProvider,
     TurnGenerator,
@@ -28,14 +27,15 @@ from chatkit.providers.base import (
     split_system,
 )
 from chatkit.providers.clients import openai_client
+from chatkit.providers.openai_chat import openai_capabilities
 from chatkit.providers.sdk_errors import (
     OPENAI_ERRORS,
+    closed_early,
     from_openai_error,
-    interrupted,
     is_chaining_unsupported,
+    stream_failure,
 )
 from chatkit.response_store import ResponseStore
-from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
 
 
 def _input_item(message: Message) -> dict[str, Any]:
@@ -93,7 +93,6 @@ class OpenAIResponses(StreamingProvider):
     client: openai.OpenAI | None = None
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
-    context_window_tokens: int | None = None
     store: ResponseStore = field(default_factory=ResponseStore)
     server_chaining: bool = True
 
@@ -101,24 +100,14 @@ class OpenAIResponses(StreamingProvider):
         if self.name == "provider":
             self.name = "OpenAI-compatible" if self.base_url else "OpenAI"
         self.mode = "responses"
-        self.capabilities = Capabilities(
-            streaming=True,
-            server_side_chaining=True,
-            sampling_parameters=True,
-            exact_token_counts=tokenizer_for_model(self.model).exact,
-            needs_api_key=self.base_url is None,
+        self.capabilities = openai_capabilities(
+            self.model, self.base_url, server_side_chaining=True
         )
 
     def _client(self) -> openai.OpenAI:
         if self.client is None:
             self.client = openai_client(self.api_key, self.base_url, provider=self.name)
         return self.client
-
-    def tokenizer(self) -> Tokenizer:
-        return tokenizer_for_model(self.model)
-
-    def context_window(self) -> int | None:
-        return self.context_window_tokens or known_context_window(self.model)
 
     def build_request(
         self,
@@ -209,15 +198,9 @@ class OpenAIResponses(StreamingProvider):
                         )
         except OPENAI_ERRORS as exc:
             error = from_openai_error(exc, provider=self.name, model=self.model)
-            if parts:
-                raise interrupted(error, "".join(parts)) from exc
-            raise error from exc
+            raise stream_failure(error, parts) from exc
         if final is None:
-            raise StreamInterrupted(
-                f"The connection to {self.name} closed before the reply finished; what arrived "
-                f"is kept: retry to get a full reply.",
-                partial_text="".join(parts),
-            )
+            raise closed_early(self.name, parts)
         text = "".join(parts)
         response_id = final.id or response_id
         sent_previous = body.get("previous_response_id")

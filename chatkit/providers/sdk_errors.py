@@ -135,12 +135,24 @@ def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> Chatki
     return ProviderUnavailable(f"{provider} failed while answering: {message}")
 
 
-def interrupted(error: ChatkitError, partial_text: str) -> StreamInterrupted:
-    """A stream that broke after some text arrived: keep the text, explain the cause."""
+def stream_failure(error: ChatkitError, parts: list[str]) -> ChatkitError:
+    """The error for a stream that failed: ``error`` itself before any text arrived, else a
+    ``StreamInterrupted`` that keeps the text and says why it stopped."""
+    if not parts:
+        return error
     return StreamInterrupted(
         f"The reply was cut off before it finished ({error.message.rstrip('.')}); "
         f"what arrived is kept: retry to get a full reply.",
-        partial_text=partial_text,
+        partial_text="".join(parts),
+    )
+
+
+def closed_early(provider: str, parts: list[str]) -> StreamInterrupted:
+    """A stream whose connection ended without the API's final event."""
+    return StreamInterrupted(
+        f"The connection to {provider} closed before the reply finished; what arrived is "
+        f"kept: retry to get a full reply.",
+        partial_text="".join(parts),
     )
 
 
