@@ -3,15 +3,21 @@
 import streamlit as st
 
 from chatkit.ui import state
+from chatkit.ui.chat_view import settle_pending
 from chatkit.ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="chatkit", page_icon=":material/forum:", layout="wide")
 
 PAGES = [
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("pages/context_window.py", title="Context window", icon=":material/view_week:"),
+    st.Page("pages/request_inspector.py", title="Request inspector", icon=":material/data_object:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/summary.py", title="Summary", icon=":material/summarize:"),
 ]
 
 navigation = st.navigation(PAGES)
 state.open_from_url()
+settle_pending()  # a reply interrupted by the last click is kept before anything is drawn
 render_sidebar()
 navigation.run()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chatkit.conversation import Conversation
+from chatkit.errors import EmptyMessage
 from chatkit.messages import Message
 
 if TYPE_CHECKING:
     from chatkit.providers.base import Provider
 
 SUMMARY_LINE_LIMIT = 100
+SEED_HEADING = "Summary of an earlier conversation (continue from it):"
+SEEDED_TITLE_SUFFIX = " (continued)"
 SUMMARIZE_INSTRUCTIONS = (
     "You summarize conversations. Write a short summary of the conversation below that keeps "
     "every fact the user stated (names, preferences, numbers) and what was decided. Reply with "
@@ -51,3 +55,29 @@ def summarize_messages(messages: list[Message], provider: Provider) -> str:
 def summarize(conversation: Conversation, provider: Provider) -> str:
     """An LLM-written summary of the conversation so far (its turns, not its system prompt)."""
     return summarize_messages(list(conversation.messages), provider)
+
+
+def message_lines(messages: Sequence[Message]) -> str:
+    """ "User: …" / "Assistant: …" lines for ``messages``, each cut to 100 characters.
+
+    The cheap summary: no model call, the same lines ``recent_summary`` writes.
+    """
+    names = {"user": "User", "assistant": "Assistant", "system": "System", "developer": "Developer"}
+    return "\n".join(f"{names[m.role]}: {clip(m.content)}" for m in messages)
+
+
+def seeded_conversation(conversation: Conversation, summary_text: str) -> Conversation:
+    """A new, empty conversation whose system prompt carries ``summary_text``.
+
+    The old system prompt is kept first, then the summary under a heading, so the model starts
+    the new conversation knowing what the old one established. The old conversation is not
+    changed; the new one gets its own id and a title saying it continues the old one.
+    """
+    summary = summary_text.strip()
+    if not summary:
+        raise EmptyMessage("The summary is empty: write or ask for one before starting over.")
+    prompt = "\n\n".join(
+        part for part in (conversation.system_prompt.strip(), f"{SEED_HEADING}\n{summary}") if part
+    )
+    title = conversation.title + SEEDED_TITLE_SUFFIX if conversation.title else ""
+    return Conversation(system_prompt=prompt, title=title)

@@ -40,6 +40,8 @@ SYSTEM_PROMPT_PRESETS: dict[str, str] = {
 }
 DEFAULT_COMPATIBLE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_MAX_OUTPUT_TOKENS = 512
+MAX_LISTED = 30
+IMPORT_ERROR_KEY = "import_error"
 
 
 def _apply_preset() -> None:
@@ -72,10 +74,10 @@ def _provider_section() -> ProviderSpec:
         base_url = config.anthropic_base_url
     mode_label = st.radio("API mode", list(MODE_LABELS.values()), key="api_mode", horizontal=True)
     mode = next(code for code, label in MODE_LABELS.items() if label == mode_label)
-    if mode == "responses" and kind in (ANTHROPIC, LOCAL):
+    if kind in (ANTHROPIC, LOCAL):
         st.caption(
-            f"{kind} has no server-side response store: chatkit keeps one locally, so "
-            f"previous_response_id works the same way."
+            f"{kind} keeps no responses on its side: Responses mode uses chatkit's local "
+            f"response store, so previous_response_id works the same way."
         )
     if kind == LOCAL:
         model = st.text_input(
@@ -136,17 +138,22 @@ def _prompt_section() -> str:
     return st.text_area("System prompt", key="system_prompt", height=90)
 
 
+def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1) -> int:
+    """A number input whose value may also be set by a callback (e.g. "Trim to fit")."""
+    if key not in st.session_state:
+        st.session_state[key] = default
+    return int(st.number_input(label, low, high, step=step, key=key))
+
+
 def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]:
     labels = list(TRIMMING_LABELS.values())
     label = st.selectbox("Trimming", labels, key="trimming")
     trim_kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
     last_n, max_tokens = 10, 4000
     if trim_kind == "last_n":
-        last_n = int(st.number_input("Turns to keep", 0, 1000, 10, key="trim_last_n"))
+        last_n = int(_number("Turns to keep", "trim_last_n", 10, 0, 1000))
     elif trim_kind in ("token_budget", "summarize"):
-        max_tokens = int(
-            st.number_input("Token budget", 50, 2_000_000, 4000, step=100, key="trim_max_tokens")
-        )
+        max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = kind == ANTHROPIC
     temperature = st.slider(
         "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
@@ -154,9 +161,7 @@ def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]
     if no_sampling:
         st.caption("Anthropic's current API takes no sampling parameters, so none is sent.")
     max_output = int(
-        st.number_input(
-            "Max output tokens", 1, 200_000, DEFAULT_MAX_OUTPUT_TOKENS, step=64, key="max_output"
-        )
+        _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
     )
     return (
         TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
@@ -166,43 +171,83 @@ def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]
     )
 
 
+def _open(conversation: Conversation) -> None:
+    """Make ``conversation`` the open one (a callback: the sidebar has not been drawn yet)."""
+    state.set_conversation(conversation)
+    st.session_state["system_prompt"] = conversation.system_prompt
+    data = state.session()
+    data.forget_turn()
+    data.loaded_id = conversation.id
+    st.query_params.clear()
+    if conversation.messages:
+        st.query_params["c"] = conversation.id
+
+
+def _on_new() -> None:
+    _open(Conversation(system_prompt=state.conversation().system_prompt))
+
+
+def _on_open(conversation_id: str) -> None:
+    store = state.store()
+    loaded = store.load(conversation_id) if store is not None else None
+    if loaded is None:
+        state.session().notice = "That conversation is no longer saved here."
+        return
+    _open(loaded)
+
+
+def _on_rename(conversation_id: str) -> None:
+    title = (st.session_state.get(f"title_{conversation_id}") or "").strip()
+    store = state.store()
+    current = state.conversation()
+    if not title or store is None or current.id != conversation_id:
+        return
+    current.title = title
+    store.rename(conversation_id, title)
+
+
+def _on_delete(conversation_id: str) -> None:
+    store = state.store()
+    if store is not None:
+        store.delete(conversation_id)
+    if state.conversation().id == conversation_id:
+        _on_new()
+
+
 def _conversations_section() -> None:
     current = state.conversation()
-    data = state.session()
     config = state.config()
-    if st.button("New conversation", icon=":material/add:", use_container_width=True):
-        state.set_conversation(Conversation(system_prompt=current.system_prompt))
-        data.failed_input, data.pending, data.editing = None, None, False
-        st.query_params.clear()
-        st.rerun()
+    st.button("New conversation", icon=":material/add:", use_container_width=True, on_click=_on_new)
     store = state.store()
     if store is None:
         return
-    owner = state.owner()
-    saved = store.list(owner, include_all=not config.hosted)
-    for item in saved[:30]:
-        label = ("▸ " if item.id == current.id else "") + (item.title or "Untitled")
-        if st.button(label, key=f"open_{item.id}", use_container_width=True, type="tertiary"):
-            loaded = store.load(item.id)
-            if loaded is not None:
-                state.set_conversation(loaded)
-                data.loaded_id = loaded.id
-                data.failed_input, data.pending, data.editing = None, None, False
-                st.query_params["c"] = loaded.id
-                st.rerun()
+    saved = store.list(state.owner(), include_all=not config.hosted)
+    for item in saved[:MAX_LISTED]:
+        is_open = item.id == current.id
+        st.button(
+            item.title or "Untitled",
+            key=f"open_{item.id}",
+            icon=":material/chat_bubble:" if is_open else ":material/chat_bubble_outline:",
+            use_container_width=True,
+            type="secondary" if is_open else "tertiary",
+            on_click=_on_open,
+            args=(item.id,),
+            help=f"{item.message_count} messages",
+        )
+    if len(saved) > MAX_LISTED:
+        st.caption(f"{len(saved) - MAX_LISTED} older conversations are not listed.")
     if any(item.id == current.id for item in saved):
-        with st.expander("Rename or delete this conversation"):
-            title = st.text_input("Title", value=current.title, key=f"title_{current.id}")
+        with st.expander("Rename or delete"):
+            st.text_input("Title", value=current.title, key=f"title_{current.id}")
             left, right = st.columns(2)
-            if left.button("Rename", use_container_width=True) and title.strip():
-                current.title = title.strip()
-                store.rename(current.id, current.title)
-                st.rerun()
-            if right.button("Delete", use_container_width=True, type="primary"):
-                store.delete(current.id)
-                state.set_conversation(Conversation(system_prompt=current.system_prompt))
-                st.query_params.clear()
-                st.rerun()
+            left.button("Rename", use_container_width=True, on_click=_on_rename, args=(current.id,))
+            right.button(
+                "Delete",
+                use_container_width=True,
+                type="primary",
+                on_click=_on_delete,
+                args=(current.id,),
+            )
 
 
 def _files_section() -> None:
@@ -215,6 +260,7 @@ def _files_section() -> None:
         f"{name}.json",
         "application/json",
         use_container_width=True,
+        on_click="ignore",
     )
     right.download_button(
         "Markdown",
@@ -222,19 +268,30 @@ def _files_section() -> None:
         f"{name}.md",
         "text/markdown",
         use_container_width=True,
+        on_click="ignore",
     )
-    upload = st.file_uploader("Import a conversation (JSON)", type=["json"], key="import_file")
-    if upload is not None and st.session_state.get("imported_file_id") != upload.file_id:
-        st.session_state["imported_file_id"] = upload.file_id
-        try:
-            imported = from_json(upload.getvalue())
-        except InvalidDocument as error:
-            st.error(error.message)
-            return
-        state.set_conversation(imported)
-        st.session_state["system_prompt"] = imported.system_prompt
-        state.save(imported)
-        st.rerun()
+    upload = st.file_uploader(
+        "Import a conversation (JSON)", type=["json"], key="import_file", on_change=_on_upload
+    )
+    failed = st.session_state.get(IMPORT_ERROR_KEY)
+    if upload is not None and failed is not None and failed[0] == upload.file_id:
+        st.error(failed[1], icon=":material/error:")
+
+
+def _on_upload() -> None:
+    """Open an uploaded conversation; a malformed file changes nothing and says why."""
+    upload = st.session_state.get("import_file")
+    if upload is None:
+        return
+    try:
+        imported = from_json(upload.getvalue())
+    except InvalidDocument as error:
+        st.session_state[IMPORT_ERROR_KEY] = (upload.file_id, error.message)
+        return
+    st.session_state.pop(IMPORT_ERROR_KEY, None)
+    state.save(imported)
+    _open(imported)
+    state.session().notice = f"Imported “{imported.title or 'Untitled'}”: continue it below."
 
 
 def render_sidebar() -> state.Settings:

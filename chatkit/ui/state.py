@@ -8,9 +8,10 @@ the sidebar live only in that session's widget state and are passed to the SDK f
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -43,6 +44,42 @@ class Pending:
     provider: Provider
     reply: ReplyStream
     options: GenerationOptions
+    request: TurnRequest
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """A turn asked for by a click or by Enter, taken at the top of the next run.
+
+    ``user_text`` is the new user message (``None`` resends the conversation as it is, to
+    regenerate the last reply); ``drop`` says what to take off the open conversation first:
+    ``"last_reply"`` for regenerate, ``"last_turn"`` for edit-and-resend.
+    """
+
+    user_text: str | None
+    drop: Literal["nothing", "last_reply", "last_turn"] = "nothing"
+
+    def base(self, conversation: Conversation) -> Conversation:
+        """The conversation the turn starts from."""
+        if self.drop == "last_reply":
+            return conversation.without_last_reply()
+        if self.drop == "last_turn":
+            return conversation.without_last_turn()
+        return conversation
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A turn that did not complete: what to show, and the request ``Retry`` sends again.
+
+    ``trim_budget`` is set when the prompt did not fit the context window and turning on
+    trimming (a token budget of that size) would let the turn go through.
+    """
+
+    request: TurnRequest
+    message: str
+    kind: Literal["error", "warning"] = "error"
+    trim_budget: int | None = None
 
 
 @dataclass
@@ -54,11 +91,31 @@ class SessionData:
     providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
     allowance: HostedAllowance = field(default_factory=HostedAllowance)
     visible_messages: int = 40
+    request: TurnRequest | None = None
     pending: Pending | None = None
-    failed_input: str | None = None
+    failure: Failure | None = None
     editing: bool = False
     notice: str | None = None
     loaded_id: str | None = None
+    # A Stop click starts a new run while the interrupted one may still be streaming in its
+    # own thread (Streamlit's fast reruns): whichever finishes the turn holds this lock.
+    turn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def forget_turn(self) -> None:
+        """Drop any requested, streaming, failed or edited turn (another conversation opens)."""
+        self.request, self.pending, self.failure, self.editing = None, None, None, False
+
+    @property
+    def failed_input(self) -> str | None:
+        """The user text of the failed turn, if any (setting None forgets the failure)."""
+        return self.failure.request.user_text if self.failure else None
+
+    @failed_input.setter
+    def failed_input(self, value: str | None) -> None:
+        if value is None:
+            self.failure = None
+        else:
+            self.failure = Failure(TurnRequest(value), "The message was not sent.")
 
 
 def secrets_mapping() -> Mapping[str, Any]:
@@ -185,3 +242,4 @@ def open_from_url() -> None:
 
         loaded.id = new_conversation_id()
     set_conversation(loaded)
+    st.session_state["system_prompt"] = loaded.system_prompt  # the sidebar is drawn after this

@@ -201,3 +201,45 @@ def assistant_messages(page):
     return page.locator(
         '[data-testid="stChatMessage"]:has([data-testid="stChatMessageAvatarAssistant"])'
     )
+
+
+def sidebar(page):
+    """The sidebar, to find its widgets by label."""
+    return page.locator('[data-testid="stSidebar"]')
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run ends (the running indicator disappears)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar's radio group or select box labelled ``label``."""
+    bar = sidebar(page)
+    label_element = page.locator('[data-testid="stWidgetLabel"]', has_text=label)
+    radio = bar.locator('[data-testid="stRadio"]').filter(has=label_element)
+    if radio.count():
+        radio.get_by_text(option, exact=True).click()
+    else:
+        bar.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def whole_page_screenshot(page, name: str) -> Path:
+    """A screenshot of the whole page: Streamlit scrolls inside its main area and its sidebar,
+    so the window is made as tall as the taller of them for the shot."""
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll("
+        '\'section, [data-testid="stMain"], [data-testid="stSidebarContent"]\')]'
+        ".map(e => e.scrollHeight), document.body.scrollHeight)"
+    )
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 200, 8000)})
+    page.wait_for_timeout(800)
+    path = screenshot(page, name)
+    page.set_viewport_size(size)
+    return path

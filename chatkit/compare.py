@@ -1,0 +1,251 @@
+"""One scripted conversation run three ways: stateless, manual history, Responses chaining.
+
+* **Stateless**: every call sends the system prompt and that one message, nothing else, so the
+  model forgets everything said before.
+* **Manual history**: the Chat Completions way: the client resends the whole message array.
+* **Chaining**: the Responses way: the client sends only the new input and
+  ``previous_response_id``; the server (or chatkit's local response store) supplies the rest.
+
+For every call the run records the bytes the client sent and the input tokens billed. The
+figures show what tutorials often get wrong: chaining sends fewer bytes, but the prior turns
+are still billed as input tokens on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
+from chatkit.chat import finish_turn, prepare_turn
+from chatkit.conversation import Conversation
+from chatkit.messages import Message
+from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
+from chatkit.providers.openai_responses import responses_request
+from chatkit.tokens import count_message_tokens
+
+STATELESS = "stateless"
+MANUAL = "manual"
+CHAINED = "chained"
+WAYS: tuple[str, ...] = (STATELESS, MANUAL, CHAINED)
+WAY_LABELS: dict[str, str] = {
+    STATELESS: "Stateless single turns",
+    MANUAL: "Manual message array",
+    CHAINED: "Responses chaining",
+}
+WAY_SHORT_LABELS: dict[str, str] = {
+    STATELESS: "Stateless",
+    MANUAL: "Manual history",
+    CHAINED: "Chaining",
+}
+WAY_EXPLANATIONS: dict[str, str] = {
+    STATELESS: "Each call sends only the system prompt and that one message.",
+    MANUAL: "Each call resends the whole conversation (Chat Completions).",
+    CHAINED: "Each call sends the new message and previous_response_id (Responses).",
+}
+DEFAULT_SCRIPT = (
+    "My name is Alice.",
+    "What is my name?",
+    "My favorite color is blue.",
+    "What's my favorite color?",
+    "What is my name?",
+)
+
+
+def script_lines(text: str) -> list[str]:
+    """The user messages of a script: one per non-blank line, trimmed."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of one way: the exchange and what it cost."""
+
+    turn: int  # 1-based
+    way: str
+    user: str
+    reply: str
+    request_bytes: int
+    input_tokens: int
+    output_tokens: int
+    tokens_estimated: bool = False
+    model_received_bytes: int | None = None  # locally chained: the body the model really got
+    response_id: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Every call made so far, in order, and how the chained bytes were measured."""
+
+    script: tuple[str, ...]
+    calls: tuple[Call, ...] = ()
+    chained_locally: bool = False
+    provider: str = ""
+    model: str = ""
+
+    def calls_of(self, way: str) -> list[Call]:
+        return [call for call in self.calls if call.way == way]
+
+    def transcript(self, way: str) -> list[Message]:
+        """The conversation as that way saw it: each user line and its reply."""
+        messages: list[Message] = []
+        for call in self.calls_of(way):
+            messages += [Message("user", call.user), Message("assistant", call.reply)]
+        return messages
+
+    def total_bytes(self, way: str) -> int:
+        return sum(call.request_bytes for call in self.calls_of(way))
+
+    def total_input_tokens(self, way: str) -> int:
+        return sum(call.input_tokens for call in self.calls_of(way))
+
+    @property
+    def finished(self) -> bool:
+        return len(self.calls) == len(self.script) * len(WAYS)
+
+    def chart_rows(self) -> list[dict[str, object]]:
+        """One row per call for the per-turn charts (ways by their short names)."""
+        return [
+            {
+                "turn": call.turn,
+                "way": WAY_SHORT_LABELS[call.way],
+                "bytes sent": call.request_bytes,
+                "input tokens": call.input_tokens,
+                "estimated": call.tokens_estimated,
+            }
+            for call in self.calls
+        ]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands: after ``done`` of ``total`` calls, the latest one and the result."""
+
+    done: int
+    total: int
+    latest: Call
+    result: ComparisonResult = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return (
+            f"Turn {self.latest.turn} of {len(self.result.script)}: "
+            f"{WAY_LABELS[self.latest.way].lower()} done ({self.done}/{self.total} calls)"
+        )
+
+
+def _call(
+    turn: int,
+    way: str,
+    line: str,
+    answer: TurnResult,
+    sent: Sequence[Message],
+    provider: Provider,
+    *,
+    request_bytes: int | None = None,
+    model_received_bytes: int | None = None,
+) -> Call:
+    """The record of one call; input tokens as billed, or counted locally (and marked) when
+    the provider reported none."""
+    if answer.usage is not None:
+        tokens, output, estimated = (
+            answer.usage.input_tokens,
+            answer.usage.output_tokens,
+            answer.usage.estimated,
+        )
+    else:
+        counted = count_message_tokens(sent, provider.model, tokenizer=provider.tokenizer())
+        tokens, output, estimated = counted.total, 0, True
+    return Call(
+        turn=turn,
+        way=way,
+        user=line,
+        reply=answer.text,
+        request_bytes=answer.request_bytes if request_bytes is None else request_bytes,
+        input_tokens=tokens,
+        output_tokens=output,
+        tokens_estimated=estimated,
+        model_received_bytes=model_received_bytes,
+        response_id=answer.response_id,
+        note=answer.note,
+    )
+
+
+def _is_chained_locally(provider: Provider) -> bool:
+    return provider.mode == "responses" and not provider.capabilities.server_side_chaining
+
+
+def run_comparison(
+    script: Sequence[str],
+    chat_provider: Provider,
+    responses_provider: Provider,
+    *,
+    system_prompt: str = "",
+    options: GenerationOptions | None = None,
+) -> Generator[Progress, None, ComparisonResult]:
+    """Run ``script`` three ways, turn by turn; yields after every call, returns the result.
+
+    ``chat_provider`` serves the stateless and the manual-history ways; ``responses_provider``
+    (Responses mode) the chained way. For a provider chained through chatkit's local response
+    store, the chained bytes are those of the Responses request the client handed the store
+    (new input + ``previous_response_id``), and ``model_received_bytes`` the full request the
+    model then got. Provider errors propagate as ``ChatkitError``; the calls made so far are in
+    the last ``Progress``.
+    """
+    lines = tuple(line for line in script if line.strip())
+    options = options or GenerationOptions()
+    locally = _is_chained_locally(responses_provider)
+    result = ComparisonResult(
+        lines, (), locally, responses_provider.name, responses_provider.model or chat_provider.model
+    )
+    manual = Conversation(system_prompt=system_prompt)
+    chained = Conversation(system_prompt=system_prompt)
+    total = len(lines) * len(WAYS)
+    calls: list[Call] = []
+
+    def record(call: Call) -> Progress:
+        nonlocal result
+        calls.append(call)
+        result = ComparisonResult(lines, tuple(calls), locally, result.provider, result.model)
+        return Progress(len(calls), total, call, result)
+
+    for turn, line in enumerate(lines, start=1):
+        # Stateless: a fresh conversation every time.
+        prepared = prepare_turn(Conversation(system_prompt=system_prompt), line, chat_provider)
+        answer = chat_provider.complete(prepared.messages, options)
+        yield record(_call(turn, STATELESS, line, answer, prepared.messages, chat_provider))
+
+        # Manual history: the whole message array every time.
+        prepared = prepare_turn(manual, line, chat_provider)
+        answer = chat_provider.complete(prepared.messages, options)
+        manual = finish_turn(prepared, answer)
+        yield record(_call(turn, MANUAL, line, answer, prepared.messages, chat_provider))
+
+        # Chaining: previous_response_id and the new input.
+        prepared = prepare_turn(chained, line, responses_provider)
+        answer = responses_provider.complete(
+            prepared.messages, options, prepared.previous_response_id
+        )
+        chained = finish_turn(prepared, answer)
+        sent_bytes = received = None
+        if locally:
+            handed = responses_request(
+                prepared.messages,
+                responses_provider.model,
+                options,
+                previous_response_id=prepared.previous_response_id,
+            )
+            sent_bytes, received = request_size(handed), answer.request_bytes
+        yield record(
+            _call(
+                turn,
+                CHAINED,
+                line,
+                answer,
+                prepared.messages,
+                responses_provider,
+                request_bytes=sent_bytes,
+                model_received_bytes=received,
+            )
+        )
+    return result

@@ -1,0 +1,296 @@
+"""The request inspector's figures: what one turn really sent, and what the other APIs would have.
+
+Every assistant reply keeps the exact request and response bodies in memory
+(``ReplyInfo.request_body``). After a reload only the usage survives, so the request is
+rebuilt here with the same pure functions the providers use, and labelled as rebuilt. Beside
+it, the same turn is shaped for each of the three APIs (a full message array, a
+``previous_response_id`` plus the new input, Anthropic's top-level ``system`` plus messages)
+with their sizes in bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chatkit.conversation import Conversation, ReplyInfo
+from chatkit.messages import Message
+from chatkit.providers.anthropic import anthropic_request
+from chatkit.providers.base import GenerationOptions, request_size
+from chatkit.providers.factory import ANTHROPIC, LOCAL
+from chatkit.providers.openai_chat import chat_completions_request
+from chatkit.providers.openai_responses import responses_request
+from chatkit.summary import clip
+
+CHAT = "chat"
+RESPONSES = "responses"
+MESSAGES = "anthropic"
+SHAPES: tuple[str, ...] = (CHAT, RESPONSES, MESSAGES)
+SHAPE_TITLES: dict[str, str] = {
+    CHAT: "Chat Completions: the full message array",
+    RESPONSES: "Responses: previous_response_id + the new input",
+    MESSAGES: "Anthropic Messages: top-level system + messages",
+}
+PLACEHOLDER_RESPONSE_ID = "resp_PREVIOUS_REPLY"
+LABEL_CHARS = 60
+
+
+@dataclass(frozen=True)
+class TurnChoice:
+    """One assistant reply the inspector can show."""
+
+    assistant_index: int  # position of the reply in ``conversation.messages``
+    number: int  # 1-based turn number
+    label: str
+
+
+def turn_choices(conversation: Conversation) -> list[TurnChoice]:
+    """Every answered turn, newest last, labelled with its number and the user's words."""
+    choices: list[TurnChoice] = []
+    user_text = ""
+    for position, message in enumerate(conversation.messages):
+        if message.role == "user":
+            user_text = message.content
+        elif message.role == "assistant":
+            number = len(choices) + 1
+            label = (
+                f"Turn {number}: {clip(user_text, LABEL_CHARS)}"
+                if user_text
+                else (f"Turn {number}")
+            )
+            choices.append(TurnChoice(position, number, label))
+            user_text = ""
+    return choices
+
+
+def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[Message]:
+    """What the turn answered: the system prompt and every message before the reply."""
+    if not 0 <= assistant_index < len(conversation.messages):
+        raise IndexError(f"There is no message {assistant_index} in this conversation.")
+    head = [Message("system", conversation.system_prompt)] if conversation.system_prompt else []
+    return head + conversation.messages[:assistant_index]
+
+
+def shape_of(info: ReplyInfo | None, fallback_kind: str = "", fallback_mode: str = CHAT) -> str:
+    """Which of the three request shapes a reply's client sent.
+
+    Responses mode is the Responses shape for every provider (Anthropic and the local model
+    chain through chatkit's local store); otherwise Anthropic sent a Messages body and every
+    other provider a message array.
+    """
+    provider = info.provider if info and info.provider else fallback_kind
+    mode = info.mode if info and info.mode else fallback_mode
+    if mode == RESPONSES:
+        return RESPONSES
+    return MESSAGES if provider == ANTHROPIC else CHAT
+
+
+def request_in_shape(
+    shape: str,
+    messages: list[Message],
+    model: str,
+    options: GenerationOptions | None = None,
+    previous_response_id: str | None = None,
+) -> dict[str, Any]:
+    """The streamed request body of one shape, built by the providers' own pure functions."""
+    if shape == RESPONSES:
+        return responses_request(
+            messages, model, options, previous_response_id=previous_response_id
+        )
+    if shape == MESSAGES:
+        return anthropic_request(messages, model, options)
+    return chat_completions_request(messages, model, options)
+
+
+def options_of(body: dict[str, Any]) -> GenerationOptions:
+    """The generation options a request body carried, whichever API's words it uses."""
+    limit = next(
+        (
+            body[key]
+            for key in ("max_completion_tokens", "max_output_tokens", "max_tokens")
+            if isinstance(body.get(key), int)
+        ),
+        None,
+    )
+    return GenerationOptions(
+        max_output_tokens=limit, temperature=body.get("temperature"), seed=body.get("seed")
+    )
+
+
+@dataclass(frozen=True)
+class ShapedRequest:
+    """The same turn as one API would receive it."""
+
+    shape: str
+    title: str
+    body: dict[str, Any]
+    size: int
+    is_actual: bool
+    note: str = ""
+
+
+def previous_reply_id(conversation: Conversation, assistant_index: int) -> str | None:
+    """The Responses id of the reply before this one, when that reply was made as a Response
+    (a Chat Completions or Messages id cannot be chained from)."""
+    for position in range(assistant_index - 1, -1, -1):
+        if conversation.messages[position].role == "assistant":
+            info = conversation.replies.get(position)
+            if info is not None and info.mode == RESPONSES and info.response_id:
+                return info.response_id
+            return None
+    return None
+
+
+def has_earlier_reply(conversation: Conversation, assistant_index: int) -> bool:
+    return any(m.role == "assistant" for m in conversation.messages[:assistant_index])
+
+
+def same_turn_in_every_shape(
+    conversation: Conversation,
+    assistant_index: int,
+    model: str,
+    options: GenerationOptions | None = None,
+    actual_shape: str = "",
+) -> list[ShapedRequest]:
+    """The turn as each of the three APIs would get it, with its size in bytes.
+
+    All three use the same model name, so the sizes differ only by shape. The Responses body
+    chains from the previous reply's response id (a placeholder when it had none); the first
+    turn has nothing to chain from and sends its whole input.
+    """
+    messages = messages_for_turn(conversation, assistant_index)
+    info = conversation.replies.get(assistant_index)
+    previous: str | None = None
+    note = ""
+    if has_earlier_reply(conversation, assistant_index):
+        previous = (info.previous_response_id if info else None) or previous_reply_id(
+            conversation, assistant_index
+        )
+        if previous is None:
+            previous = PLACEHOLDER_RESPONSE_ID
+            note = "The previous reply has no response id; a placeholder stands in for it."
+    else:
+        note = "The first turn has nothing to chain from, so it sends its whole input."
+    shaped: list[ShapedRequest] = []
+    for shape in SHAPES:
+        body = request_in_shape(shape, messages, model, options, previous)
+        shaped.append(
+            ShapedRequest(
+                shape=shape,
+                title=SHAPE_TITLES[shape],
+                body=body,
+                size=request_size(body),
+                is_actual=shape == actual_shape,
+                note=note if shape == RESPONSES else "",
+            )
+        )
+    return shaped
+
+
+@dataclass(frozen=True)
+class TurnInspection:
+    """One turn: its exact request (or a rebuilt one), response, usage and size."""
+
+    number: int
+    user_text: str
+    reply_text: str
+    info: ReplyInfo | None
+    shape: str
+    request_body: dict[str, Any]
+    rebuilt: bool
+    request_bytes: int
+    response_body: dict[str, Any] | None
+    shapes: tuple[ShapedRequest, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def request_label(self) -> str:
+        """Says whether the body is what was sent or a reconstruction."""
+        return "rebuilt" if self.rebuilt else "exactly as sent"
+
+    def usage_rows(self) -> list[dict[str, Any]]:
+        """Usage as the provider reported it, one row per figure."""
+        info = self.info
+        if info is None or info.input_tokens is None:
+            return []
+        counted = "counted by chatkit (estimate)" if info.tokens_estimated else "reported"
+        rows = [
+            {"figure": "Input tokens", "value": info.input_tokens, "source": counted},
+            {"figure": "Output tokens", "value": info.output_tokens or 0, "source": counted},
+        ]
+        if info.cached_input_tokens:
+            rows.append(
+                {
+                    "figure": "Cached input tokens",
+                    "value": info.cached_input_tokens,
+                    "source": counted,
+                }
+            )
+        return rows
+
+
+def inspect_turn(
+    conversation: Conversation,
+    assistant_index: int,
+    *,
+    options: GenerationOptions | None = None,
+    fallback_kind: str = "",
+    fallback_mode: str = CHAT,
+    fallback_model: str = "",
+) -> TurnInspection:
+    """Everything the inspector shows for the reply at ``assistant_index``.
+
+    ``options`` and the fallbacks (the sidebar's current choice) are used only for a request
+    that was not kept; a kept one lends its own options to the other APIs' shapes.
+    """
+    messages = messages_for_turn(conversation, assistant_index)
+    info = conversation.replies.get(assistant_index)
+    shape = shape_of(info, fallback_kind, fallback_mode)
+    model = (info.model if info and info.model else "") or fallback_model
+    notes: list[str] = []
+    if info is not None and info.request_body is not None:
+        body, rebuilt = info.request_body, False
+        options = options_of(body)
+        size = info.request_bytes if info.request_bytes is not None else request_size(body)
+        provider = info.provider
+        if info.mode == RESPONSES and provider in (ANTHROPIC, LOCAL):
+            notes.append(
+                f"{provider} has no server-side chain: chatkit's local response store rebuilt "
+                f"the history, so this body (what the model received) holds the whole "
+                f"conversation."
+            )
+    else:
+        previous = info.previous_response_id if info else None
+        body = request_in_shape(shape, messages, model, options, previous)
+        rebuilt, size = True, request_size(body)
+        notes.append(
+            "The exact request was not kept (it lives only in memory, so a reload forgets it): "
+            "rebuilt from the conversation as it is now, with the current generation settings. "
+            "Trimming at the time, if any, is not known."
+        )
+        if info is not None and info.provider == LOCAL:
+            notes.append(
+                "The local model's own record also holds the prompt its chat template made; "
+                "the rebuilt body shows only the messages."
+            )
+    if info is not None and info.note:
+        notes.append(info.note)
+    user_text = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    number = next(
+        (c.number for c in turn_choices(conversation) if c.assistant_index == assistant_index), 0
+    )
+    return TurnInspection(
+        number=number,
+        user_text=user_text,
+        reply_text=conversation.messages[assistant_index].content,
+        info=info,
+        shape=shape,
+        request_body=body,
+        rebuilt=rebuilt,
+        request_bytes=size,
+        response_body=info.response_body if info else None,
+        shapes=tuple(
+            same_turn_in_every_shape(conversation, assistant_index, model, options, shape)
+        ),
+        notes=tuple(notes),
+    )

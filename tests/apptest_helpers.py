@@ -1,0 +1,218 @@
+"""Helpers for driving the whole app (``app.py``) under Streamlit's ``AppTest``.
+
+Tests import these instead of chaining ``.run()``: ``run(at)`` works around an AppTest quirk
+(see its docstring), and the small readers below turn the element tree into what a user sees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.server import ProtocolServer
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+OPENAI_MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
+ANTHROPIC_MODEL = "claude-sonnet-4-6"  # the sidebar's first Anthropic suggestion
+CLEARED_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "CHATKIT_HOSTED",
+    "CHATKIT_DATABASE_URL",
+    "CHATKIT_DATA_DIR",
+    "CHATKIT_HOSTED_TURN_LIMIT",
+    "CHATKIT_HOSTED_TOKEN_LIMIT",
+    "CHATKIT_LOCAL_MODEL",
+)
+
+
+def configure_env(
+    monkeypatch: pytest.MonkeyPatch,
+    server: ProtocolServer,
+    data_dir: Path,
+    **overrides: str | None,
+) -> None:
+    """Point the app's SDKs at the protocol server and its database at ``data_dir``.
+
+    The app reads ``os.environ`` on every run, so a test may change a variable between runs.
+    ``overrides`` set more variables; ``None`` removes one.
+    """
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    values: dict[str, str | None] = {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": server.openai_base_url,
+        "ANTHROPIC_API_KEY": "sk-ant-test",
+        "ANTHROPIC_BASE_URL": server.anthropic_base_url,
+        "CHATKIT_DATA_DIR": str(data_dir),
+        **overrides,
+    }
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def new_app(query: dict[str, str] | None = None) -> AppTest:
+    """An AppTest of ``app.py`` (not yet run); ``query`` sets the URL's query parameters."""
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def run(at: AppTest, *, allow_exception: bool = False) -> AppTest:
+    """Run the app again from its current widget state, like a browser rerun.
+
+    Why not ``at.run()``: once a run leaves a query parameter in the URL (the app sets
+    ``?c=<conversation id>`` after each saved turn), AppTest (streamlit 1.67) asks the next
+    run for the page the previous run *finished on*, and with ``st.navigation`` that makes it
+    execute only the page script and skip ``app.py`` - the sidebar vanishes from the tree. A
+    browser always reruns ``app.py``. Clearing the remembered page hashes before each run
+    makes AppTest rerun ``app.py``, which navigates to the default (chat) page, as a browser
+    on the chat page does.
+
+    Fails the test if the run raised (unless ``allow_exception``), since the app must show a
+    message, never a traceback.
+    """
+    at._finished_page_script_hash = ""
+    at._page_hash = ""
+    at.run()
+    if not allow_exception:
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def start(query: dict[str, str] | None = None) -> AppTest:
+    """A fresh app, run once."""
+    return run(new_app(query))
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    """Type ``text`` into the chat input and press Enter."""
+    at.chat_input[0].set_value(text)
+    return run(at)
+
+
+def click(at: AppTest, label: str, *, sidebar: bool = False) -> AppTest:
+    """Click the button labelled ``label`` (in the main area, or the sidebar)."""
+    button = find(at, "button", label, sidebar=sidebar)
+    button.click()
+    return run(at)
+
+
+def find(at: AppTest, kind: str, label: str, *, sidebar: bool = False) -> Any:
+    """The widget of ``kind`` (``button``, ``selectbox``...) labelled ``label``."""
+    where = at.sidebar if sidebar else at.main
+    matches = [w for w in getattr(where, kind) if w.label == label]
+    assert matches, f"no {kind} labelled {label!r}; have {[w.label for w in getattr(where, kind)]}"
+    return matches[0]
+
+
+def has(at: AppTest, kind: str, label: str, *, sidebar: bool = False) -> bool:
+    """True when a widget of ``kind`` labelled ``label`` is on the page."""
+    where = at.sidebar if sidebar else at.main
+    return any(w.label == label for w in getattr(where, kind))
+
+
+def choose(at: AppTest, label: str, value: Any) -> AppTest:
+    """Set the sidebar widget labelled ``label`` to ``value`` and rerun."""
+    for kind in ("selectbox", "radio", "text_input", "text_area", "number_input", "slider"):
+        if has(at, kind, label, sidebar=True):
+            find(at, kind, label, sidebar=True).set_value(value)
+            return run(at)
+    raise AssertionError(f"no sidebar widget labelled {label!r}")
+
+
+def bubbles(at: AppTest) -> list[tuple[str, str]]:
+    """The chat bubbles, in order: (role, text) with the text of their markdown."""
+    result = []
+    for message in at.main.chat_message:
+        text = "\n".join(m.value for m in message.markdown)
+        result.append((message.name, text))
+    return result
+
+
+def replies(at: AppTest) -> list[str]:
+    """The text of every assistant bubble."""
+    return [text for role, text in bubbles(at) if role == "assistant"]
+
+
+def captions(at: AppTest, *, sidebar: bool = False) -> list[str]:
+    where = at.sidebar if sidebar else at.main
+    return [c.value for c in where.caption]
+
+
+def alerts(at: AppTest) -> list[str]:
+    """Every error, warning, info and success message on the page."""
+    found = []
+    for kind in ("error", "warning", "info", "success"):
+        found += [e.value for e in getattr(at, kind)]
+    return found
+
+
+def all_text(at: AppTest) -> Iterator[str]:
+    """Every string the page renders: element protos (labels, values, bodies, help) in full."""
+    stack = [at._tree]
+    while stack:
+        node = stack.pop()
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            yield str(proto)
+        for attr in ("value", "label", "help", "placeholder"):
+            value = getattr(node, attr, None)
+            if isinstance(value, str):
+                yield value
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            stack.extend(children.values())
+
+
+def chat_requests(server: ProtocolServer) -> list[dict[str, Any]]:
+    """Bodies of every generation request the server received, in order."""
+    paths = ("/chat/completions", "/responses", "/messages")
+    return [r.body or {} for r in server.requests if r.path.endswith(paths)]
+
+
+def data_dir_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` (the database and its WAL/SHM companions)."""
+    return [Path(root) / name for root, _, names in os.walk(folder) for name in names]
+
+
+class Downloads:
+    """The data behind the page's download buttons, as a click would produce it.
+
+    The app passes a callable to ``st.download_button`` (so a rerun never serializes a long
+    conversation); Streamlit runs it only when the button is clicked. This keeps each callable
+    Streamlit registers, by the file id the button carries, so a test can call it.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from streamlit.runtime.media_file_manager import MediaFileManager
+
+        self._callables: dict[str, Any] = {}
+        original = MediaFileManager.add_deferred
+
+        def add_deferred(manager: MediaFileManager, data_callable: Any, *args, **kwargs) -> str:
+            file_id = original(manager, data_callable, *args, **kwargs)
+            self._callables[file_id] = data_callable
+            return file_id
+
+        monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+
+    def data(self, at: AppTest, label: str) -> str:
+        """The text the download button labelled ``label`` would save."""
+        button = find(at, "download_button", label, sidebar=True)
+        file_id = button.proto.deferred_file_id
+        assert file_id, f"{label!r} has no deferred data"
+        data = self._callables[file_id]()
+        return data.decode() if isinstance(data, bytes) else str(data)

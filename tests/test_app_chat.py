@@ -1,0 +1,212 @@
+"""The chat page under AppTest: sending, captions, regenerate/edit/clear, the window, overflow.
+
+Every reply comes from the protocol test server through the real SDKs; the server's replies
+depend on the context it really received, so "Your name is Alice." proves turn one was sent.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chatkit.conversation import Conversation
+from tests.apptest_helpers import (
+    alerts,
+    bubbles,
+    captions,
+    chat_requests,
+    choose,
+    click,
+    configure_env,
+    find,
+    has,
+    new_app,
+    replies,
+    run,
+    send,
+    start,
+)
+
+HELPFUL = "You are a helpful assistant."  # the default system prompt
+
+
+@pytest.fixture
+def app(monkeypatch, server, tmp_path):
+    configure_env(monkeypatch, server, tmp_path)
+    return server
+
+
+def test_a_reply_recalls_the_earlier_turn(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    send(at, "What is my name?")
+    assert bubbles(at) == [
+        ("user", "My name is Alice."),
+        ("assistant", "You said: My name is Alice. (1 messages in context)"),
+        ("user", "What is my name?"),
+        ("assistant", "Your name is Alice."),
+    ]
+    second = chat_requests(app)[-1]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+    assert second["messages"][0]["content"] == HELPFUL
+
+
+def test_each_reply_has_a_caption_with_tokens_bytes_and_the_running_total(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    send(at, "What is my name?")
+    # The server bills 3 + sum(4 + words) per turn in, one token per word out.
+    first_in = 3 + (4 + 5) + (4 + 4)  # system prompt, "My name is Alice."
+    second_in = first_in + (4 + 10) + (4 + 4)  # the first reply, "What is my name?"
+    reply_captions = [c for c in captions(at) if "tokens in" in c and "replies" not in c]
+    assert len(reply_captions) == 2
+    sizes = []
+    for caption, tokens_in, tokens_out in zip(
+        reply_captions, (first_in, second_in), (10, 4), strict=True
+    ):
+        assert caption.startswith(f"{tokens_in} tokens in · {tokens_out} out · ")
+        size = re.search(r"· (\d+) bytes sent", caption)
+        assert size, caption
+        sizes.append(int(size.group(1)))
+    assert sizes[1] > sizes[0]  # Chat Completions resends the whole history
+    total = next(c for c in captions(at) if "replies" in c)
+    assert (
+        f"2 replies · {first_in + second_in} tokens in · 14 out · {sum(sizes)} bytes sent in all"
+        in total
+    )
+
+
+def test_empty_input_is_ignored(app) -> None:
+    at = start()
+    send(at, "   ")
+    send(at, "")
+    assert bubbles(at) == []
+    assert alerts(at) == []
+    assert chat_requests(app) == []
+
+
+def test_regenerate_replaces_the_last_reply(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    send(at, "What is my name?")
+    before = chat_requests(app)[-1]["messages"]
+    click(at, "Regenerate")
+    requests = chat_requests(app)
+    assert len(requests) == 3
+    assert requests[-1]["messages"] == before  # the same context, without the old reply
+    assert replies(at) == [
+        "You said: My name is Alice. (1 messages in context)",
+        "Your name is Alice.",
+    ]
+
+
+def test_edit_the_last_message_and_resend(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    send(at, "What is my favorite color?")
+    assert replies(at)[-1] == "I don't know your favorite color."
+    click(at, "Edit")
+    box = find(at, "text_area", "Edit your last message")
+    assert box.value == "What is my favorite color?"
+    box.set_value("What is my name?")
+    click(at, "Resend")
+    assert bubbles(at)[-2:] == [("user", "What is my name?"), ("assistant", "Your name is Alice.")]
+    assert len(bubbles(at)) == 4
+    sent = chat_requests(app)[-1]["messages"]
+    assert [m["content"] for m in sent[1:]] == [
+        "My name is Alice.",
+        "You said: My name is Alice. (1 messages in context)",
+        "What is my name?",
+    ]
+
+
+def test_cancel_edit_changes_nothing(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    click(at, "Edit")
+    find(at, "text_area", "Edit your last message").set_value("something else")
+    click(at, "Cancel")
+    assert not has(at, "text_area", "Edit your last message")
+    assert bubbles(at)[0] == ("user", "My name is Alice.")
+    assert len(chat_requests(app)) == 1
+
+
+def test_clear_forgets_the_turns_but_keeps_the_system_prompt(app) -> None:
+    at = start()
+    find(at, "text_area", "System prompt", sidebar=True).set_value("You are a pirate.")
+    run(at)
+    send(at, "My name is Alice.")
+    click(at, "Clear")
+    assert bubbles(at) == []
+    assert find(at, "text_area", "System prompt", sidebar=True).value == "You are a pirate."
+    send(at, "What is my name?")
+    assert replies(at) == ["I don't know your name."]
+    sent = chat_requests(app)[-1]["messages"]
+    assert sent == [
+        {"role": "system", "content": "You are a pirate."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+
+
+def test_a_long_history_shows_a_window_and_earlier_messages_on_request(app) -> None:
+    conversation = Conversation(system_prompt=HELPFUL)
+    for number in range(50):
+        conversation.add_user(f"question {number}")
+        conversation.add_assistant(f"answer {number}")
+    at = new_app()
+    at.session_state["conversation"] = conversation
+    run(at)
+    shown = bubbles(at)
+    assert len(shown) == 40
+    assert shown[-1] == ("assistant", "answer 49")
+    click(at, "Show earlier messages (60 hidden)")
+    assert len(bubbles(at)) == 80
+    click(at, "Show all")
+    assert len(bubbles(at)) == 100
+    assert bubbles(at)[0] == ("user", "question 0")
+    send(at, "What is my name?")  # a turn still goes out with the whole history
+    assert len(chat_requests(app)[-1]["messages"]) == 1 + 100 + 1
+
+
+def small_window_model(server):
+    """The app on gpt-4 (an 8,192-token window), named through the OpenAI-compatible choice.
+
+    (AppTest cannot type a new option into a selectbox, so the OpenAI model list is no use.)
+    """
+    at = start()
+    choose(at, "Provider", "OpenAI-compatible")
+    choose(at, "Base URL", server.openai_base_url)
+    choose(at, "Model", "gpt-4")
+    return at
+
+
+def test_input_beyond_the_context_window_offers_to_trim_instead_of_an_api_error(app) -> None:
+    at = small_window_model(app)
+    long_text = "word " * 4000
+    send(at, "My name is Alice. " + long_text)
+    send(at, "My favorite color is blue. " + long_text)
+    assert len(chat_requests(app)) == 1  # the second turn never reached the API
+    [warning] = at.warning
+    assert "context window of 8,192" in warning.value
+    assert "Trimming" in warning.value
+    assert len(bubbles(at)) == 3  # the turn that did not fit is shown as not sent
+    assert bubbles(at)[-1][0] == "user"
+    trim = next(b for b in at.main.button if b.label.startswith("Trim to"))
+    trim.click()
+    run(at)
+    assert at.warning == []
+    assert find(at, "selectbox", "Trimming", sidebar=True).value == "Token budget"
+    sent = chat_requests(app)[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]  # the older turn was trimmed
+    assert sent[-1]["content"].startswith("My favorite color is blue.")
+    assert len(bubbles(at)) == 4
+
+
+def test_a_single_message_too_large_for_any_trimming_says_so(app) -> None:
+    at = small_window_model(app)
+    send(at, "word " * 9000)
+    [warning] = at.warning
+    assert "context window" in warning.value
+    assert not any(b.label.startswith("Trim to") for b in at.main.button)
+    assert chat_requests(app) == []

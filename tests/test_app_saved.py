@@ -1,0 +1,268 @@
+"""Saved conversations under AppTest: ?c= links, the sidebar list, files, the hosted demo, keys.
+
+Two ``AppTest`` instances are two browser sessions of one app process: they share the store
+(``st.cache_resource``) and the database in ``CHATKIT_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.apptest_helpers import (
+    Downloads,
+    alerts,
+    all_text,
+    bubbles,
+    chat_requests,
+    choose,
+    click,
+    configure_env,
+    data_dir_files,
+    find,
+    has,
+    replies,
+    run,
+    send,
+    start,
+)
+
+ALICE = [
+    ("user", "My name is Alice."),
+    ("assistant", "You said: My name is Alice. (1 messages in context)"),
+]
+
+
+@pytest.fixture
+def app(monkeypatch, server, tmp_path):
+    configure_env(monkeypatch, server, tmp_path)
+    return server
+
+
+def listed(at) -> list[str]:
+    """Titles in the sidebar's list of saved conversations."""
+    fixed = {"New conversation", "Rename", "Delete"}
+    return [b.label for b in at.sidebar.button if b.label not in fixed]
+
+
+def reopen(at) -> object:
+    """A new browser session on the URL ``at`` shows (a reload, or a shared link)."""
+    return start({"c": at.query_params["c"]})
+
+
+# -- ?c= links ----------------------------------------------------------------------------------
+
+
+def test_each_turn_is_saved_and_the_link_reopens_it(app) -> None:
+    at = start()
+    assert "c" not in at.query_params
+    send(at, "My name is Alice.")
+    conversation_id = at.query_params["c"]
+    assert bubbles(reopen(at)) == ALICE
+    send(at, "What is my name?")
+    assert at.query_params["c"] == conversation_id
+    reloaded = reopen(at)
+    assert bubbles(reloaded) == bubbles(at)
+    assert listed(reloaded) == ["My name is Alice."]
+    send(reloaded, "My favorite color is blue.")  # the reopened conversation goes on
+    send(reloaded, "What is my name?")
+    assert replies(reloaded)[-1] == "Your name is Alice."
+
+
+def test_a_link_to_nothing_saved_opens_a_new_conversation(app) -> None:
+    at = start({"c": "no-such-conversation"})
+    assert bubbles(at) == []
+    assert any("points to nothing saved" in text for text in alerts(at))
+
+
+# -- the sidebar list ---------------------------------------------------------------------------
+
+
+def test_the_list_opens_renames_and_deletes(app) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    click(at, "New conversation", sidebar=True)
+    assert bubbles(at) == []
+    assert "c" not in at.query_params
+    send(at, "My name is Bob.")
+    assert listed(at) == ["My name is Bob.", "My name is Alice."]  # newest first
+
+    click(at, "My name is Alice.", sidebar=True)
+    assert bubbles(at) == ALICE
+    send(at, "What is my name?")
+    assert replies(at)[-1] == "Your name is Alice."
+    assert listed(at) == ["My name is Alice.", "My name is Bob."]
+
+    find(at, "text_input", "Title", sidebar=True).set_value("Alice's chat")
+    click(at, "Rename", sidebar=True)
+    assert listed(at) == ["Alice's chat", "My name is Bob."]
+    assert listed(reopen(at)) == ["Alice's chat", "My name is Bob."]
+
+    click(at, "Delete", sidebar=True)
+    assert listed(at) == ["My name is Bob."]
+    assert bubbles(at) == []
+    assert listed(start()) == ["My name is Bob."]
+
+
+def test_opening_a_conversation_restores_its_system_prompt(app) -> None:
+    at = start()
+    choose(at, "System prompt", "You are a pirate.")
+    send(at, "My name is Alice.")
+    click(at, "New conversation", sidebar=True)
+    choose(at, "System prompt", "You are terse.")
+    send(at, "hello")
+    click(at, "My name is Alice.", sidebar=True)
+    assert find(at, "text_area", "System prompt", sidebar=True).value == "You are a pirate."
+    send(at, "What is my name?")
+    assert chat_requests(app)[-1]["messages"][0]["content"] == "You are a pirate."
+
+
+# -- download and import ------------------------------------------------------------------------
+
+
+def test_export_then_import_round_trip(monkeypatch, app) -> None:
+    downloads = Downloads(monkeypatch)
+    at = start()
+    send(at, "My name is Alice.")
+    send(at, "My favorite color is blue.")
+    exported = downloads.data(at, "JSON")
+    document = json.loads(exported)
+    assert [m["content"] for m in document["messages"]][::2] == [
+        "My name is Alice.",
+        "My favorite color is blue.",
+    ]
+    markdown = downloads.data(at, "Markdown")
+    assert "### User\n\nMy name is Alice." in markdown
+    assert "### Assistant\n\nYou said: My name is Alice." in markdown
+
+    other = start()  # another session imports the file and continues it
+    other.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
+    run(other)
+    assert bubbles(other) == bubbles(at)
+    assert any("Imported" in text for text in alerts(other))
+    send(other, "What's my favorite color?")
+    assert replies(other)[-1] == "Your favorite color is blue."
+    assert len(chat_requests(app)[-1]["messages"]) == 1 + 5
+    # The import is a new saved conversation; the original is untouched.
+    assert other.query_params["c"] != at.query_params["c"]
+    assert len(bubbles(reopen(at))) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "The file is not valid JSON"),
+        (b'{"hello": "world"}', "This file is not a chatkit conversation"),
+        (
+            b'{"schema": "chatkit.conversation", "version": 1, "messages": [{"role": "wizard"}]}',
+            "Message 1",
+        ),
+    ],
+)
+def test_a_malformed_import_says_so_and_changes_nothing(app, content, message) -> None:
+    at = start()
+    send(at, "My name is Alice.")
+    before = at.query_params["c"]
+    at.sidebar.file_uploader[0].upload("broken.json", content, "application/json")
+    run(at)
+    [error] = at.sidebar.error
+    assert error.value.startswith(message)
+    assert bubbles(at) == ALICE
+    assert at.query_params["c"] == before
+    assert listed(at) == ["My name is Alice."]
+    send(at, "What is my name?")  # the conversation goes on as before
+    assert replies(at)[-1] == "Your name is Alice."
+
+
+# -- the hosted demo ----------------------------------------------------------------------------
+
+
+def test_hosted_sessions_never_see_each_others_conversations(monkeypatch, server, tmp_path):
+    configure_env(monkeypatch, server, tmp_path, CHATKIT_HOSTED="true")
+    alice = start()
+    send(alice, "My name is Alice.")
+    bob = start()
+    send(bob, "My name is Bob.")
+    run(alice)
+    assert listed(alice) == ["My name is Alice."]
+    assert listed(bob) == ["My name is Bob."]
+    # Bob opening Alice's link continues on a copy: her saved conversation is unchanged.
+    visitor = start({"c": alice.query_params["c"]})
+    assert bubbles(visitor) == ALICE
+    assert listed(visitor) == []
+    send(visitor, "What is my name?")
+    assert visitor.query_params["c"] != alice.query_params["c"]
+    assert len(bubbles(reopen(alice))) == 2
+    run(alice)
+    assert listed(alice) == ["My name is Alice."]
+
+
+def test_hosted_turn_limit(monkeypatch, server, tmp_path) -> None:
+    configure_env(
+        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2"
+    )
+    at = start()
+    field = find(at, "text_input", "API key", sidebar=True)  # optional in the demo
+    assert field.placeholder == "optional: your own key"
+    send(at, "one")
+    send(at, "two")
+    send(at, "three")
+    [warning] = at.warning
+    assert warning.value.startswith("This demo allows 2 turns per visitor")
+    assert "paste your own API key" in warning.value
+    assert len(chat_requests(server)) == 2
+    assert len(replies(at)) == 2
+    assert len(replies(start())) == 0  # another visitor has turns of their own
+    find(at, "text_input", "API key", sidebar=True).set_value("sk-visitor-own-key-0000")
+    click(at, "Retry")
+    assert len(replies(at)) == 3
+    assert server.last_request("/chat/completions").headers["authorization"].endswith("0000")
+
+
+def test_hosted_token_limit(monkeypatch, server, tmp_path) -> None:
+    configure_env(
+        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TOKEN_LIMIT="25"
+    )
+    at = start()
+    send(at, "My name is Alice.")  # 20 tokens in, 10 out: over the limit afterwards
+    send(at, "What is my name?")
+    assert at.warning[0].value.startswith("This demo allows 25 tokens per visitor")
+    assert len(chat_requests(server)) == 1
+
+
+# -- API keys stay out of everything ------------------------------------------------------------
+
+
+def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server, tmp_path):
+    secret = "sk-proj-TYPED-SECRET-1234567890abcdef"
+    configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
+    downloads = Downloads(monkeypatch)
+    at = start()
+    find(at, "text_input", "API key", sidebar=True).set_value(secret)
+    send(at, "My name is Alice.")
+    server.fail_next("401")  # the server's error quotes part of the key
+    send(at, "What is my name?")
+    click(at, "Retry")
+    choose(at, "API mode", "Responses")
+    send(at, "What is my name?")
+    assert replies(at)[-1] == "Your name is Alice."
+    assert server.last_request("/responses").headers["authorization"] == f"Bearer {secret}"
+
+    fragments = (secret, secret[-12:], secret[8:20])
+    files = data_dir_files(tmp_path)
+    assert any(path.name == "chatkit.db" for path in files)
+    for path in files:
+        content = path.read_bytes()
+        assert not any(f.encode() in content for f in fragments), path
+    for label in ("JSON", "Markdown"):
+        exported = downloads.data(at, label)
+        assert not any(f in exported for f in fragments), label
+    key_field = find(at, "text_input", "API key", sidebar=True)
+    texts = list(all_text(at))
+    assert any("Your name is Alice." in text for text in texts)  # the scan sees the page
+    for text in texts:
+        if text == key_field.value:  # the password box itself holds what was typed
+            continue
+        assert not any(f in text for f in fragments), text[:200]
+    assert has(at, "text_input", "API key", sidebar=True)

@@ -1,0 +1,231 @@
+"""The context window page's figures: parts of the window, per-message rows, the summary."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chatkit.context_view import (
+    CURRENT_TURN,
+    FREE,
+    HISTORY,
+    PARTS,
+    RESERVED,
+    SUMMARY,
+    SYSTEM_PROMPT,
+    PreviewSummarizer,
+    bar_rows,
+    build_view,
+    context_messages,
+    message_parts,
+    minimum_budget,
+)
+from chatkit.conversation import Conversation
+from chatkit.messages import Message
+from chatkit.tokens import count_message_tokens, tokenizer_for_model
+from chatkit.trimming import KeepAll, LastNTurns, SummarizeOlder, TokenBudget
+
+MODEL = "gpt-4o"
+TOKENIZER = tokenizer_for_model(MODEL)
+WINDOW = 128_000
+
+
+def alice(turns: int = 3) -> Conversation:
+    conversation = Conversation(system_prompt="You are a helpful assistant.")
+    pairs = [
+        ("My name is Alice.", "Nice to meet you, Alice."),
+        ("My favorite color is blue.", "Blue is a calm color."),
+        ("What is my name?", "Your name is Alice."),
+        ("What's my favorite color?", "Your favorite color is blue."),
+    ]
+    for user, assistant in pairs[:turns]:
+        conversation.add_user(user)
+        conversation.add_assistant(assistant)
+    return conversation
+
+
+def view(conversation: Conversation, strategy=None, *, next_message: str = "", reserve: int = 512):
+    return build_view(
+        context_messages(conversation, next_message),
+        strategy or KeepAll(),
+        context_window=WINDOW,
+        reserved_for_reply=reserve,
+        tokenizer=TOKENIZER,
+        model=MODEL,
+    )
+
+
+def test_the_parts_add_up_to_the_window_and_to_the_prompt_count() -> None:
+    conversation = alice()
+    result = view(conversation)
+    assert [label for label, _ in result.parts()] == list(PARTS)
+    assert sum(tokens for _, tokens in result.parts()) == WINDOW
+    # What is used is exactly what count_tokens says the prompt costs.
+    assert result.used == count_message_tokens(conversation.to_messages(), MODEL).total
+    assert result.untrimmed_tokens == result.used
+    parts = dict(result.parts())
+    assert parts[SYSTEM_PROMPT] == TOKENIZER.count_message(
+        Message("system", "You are a helpful assistant.")
+    )
+    assert parts[RESERVED] == 512
+    assert parts[SUMMARY] == 0
+    assert parts[FREE] == WINDOW - 512 - result.used
+    assert result.exact and result.fits
+
+
+def test_the_newest_exchange_is_the_current_turn_and_the_rest_history() -> None:
+    result = view(alice())
+    assert [row.part for row in result.rows] == [SYSTEM_PROMPT] + [HISTORY] * 4 + [CURRENT_TURN] * 2
+    assert [row.turn for row in result.rows] == [None, 1, 1, 2, 2, 3, 3]
+    assert [row.role for row in result.rows] == ["system"] + ["user", "assistant"] * 3
+
+
+def test_a_typed_next_message_becomes_the_current_turn() -> None:
+    result = view(alice(), next_message="What is my name?")
+    assert [row.part for row in result.rows][-3:] == [HISTORY, HISTORY, CURRENT_TURN]
+    assert result.rows[-1].preview == "What is my name?"
+    assert result.rows[-1].reason == "always kept: the message being answered"
+    assert context_messages(alice(), "   ") == alice().to_messages()
+
+
+def test_every_message_row_shows_its_own_token_count() -> None:
+    conversation = alice()
+    counted = count_message_tokens(conversation.to_messages(), MODEL)
+    assert [row.tokens for row in view(conversation).rows] == list(counted.per_message)
+
+
+def test_a_tight_budget_drops_the_oldest_turns_and_says_why() -> None:
+    conversation = alice(4)
+    everything = view(conversation).used
+    result = view(conversation, TokenBudget(everything - 20, MODEL, TOKENIZER))
+    assert result.dropped_turns == [1]
+    dropped = result.dropped_rows
+    assert [row.preview for row in dropped] == ["My name is Alice.", "Nice to meet you, Alice."]
+    assert all("budget" in row.reason for row in dropped)
+    assert all(row.kept for row in result.rows if row.turn != 1)
+    assert result.used <= everything - 20
+    assert result.dropped_tokens == sum(row.tokens for row in dropped)
+    assert result.untrimmed_tokens == everything
+
+
+def test_last_n_turns_keeps_only_the_newest_turns() -> None:
+    result = view(alice(4), LastNTurns(1))
+    assert result.dropped_turns == [1, 2, 3]
+    assert [row.kept for row in result.rows] == [True] + [False] * 6 + [True] * 2
+    assert result.rows[0].reason == "always kept: the system prompt"
+
+
+def test_summarize_older_previews_the_lines_that_replace_the_dropped_turns() -> None:
+    conversation = alice(4)
+    budget = view(conversation).used - 5
+    summarizer = PreviewSummarizer()
+    result = view(conversation, SummarizeOlder(budget, summarizer, MODEL, TOKENIZER))
+    assert result.summary is not None
+    assert result.summary.source == "lines"
+    assert "no model call" in result.summary.source_label
+    assert result.summary.text.startswith("Summary of the earlier conversation: User: My name")
+    assert result.summary.replaces == tuple(
+        conversation.to_messages()[row.index] for row in result.dropped_rows
+    )
+    assert dict(result.parts())[SUMMARY] == result.summary.tokens > 0
+    assert result.used <= budget
+
+
+def test_a_model_summary_is_used_when_the_page_has_one_for_those_turns() -> None:
+    conversation = alice(4)
+    budget = view(conversation).used - 5
+    first = view(conversation, SummarizeOlder(budget, PreviewSummarizer(), MODEL, TOKENIZER))
+    written = {first.summary.replaces: "Alice likes blue."}
+    summarizer = PreviewSummarizer(written)
+    result = view(conversation, SummarizeOlder(budget, summarizer, MODEL, TOKENIZER))
+    assert result.summary.source == "model"
+    assert result.summary.text.endswith("Alice likes blue.")
+    assert "model" in result.summary.source_label
+
+
+def test_a_budget_below_the_system_prompt_keeps_everything_and_says_so() -> None:
+    conversation = alice()
+    result = view(conversation, TokenBudget(3, MODEL, TOKENIZER), next_message="Hi")
+    assert "budget" in result.overflow
+    assert not result.dropped_rows
+    assert minimum_budget(context_messages(conversation, "Hi"), TOKENIZER, MODEL) > 3
+
+
+def test_minimum_budget_is_what_a_token_budget_can_just_meet() -> None:
+    messages = context_messages(alice(), "And my color?")
+    least = minimum_budget(messages, TOKENIZER, MODEL)
+    result = TokenBudget(least, MODEL, TOKENIZER).apply(messages)
+    assert len(result.messages) == 2  # the system prompt and the new message
+    assert minimum_budget([], TOKENIZER, MODEL) == TOKENIZER.reply_priming
+
+
+def test_an_overfull_conversation_has_no_free_space_and_does_not_fit() -> None:
+    conversation = alice()
+    result = build_view(
+        conversation.to_messages(),
+        KeepAll(),
+        context_window=50,
+        reserved_for_reply=30,
+        tokenizer=TOKENIZER,
+        model=MODEL,
+    )
+    assert not result.fits and result.free < 0
+    assert dict(result.parts())[FREE] == 0
+
+
+def test_an_unknown_model_is_counted_as_an_estimate_and_says_so() -> None:
+    tokenizer = tokenizer_for_model("claude-sonnet-4-6")
+    result = build_view(
+        alice().to_messages(),
+        KeepAll(),
+        context_window=200_000,
+        reserved_for_reply=0,
+        tokenizer=tokenizer,
+        model="claude-sonnet-4-6",
+    )
+    assert not result.exact and "Estimate" in result.note
+
+
+def test_the_zoomed_bar_leaves_out_only_the_free_space() -> None:
+    result = view(alice())
+    assert [label for label, _ in result.used_parts()] == list(PARTS[:-1])
+    rows = bar_rows(result.used_parts())
+    assert rows[0]["start"] == 0
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(rows))
+    assert rows[-1]["end"] == result.used + result.reserved_for_reply
+    assert abs(sum(row["share"] for row in rows) - 1) < 1e-9
+
+
+def test_message_parts_without_a_system_prompt_or_user_message() -> None:
+    assert message_parts([]) == []
+    assert message_parts([Message("assistant", "Hello!")]) == [HISTORY]
+    assert message_parts([Message("user", "Hi")]) == [CURRENT_TURN]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Hi", "My name is Bob.", "What is my name?", "ok " * 30]), max_size=8
+    ),
+    st.integers(min_value=0, max_value=400),
+)
+def test_kept_and_dropped_always_account_for_every_message(texts, extra) -> None:
+    conversation = Conversation(system_prompt="Be brief.")
+    for number, text in enumerate(texts):
+        conversation.add_user(text) if number % 2 == 0 else conversation.add_assistant(text)
+    messages = conversation.to_messages()
+    budget = minimum_budget(messages, TOKENIZER, MODEL) + extra
+    result = build_view(
+        messages,
+        TokenBudget(budget, MODEL, TOKENIZER),
+        context_window=WINDOW,
+        reserved_for_reply=0,
+        tokenizer=TOKENIZER,
+        model=MODEL,
+    )
+    assert len(result.rows) == len(messages)
+    assert result.used + result.dropped_tokens == result.untrimmed_tokens
+    assert result.used <= max(budget, result.untrimmed_tokens)
+    assert not result.overflow

@@ -1,0 +1,289 @@
+"""The four teaching pages under AppTest, with a conversation really sent to the test server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chatkit.chat import send
+from chatkit.conversation import Conversation
+from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.summary import SEED_HEADING
+
+SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
+MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+@pytest.fixture
+def app_env(monkeypatch, server, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    monkeypatch.setenv("CHATKIT_DATA_DIR", str(tmp_path))
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CHATKIT_HOSTED"):
+        monkeypatch.delenv(name, raising=False)
+    return server
+
+
+def alice(provider) -> Conversation:
+    conversation = Conversation(system_prompt="You are a helpful assistant.")
+    for text in SCRIPT:
+        conversation, _ = send(conversation, text, provider)
+    return conversation
+
+
+@pytest.fixture
+def conversation(app_env, openai_client) -> Conversation:
+    return alice(OpenAIChat(model=MODEL, client=openai_client))
+
+
+def open_page(conversation: Conversation | None, page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    if conversation is not None:
+        at.session_state["conversation"] = conversation
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at: AppTest) -> list:
+    return [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
+
+
+def texts(at: AppTest) -> str:
+    """Everything written on the page, as one string to search."""
+    parts = [str(getattr(e, "value", "")) for e in at.main]
+    parts += [e.label for e in at.metric] + [e.value for e in at.metric]
+    return "\n".join(parts)
+
+
+# -- Context window ---------------------------------------------------------------------------
+
+
+def table(at: AppTest):
+    return at.dataframe[0].value
+
+
+def test_context_window_page_shows_the_parts_and_every_message(conversation) -> None:
+    at = open_page(conversation, "pages/context_window.py")
+    assert at.title[0].value == "Context window"
+    assert len(charts(at)) == 1  # the whole window above, the zoomed bar below
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Context window (tokens)"] == "1,047,576"
+    assert metrics["Reserved for the reply (tokens)"] == "512"
+    assert metrics["Left out by trimming (tokens)"] == "0"
+    rows = table(at)
+    assert list(rows["Role"]) == ["system"] + ["user", "assistant"] * 3
+    assert rows["Kept"].all()
+    assert rows["Tokens"].min() > 0
+    assert "Every message would be sent." in texts(at)
+
+
+def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> None:
+    at = open_page(conversation, "pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Token budget").run()
+    slider = at.slider(key="cw_budget")
+    slider.set_value(slider.min + 25).run()
+    rows = table(at)
+    assert not rows["Kept"].all()
+    dropped = rows[~rows["Kept"]]
+    assert dropped["Message"].iloc[0] == "My name is Alice."
+    assert all("budget" in why for why in dropped["Why"])
+    assert "would be left out" in texts(at)
+    assert {m.label: m.value for m in at.metric}["Left out by trimming (tokens)"] != "0"
+
+
+def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request(
+    conversation, app_env
+) -> None:
+    at = open_page(conversation, "pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Summarize older turns").run()
+    slider = at.slider(key="cw_budget")
+    slider.set_value(slider.max - 20).run()
+    before = len(app_env.requests_to("/chat/completions"))
+    page = texts(at)
+    assert "Summary of the earlier conversation: User: My name is Alice." in page
+    assert "no model call" in page
+    assert len(app_env.requests_to("/chat/completions")) == before
+    at.button(key="cw_ask").click().run()
+    assert not at.exception
+    asked = app_env.last_request("/chat/completions").body["messages"]
+    assert asked[-1]["content"].startswith("Summarize this conversation")
+    assert "written by the model" in texts(at)
+
+
+def test_a_typed_next_message_joins_the_request(conversation) -> None:
+    at = open_page(conversation, "pages/context_window.py")
+    at.text_input(key="cw_next").input("And what is my favorite color?").run()
+    rows = table(at)
+    assert list(rows["Message"])[-1] == "And what is my favorite color?"
+    assert list(rows["Part"])[-1] == "Current turn"
+
+
+def test_context_window_page_with_an_empty_conversation(app_env) -> None:
+    at = open_page(None, "pages/context_window.py")
+    assert "no messages yet" in texts(at)
+    assert len(charts(at)) == 1
+
+
+# -- Request inspector ------------------------------------------------------------------------
+
+
+def json_bodies(at: AppTest) -> list[dict]:
+    return [json.loads(e.value) for e in at.json]
+
+
+def test_the_inspector_shows_the_exact_last_request_and_the_other_shapes(
+    conversation, app_env
+) -> None:
+    at = open_page(conversation, "pages/request_inspector.py")
+    assert at.title[0].value == "Request inspector"
+    assert at.selectbox(key="inspector_turn").value.label == "Turn 3: What is my name?"
+    bodies = json_bodies(at)
+    assert bodies[0] == app_env.last_request("/chat/completions").body
+    assert bodies[1]["choices"][0]["message"]["content"] == "Your name is Alice."
+    assert "Request body (exactly as sent)" in texts(at)
+    # The three shapes: a message array, a chained Responses call, Anthropic's system + messages.
+    chat, responses, messages = bodies[2:5]
+    assert chat == bodies[0]
+    assert responses["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert "previous_response_id" in responses
+    assert messages["system"] == "You are a helpful assistant."
+    assert len(charts(at)) == 1
+    sizes = [c.value for c in at.caption if c.value.endswith(("bytes", "the API used"))]
+    assert len(sizes) == 3
+
+
+def test_an_earlier_turn_can_be_chosen(conversation, app_env) -> None:
+    at = open_page(conversation, "pages/request_inspector.py")
+    at.selectbox(key="inspector_turn").select_index(0).run()
+    bodies = json_bodies(at)
+    assert bodies[0] == app_env.requests_to("/chat/completions")[0].body
+    assert len(bodies[0]["messages"]) == 2
+
+
+def test_after_a_reload_the_request_is_rebuilt_and_says_so(conversation, app_env) -> None:
+    reloaded = Conversation.from_dict(conversation.to_dict())
+    at = open_page(reloaded, "pages/request_inspector.py")
+    page = texts(at)
+    assert "Request body (rebuilt)" in page
+    assert "was not kept" in page
+    assert "Not kept" in "\n".join(i.value for i in at.info)
+    sent = app_env.last_request("/chat/completions").body
+    assert json_bodies(at)[0]["messages"] == sent["messages"]
+
+
+def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -> None:
+    chained = alice(OpenAIResponses(model=MODEL, client=openai_client))
+    at = open_page(chained, "pages/request_inspector.py")
+    body = json_bodies(at)[0]
+    assert body["previous_response_id"] == chained.replies[3].response_id
+    assert body["input"] == [{"role": "user", "content": "What is my name?"}]
+
+
+def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
+    at = open_page(None, "pages/request_inspector.py")
+    assert "No replies yet" in at.info[0].value
+
+
+# -- Compare ----------------------------------------------------------------------------------
+
+
+def test_compare_runs_three_ways_and_only_the_stateless_one_forgets(app_env) -> None:
+    at = open_page(None, "pages/compare.py")
+    at.text_area(key="compare_script").input("My name is Alice.\nWhat is my name?").run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    # One row per turn: the user's line, then the three replies side by side.
+    replies = [m.markdown[0].value for m in at.chat_message if m.name == "assistant"]
+    stateless, manual, chained = replies[0::3], replies[1::3], replies[2::3]
+    assert stateless[1] == "I don't know your name."
+    assert manual[1] == chained[1] == "Your name is Alice."
+    assert len(charts(at)) == 2
+    assert len(app_env.requests_to("/responses")) == 2
+    assert len(app_env.requests_to("/chat/completions")) == 4
+    totals = at.dataframe[0].value
+    assert list(totals["Way"]) == [
+        "Stateless single turns",
+        "Manual message array",
+        "Responses chaining",
+    ]
+
+
+def test_compare_before_a_run_explains_what_it_will_do(app_env) -> None:
+    at = open_page(None, "pages/compare.py")
+    assert "15 times" in at.info[0].value
+    assert not charts(at)
+
+
+# -- Summary ----------------------------------------------------------------------------------
+
+
+def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
+    conversation, app_env
+) -> None:
+    at = open_page(conversation, "pages/summary.py")
+    assert at.title[0].value == "Conversation summary"
+    assert "User: My name is Alice." in at.text[0].value
+    at.button[1].click().run()  # Summarize the whole conversation
+    assert not at.exception
+    asked = app_env.last_request("/chat/completions").body["messages"]
+    assert asked[-1]["content"].startswith("Summarize this conversation")
+    written = at.markdown[-1].value
+    assert written.startswith("Summary:")
+    at.button(key="seed_llm").click().run()
+    assert not at.exception, at.exception
+    seeded = at.session_state["conversation"]
+    assert seeded.id != conversation.id and seeded.messages == []
+    assert SEED_HEADING in seeded.system_prompt and written in seeded.system_prompt
+    # The page switched to Chat, and the sidebar's system prompt box holds the seeded prompt,
+    # so the next run does not put the old one back.
+    assert at.chat_input(key="chat_input") is not None
+    assert at.session_state["system_prompt"] == seeded.system_prompt
+    at.run()
+    assert at.session_state["conversation"].system_prompt == seeded.system_prompt
+
+
+def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
+    at = open_page(conversation, "pages/summary.py")
+    calls = len(app_env.requests)
+    at.button(key="seed_recent").click().run()
+    seeded = at.session_state["conversation"]
+    assert "User: What is my name?" in seeded.system_prompt
+    assert len(app_env.requests) == calls
+
+
+def test_the_summary_page_without_messages(app_env) -> None:
+    at = open_page(None, "pages/summary.py")
+    assert "no messages yet" in at.info[0].value
+
+
+# -- Offline, on the local model --------------------------------------------------------------
+
+
+@pytest.mark.local_model
+def test_the_pages_work_offline_on_the_local_model(app_env) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["provider_kind"] = "Local"  # the sidebar's Provider box
+    at.session_state["max_output"] = 32  # short replies keep the run quick
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert at.session_state["settings"].spec.kind == "Local"
+    at.text_area(key="compare_script").input("My name is Alice.\nWhat is my name?").run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert len([m for m in at.chat_message if m.name == "assistant"]) == 6
+    assert len(charts(at)) == 2
+    page = texts(at)
+    assert "local response store" in page
+    assert "counted by the local model" in page or "as the provider reported them" in page
+    # The context window page counts with the local model's own tokenizer and window.
+    at.switch_page("pages/context_window.py").run()
+    assert not at.exception, at.exception
+    assert {m.label for m in at.metric} >= {"Context window (tokens)"}
+    assert len(charts(at)) == 1
