@@ -18,6 +18,7 @@ class Totals:
     cached_input_tokens: int = 0
     request_bytes: int = 0
     estimated: bool = False
+    with_usage: int = 0  # replies whose usage was reported (a stopped one has none)
 
 
 def conversation_totals(conversation: Conversation) -> Totals:
@@ -30,6 +31,7 @@ def conversation_totals(conversation: Conversation) -> Totals:
         cached_input_tokens=sum(r.cached_input_tokens or 0 for r in replies),
         request_bytes=sum(r.request_bytes or 0 for r in replies),
         estimated=any(r.tokens_estimated for r in replies),
+        with_usage=sum(1 for r in replies if r.input_tokens is not None),
     )
 
 
@@ -63,11 +65,14 @@ def reply_caption(info: ReplyInfo) -> str:
 
 
 def totals_caption(totals: Totals) -> str:
-    """The running total for a conversation."""
+    """The running total for a conversation (replies without reported usage add no tokens)."""
     if not totals.replies:
         return "No replies yet."
     approx = "≈" if totals.estimated else ""
+    replies = "1 reply" if totals.replies == 1 else f"{totals.replies} replies"
+    if not totals.with_usage:
+        return f"{replies} · no usage reported · {format_bytes(totals.request_bytes)} sent in all"
     return (
-        f"{totals.replies} replies · {approx}{totals.input_tokens:,} tokens in · "
+        f"{replies} · {approx}{totals.input_tokens:,} tokens in · "
         f"{totals.output_tokens:,} out · {format_bytes(totals.request_bytes)} sent in all"
     )

@@ -141,6 +141,14 @@ def test_reply_caption_and_totals():
     assert (totals.input_tokens, totals.output_tokens, totals.request_bytes) == (60, 8, 1380)
     assert totals_caption(totals) == "2 replies · ≈60 tokens in · 8 out · 1.4 KB sent in all"
     assert totals_caption(conversation_totals(Conversation())) == "No replies yet."
+    single = Conversation()
+    single.add_user("Hi")
+    single.add_assistant(
+        "Hel", ReplyInfo(provider="Local", mode="chat", request_bytes=90, stopped=True)
+    )
+    assert totals_caption(conversation_totals(single)) == (
+        "1 reply · no usage reported · 90 bytes sent in all"
+    )
 
 
 def test_stopped_reply_without_usage():

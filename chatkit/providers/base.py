@@ -120,7 +120,11 @@ class ReplyStream:
         return self.result is not None
 
     def stop(self) -> None:
-        """Stop generating; what arrived stays in ``partial_text``."""
+        """Stop generating; what arrived stays in ``partial_text``.
+
+        Call it from the thread that iterates the stream (a generator cannot be closed while
+        another thread is inside it); another thread should only read ``partial_text``.
+        """
         self.stopped = True
         self._generator.close()
 
