@@ -1,0 +1,524 @@
+"""The llama.cpp runtime behind ``LocalModel``: one loaded model per file, shared and locked.
+
+A GGUF file is checked (its magic bytes, whether it fits in memory) before llama.cpp sees it,
+then loaded once per process and shared by every session. llama.cpp contexts are not
+thread-safe, so each generation holds the model's lock from the first token to the last: a
+second session waits its turn instead of crashing the process.
+
+Replies stream token by token through ``Llama.generate`` with incremental detokenization:
+each token's bytes are decoded once, whole UTF-8 characters only, so the cost per token stays
+flat however long the reply grows (``create_chat_completion(stream=True)`` in
+llama-cpp-python 0.3 detokenizes the whole reply again for every token). Prompts are rendered
+with the GGUF's own chat template through the binding's ``Jinja2ChatFormatter``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import llama_cpp
+import llama_cpp.llama_cpp as llama_c
+from llama_cpp._internals import LlamaModel
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from chatkit.errors import InvalidRequest, ModelLoadError, ProviderError
+from chatkit.messages import Message
+
+GGUF_MAGIC = b"GGUF"
+CONTEXT_CAP = 8192  # default n_ctx: the model's trained context, at most this many tokens
+Progress = Callable[[str], None]
+
+# Sampling defaults of Llama.create_chat_completion, so replies match the binding's own.
+TOP_K = 40
+TOP_P = 0.95
+MIN_P = 0.05
+REPEAT_PENALTY = 1.0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to pick each token; ``seed=None`` draws a fresh random seed."""
+
+    max_tokens: int
+    temperature: float
+    seed: int | None = None
+    logit_bias: Mapping[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How a generation ended: tokens in and out, and why it stopped."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """One llama.cpp model in memory, its chat template, and the lock every generation holds."""
+
+    path: Path
+    llama: llama_cpp.Llama
+    chat_template: str
+    load_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _pieces: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llama.n_ctx()
+
+    @cached_property
+    def _formatters(self) -> dict[bool, Jinja2ChatFormatter]:
+        """The binding's formatter for the GGUF's template, with and without the reply prompt."""
+        vocab = self.llama._model
+        return {
+            flag: Jinja2ChatFormatter(
+                template=self.chat_template,
+                eos_token=vocab.token_get_text(self.llama.token_eos()),
+                bos_token=vocab.token_get_text(self.llama.token_bos()),
+                add_generation_prompt=flag,
+            )
+            for flag in (True, False)
+        }
+
+    def render(
+        self, messages: Sequence[Mapping[str, str]], *, generation_prompt: bool = True
+    ) -> str:
+        """The prompt text the chat template makes of ``messages``."""
+        try:
+            return self._formatters[generation_prompt](messages=list(messages)).prompt
+        except (ValueError, jinja2.TemplateError) as exc:
+            raise InvalidRequest(
+                f"The chat template of {self.path.name} refused this conversation: {exc}"
+            ) from exc
+
+    @cached_property
+    def stop(self) -> tuple[str, ...]:
+        """Stop strings, as the binding's formatter gives them (the end-of-sequence text)."""
+        eos_text = self._formatters[True].eos_token
+        return (eos_text,) if eos_text else ()
+
+    @cached_property
+    def tokenizer(self) -> LocalTokenizer:
+        """Exact token counts for this model (one per model, so its count cache is shared)."""
+        return LocalTokenizer(self)
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+        """Token ids of ``text``; ``special`` parses control tokens such as ``<|im_start|>``."""
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def piece(self, token: int) -> bytes:
+        """The bytes one token stands for (control tokens give none), cached per token."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            cached = _token_piece(self.llama._model.vocab, token)
+            self._pieces[token] = cached
+        return cached
+
+    def ends_generation(self, token: int) -> bool:
+        """True for end-of-generation tokens (end of sequence, end of turn, ...)."""
+        return bool(llama_c.llama_vocab_is_eog(self.llama._model.vocab, token))
+
+
+def _token_piece(vocab: Any, token: int) -> bytes:
+    size = 64
+    buffer = ctypes.create_string_buffer(size)
+    length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+    if length < 0:  # the piece is longer than the buffer: llama.cpp says how long
+        size = -length
+        buffer = ctypes.create_string_buffer(size)
+        length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+    return buffer.raw[:length]
+
+
+class IncrementalDetokenizer:
+    """Token ids in, text out, with constant work per token.
+
+    Bytes of a character split across tokens are held until the character is whole, and text
+    that may be the start of a stop string is held until it is known not to be one.
+    """
+
+    def __init__(self, piece: Callable[[int], bytes], stop: Sequence[str] = ()) -> None:
+        self._piece = piece
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stop = tuple(s for s in stop if s)
+        self._pending = ""
+        self.stopped = False
+
+    def push(self, token: int) -> str:
+        """The text that can be shown after ``token``; sets ``stopped`` at a stop string."""
+        self._pending += self._utf8.decode(self._piece(token))
+        found = [i for i in (self._pending.find(s) for s in self._stop) if i >= 0]
+        if found:
+            text, self._pending, self.stopped = self._pending[: min(found)], "", True
+            return text
+        hold = max((_overlap(self._pending, s) for s in self._stop), default=0)
+        cut = len(self._pending) - hold
+        text, self._pending = self._pending[:cut], self._pending[cut:]
+        return text
+
+    def flush(self) -> str:
+        """Whatever is still held back, once no more tokens will come."""
+        text = self._pending + self._utf8.decode(b"", final=True)
+        self._pending = ""
+        return "" if self.stopped else text
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest end of ``text`` that is a proper start of ``stop``."""
+    for length in range(min(len(text), len(stop) - 1), 0, -1):
+        if text.endswith(stop[:length]):
+            return length
+    return 0
+
+
+def stream_completion(
+    model: LoadedModel, prompt_tokens: Sequence[int], sampling: Sampling
+) -> Generator[str, None, Completion]:
+    """Generate a reply to ``prompt_tokens`` as text chunks, holding the model's lock."""
+    started = time.perf_counter()
+    max_tokens = min(sampling.max_tokens, model.n_ctx - len(prompt_tokens))
+    detokenizer = IncrementalDetokenizer(model.piece, model.stop)
+    count, finish_reason = 0, "length"
+    with model.lock:
+        llama = model.llama
+        llama.set_seed(llama_c.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
+        tokens = llama.generate(
+            list(prompt_tokens),
+            top_k=TOP_K,
+            top_p=TOP_P,
+            min_p=MIN_P,
+            temp=sampling.temperature,
+            repeat_penalty=REPEAT_PENALTY,
+            logits_processor=_logit_bias_processor(sampling.logit_bias),
+        )
+        try:
+            for token in _guarded(tokens, model.path.name):
+                if model.ends_generation(token):
+                    finish_reason = "stop"
+                    break
+                count += 1
+                text = detokenizer.push(token)
+                if text:
+                    yield text
+                if detokenizer.stopped:
+                    finish_reason = "stop"
+                    break
+                if count >= max_tokens:
+                    break
+            tail = detokenizer.flush()
+            if tail:
+                yield tail
+        finally:
+            tokens.close()
+    return Completion(len(prompt_tokens), count, finish_reason, time.perf_counter() - started)
+
+
+def _guarded(tokens: Iterator[int], name: str) -> Iterator[int]:
+    """The tokens, with llama.cpp's decode failures turned into a chatkit error."""
+    try:
+        yield from tokens
+    except RuntimeError as exc:
+        raise ProviderError(f"The local model {name} failed while generating: {exc}") from exc
+
+
+def _logit_bias_processor(
+    logit_bias: Mapping[int, float] | None,
+) -> llama_cpp.LogitsProcessorList | None:
+    """The same logit-bias processor ``create_completion`` builds, so both paths cost the same."""
+    if not logit_bias:
+        return None
+    bias = {int(token): float(value) for token, value in logit_bias.items()}
+
+    def add_bias(_input_ids: Any, scores: Any) -> Any:
+        biased = scores.copy()
+        for token, value in bias.items():
+            biased[token] = value + scores[token]
+        return biased
+
+    return llama_cpp.LogitsProcessorList([add_bias])
+
+
+# --- token counting ----------------------------------------------------------------------
+
+# A stand-in system prompt: other messages are measured after it, as in a typical conversation.
+_PROBE_SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
+_PROBE_USER = {"role": "user", "content": "Hello."}
+_MAX_CACHED_COUNTS = 50_000
+
+
+def wire_message(message: Message) -> dict[str, str]:
+    """A message as the chat template gets it: ``developer`` becomes ``system``, no name."""
+    return {
+        "role": "system" if message.is_instruction else message.role,
+        "content": message.content,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class LocalTokenizer:
+    """Exact token counts for a local model, through its own tokenizer and chat template.
+
+    ``count_message`` is the number of tokens a message adds once rendered by the template
+    (after a system prompt); ``reply_priming`` is the template's generation prompt. For a
+    conversation that starts with a system prompt their sum is the rendered prompt's length;
+    ``note`` says so when the template adds a default system prompt of its own.
+    """
+
+    model: LoadedModel
+    exact: bool = True
+    _counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.path.name
+
+    @cached_property
+    def reply_priming(self) -> int:
+        conversation = [_PROBE_SYSTEM, _PROBE_USER]
+        return self._rendered(conversation, True) - self._rendered(conversation, False)
+
+    @cached_property
+    def note(self) -> str:
+        user = Message("user", _PROBE_USER["content"])
+        implicit = self.count_prompt([user]) - self.count_message(user) - self.reply_priming
+        if implicit == 0:
+            return ""
+        return (
+            f"Without a system prompt, the chat template of {self.name} adds its own "
+            f"({implicit} tokens), which these counts leave out."
+        )
+
+    def count_text(self, text: str) -> int:
+        """Tokens in ``text`` as plain text (control-token strings are not parsed)."""
+        return len(self.model.tokenize(text, special=False))
+
+    def count_message(self, message: Message) -> int:
+        """Tokens ``message`` adds to the rendered prompt, role markers included."""
+        wire = wire_message(message)
+        key = (wire["role"], wire["content"])
+        count = self._counts.get(key)
+        if count is None:
+            context = {"system": [], "assistant": [_PROBE_SYSTEM, _PROBE_USER]}.get(
+                wire["role"], [_PROBE_SYSTEM]
+            )
+            count = self._rendered([*context, wire], False) - self._rendered(context, False)
+            if len(self._counts) >= _MAX_CACHED_COUNTS:
+                self._counts.clear()
+            self._counts[key] = count
+        return count
+
+    def count_prompt(self, messages: Sequence[Message]) -> int:
+        """Tokens of the whole rendered prompt for ``messages``, reply priming included."""
+        return self._rendered([wire_message(m) for m in messages], True)
+
+    def _rendered(self, messages: Sequence[Mapping[str, str]], generation_prompt: bool) -> int:
+        if not messages:
+            return 0
+        return len(
+            self.model.tokenize(self.model.render(messages, generation_prompt=generation_prompt))
+        )
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_loaded: dict[tuple[str, int | None, int | None], LoadedModel] = {}
+_load_lock = threading.Lock()
+
+
+def shared_model(
+    path: Path,
+    *,
+    n_ctx: int | None = None,
+    n_threads: int | None = None,
+    on_progress: Progress | None = None,
+) -> LoadedModel:
+    """The process-wide instance of the model at ``path``, loaded on first use.
+
+    Sessions asking while another loads it wait for that load instead of starting their own.
+    A failed load is not remembered: the next call tries again.
+    """
+    key = (str(path.resolve()), n_ctx, n_threads)
+    model = _loaded.get(key)
+    if model is not None:
+        return model
+    with _load_lock:
+        model = _loaded.get(key)
+        if model is None:
+            model = load_model(path, n_ctx=n_ctx, n_threads=n_threads, on_progress=on_progress)
+            _loaded[key] = model
+    return model
+
+
+def load_model(
+    path: Path,
+    *,
+    n_ctx: int | None = None,
+    n_threads: int | None = None,
+    on_progress: Progress | None = None,
+) -> LoadedModel:
+    """Check and load one GGUF file (not shared; ``shared_model`` is what providers use)."""
+    report = on_progress or (lambda _message: None)
+    check_gguf(path)
+    report(f"Loading {path.name} ({path.stat().st_size / 1e6:,.0f} MB)…")
+    started = time.perf_counter()
+    metadata, n_ctx_train = read_metadata(path)
+    n_ctx = n_ctx or min(n_ctx_train or CONTEXT_CAP, CONTEXT_CAP)
+    check_memory(path, metadata, n_ctx)
+    chat_template = metadata.get("tokenizer.chat_template")
+    if not chat_template:
+        raise ModelLoadError(
+            f"{path.name} has no chat template, so it cannot chat: choose an instruction-tuned "
+            f"(chat) GGUF model."
+        )
+    threads = n_threads or default_threads()
+    try:
+        with _plain_cpu_weights():
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+    except ValueError as exc:
+        raise ModelLoadError(
+            f"llama.cpp could not load {path.name} with a {n_ctx:,}-token context: the file may "
+            f"be damaged, or the model may not fit in memory."
+        ) from exc
+    model = LoadedModel(path, llama, chat_template, time.perf_counter() - started)
+    report(f"Loaded {path.name} in {model.load_seconds:.1f} s ({model.n_ctx:,}-token context).")
+    return model
+
+
+def default_threads() -> int:
+    """Every CPU this process may use (llama-cpp-python's default is half of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def check_gguf(path: Path) -> None:
+    """Raise ``ModelLoadError`` unless ``path`` is a readable file starting with ``GGUF``."""
+    try:
+        with path.open("rb") as file:
+            magic = file.read(len(GGUF_MAGIC))
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"The model file {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise ModelLoadError(f"{path} is a folder, not a GGUF model file.") from exc
+    except OSError as exc:
+        raise ModelLoadError(f"The model file {path} cannot be read ({exc.strerror}).") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path.name} is not a GGUF model file (GGUF files start with the bytes 'GGUF')."
+        )
+
+
+def read_metadata(path: Path) -> tuple[dict[str, str], int]:
+    """The GGUF's metadata and trained context length, read by llama.cpp without the weights."""
+    params = llama_c.llama_model_default_params()
+    params.vocab_only = True
+    try:
+        probe = LlamaModel(path_model=str(path), params=params, verbose=False)
+    except ValueError as exc:
+        raise ModelLoadError(
+            f"{path.name} is damaged or incomplete: llama.cpp could not read it."
+        ) from exc
+    try:
+        return probe.metadata(), probe.n_ctx_train()
+    finally:
+        probe.close()
+
+
+def check_memory(path: Path, metadata: Mapping[str, str], n_ctx: int) -> None:
+    """Refuse a model whose weights and context cache need more memory than is free.
+
+    Without this, llama.cpp may allocate the cache lazily and the system would kill the whole
+    process later, mid-reply.
+    """
+    available = available_memory()
+    if available is None:
+        return
+    needed = path.stat().st_size + kv_cache_bytes(metadata, n_ctx)
+    if needed > available:
+        raise ModelLoadError(
+            f"{path.name} with a {n_ctx:,}-token context needs about {needed / 1e9:,.1f} GB of "
+            f"memory but only {available / 1e9:,.1f} GB is free: choose a smaller model or a "
+            f"smaller context window."
+        )
+
+
+def kv_cache_bytes(metadata: Mapping[str, str], n_ctx: int) -> int:
+    """Bytes of llama.cpp's f16 key/value cache for ``n_ctx`` tokens (0 if unknown)."""
+
+    def number(key: str, default: int = 0) -> int:
+        try:
+            return int(metadata.get(f"{metadata.get('general.architecture', '')}.{key}", default))
+        except ValueError:  # per-layer arrays come back as text
+            return default
+
+    heads = number("attention.head_count")
+    head_size = number("embedding_length") // heads if heads else 0
+    key_size = number("attention.key_length", head_size)
+    value_size = number("attention.value_length", key_size)
+    kv_heads = number("attention.head_count_kv", heads)
+    return n_ctx * number("block_count") * kv_heads * (key_size + value_size) * 2
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still use: free RAM, within a cgroup limit if any."""
+    available: int | None = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    if available is None and hasattr(os, "sysconf"):
+        with contextlib.suppress(ValueError, OSError):
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            room = int(limit) - used
+            available = room if available is None else min(available, room)
+    return available
+
+
+@contextlib.contextmanager
+def _plain_cpu_weights() -> Iterator[None]:
+    """Load weights without llama.cpp's "extra" CPU buffer types (AMX, repacking).
+
+    Some virtual machines advertise Intel AMX but fault on its first instruction, which kills
+    the process (a general protection fault in ggml's AMX matmul). ``Llama`` exposes no
+    parameter for ``use_extra_bufts``, so the defaults it reads are patched while this thread
+    loads (under ``_load_lock``); other threads still get llama.cpp's own defaults.
+    """
+    original = llama_c.llama_model_default_params
+    loader = threading.get_ident()
+
+    def defaults() -> Any:
+        params = original()
+        if threading.get_ident() == loader:
+            params.use_extra_bufts = False
+        return params
+
+    llama_c.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        llama_c.llama_model_default_params = original

