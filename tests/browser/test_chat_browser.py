@@ -6,6 +6,7 @@ in this very process), whose replies depend on what it was really sent.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -46,7 +47,9 @@ def chat(page, texts) -> None:
     start = assistant_messages(page).count()
     for number, text in enumerate(texts):
         send_message(page, text)
-        assistant_messages(page).nth(start + number).wait_for()
+        bubble = assistant_messages(page).nth(start + number)
+        # the caption is drawn once the turn finished and was saved (not while it streams)
+        bubble.get_by_text(re.compile(r"bytes sent")).wait_for()
         wait_idle(page)
 
 

@@ -1,0 +1,52 @@
+"""A new user with no key and no network: the app chats with the bundled local model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from tests.browser.conftest import (
+    assistant_messages,
+    screenshot,
+    send_message,
+    start_app,
+    wait_for_app,
+    wait_idle,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.local_model]
+
+
+@pytest.fixture(scope="module")
+def keyless_app_url(tmp_path_factory):
+    """`streamlit run app.py` with no API key and no endpoint in its environment."""
+    process, app = start_app(tmp_path_factory.mktemp("keyless"), {"HF_HUB_OFFLINE": "1"})
+    yield app.url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _input_tokens(caption: str) -> int:
+    return int(re.search(r"([\d,]+) tokens in", caption).group(1).replace(",", ""))
+
+
+def test_a_new_user_chats_with_the_local_model_without_any_key(page, keyless_app_url):
+    page.goto(keyless_app_url)
+    wait_for_app(page)
+    # with no key configured anywhere, Local is the provider
+    page.get_by_text(re.compile(r"^Local · Chat Completions")).first.wait_for()
+    for number, text in enumerate(("My name is Alice.", "What is my name?"), start=1):
+        send_message(page, text)
+        wait_idle(page, timeout=180_000)
+        page.get_by_text(re.compile(r"tokens in")).nth(number - 1).wait_for(timeout=180_000)
+        assert assistant_messages(page).count() == number
+    captions = page.get_by_text(re.compile(r"tokens in .*Local")).all_inner_texts()
+    assert len(captions) == 2
+    # the second turn carried the first one: more input tokens, counted by the model itself
+    assert _input_tokens(captions[1]) > _input_tokens(captions[0])
+    screenshot(page, "chat-local-model")
