@@ -2,25 +2,20 @@
 
 A GGUF file is checked (its magic bytes, whether it fits in memory) before llama.cpp sees it,
 then loaded once per process and shared by every session. llama.cpp contexts are not
-thread-safe, so each generation holds the model's lock from the first token to the last: a
-second session waits its turn instead of crashing the process.
-
-Replies stream token by token through ``Llama.generate`` with incremental detokenization:
-each token's bytes are decoded once, whole UTF-8 characters only, so the cost per token stays
-flat however long the reply grows (``create_chat_completion(stream=True)`` in
-llama-cpp-python 0.3 detokenizes the whole reply again for every token). Prompts are rendered
-with the GGUF's own chat template through the binding's ``Jinja2ChatFormatter``.
+thread-safe, so each generation holds the model's ``lock`` from the first token to the last
+(``chatkit.local_stream``): a second session waits its turn instead of crashing the process.
+Prompts are rendered with the GGUF's own chat template through the binding's
+``Jinja2ChatFormatter``.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,38 +27,12 @@ import llama_cpp.llama_cpp as llama_c
 from llama_cpp._internals import LlamaModel
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from chatkit.errors import InvalidRequest, ModelLoadError, ProviderError
-from chatkit.messages import Message
+from chatkit.errors import InvalidRequest, ModelLoadError
+from chatkit.local_tokens import LocalTokenizer
 
 GGUF_MAGIC = b"GGUF"
 CONTEXT_CAP = 8192  # default n_ctx: the model's trained context, at most this many tokens
 Progress = Callable[[str], None]
-
-# Sampling defaults of Llama.create_chat_completion, so replies match the binding's own.
-TOP_K = 40
-TOP_P = 0.95
-MIN_P = 0.05
-REPEAT_PENALTY = 1.0
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How to pick each token; ``seed=None`` draws a fresh random seed."""
-
-    max_tokens: int
-    temperature: float
-    seed: int | None = None
-    logit_bias: Mapping[int, float] | None = None
-
-
-@dataclass(frozen=True)
-class Completion:
-    """How a generation ended: tokens in and out, and why it stopped."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str
-    seconds: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,197 +113,6 @@ def _token_piece(vocab: Any, token: int) -> bytes:
         length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, False)
     return buffer.raw[:length]
 
-
-class IncrementalDetokenizer:
-    """Token ids in, text out, with constant work per token.
-
-    Bytes of a character split across tokens are held until the character is whole, and text
-    that may be the start of a stop string is held until it is known not to be one.
-    """
-
-    def __init__(self, piece: Callable[[int], bytes], stop: Sequence[str] = ()) -> None:
-        self._piece = piece
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stop = tuple(s for s in stop if s)
-        self._pending = ""
-        self.stopped = False
-
-    def push(self, token: int) -> str:
-        """The text that can be shown after ``token``; sets ``stopped`` at a stop string."""
-        self._pending += self._utf8.decode(self._piece(token))
-        found = [i for i in (self._pending.find(s) for s in self._stop) if i >= 0]
-        if found:
-            text, self._pending, self.stopped = self._pending[: min(found)], "", True
-            return text
-        hold = max((_overlap(self._pending, s) for s in self._stop), default=0)
-        cut = len(self._pending) - hold
-        text, self._pending = self._pending[:cut], self._pending[cut:]
-        return text
-
-    def flush(self) -> str:
-        """Whatever is still held back, once no more tokens will come."""
-        text = self._pending + self._utf8.decode(b"", final=True)
-        self._pending = ""
-        return "" if self.stopped else text
-
-
-def _overlap(text: str, stop: str) -> int:
-    """Length of the longest end of ``text`` that is a proper start of ``stop``."""
-    for length in range(min(len(text), len(stop) - 1), 0, -1):
-        if text.endswith(stop[:length]):
-            return length
-    return 0
-
-
-def stream_completion(
-    model: LoadedModel, prompt_tokens: Sequence[int], sampling: Sampling
-) -> Generator[str, None, Completion]:
-    """Generate a reply to ``prompt_tokens`` as text chunks, holding the model's lock."""
-    started = time.perf_counter()
-    max_tokens = min(sampling.max_tokens, model.n_ctx - len(prompt_tokens))
-    detokenizer = IncrementalDetokenizer(model.piece, model.stop)
-    count, finish_reason = 0, "length"
-    with model.lock:
-        llama = model.llama
-        llama.set_seed(llama_c.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
-        tokens = llama.generate(
-            list(prompt_tokens),
-            top_k=TOP_K,
-            top_p=TOP_P,
-            min_p=MIN_P,
-            temp=sampling.temperature,
-            repeat_penalty=REPEAT_PENALTY,
-            logits_processor=_logit_bias_processor(sampling.logit_bias),
-        )
-        try:
-            for token in _guarded(tokens, model.path.name):
-                if model.ends_generation(token):
-                    finish_reason = "stop"
-                    break
-                count += 1
-                text = detokenizer.push(token)
-                if text:
-                    yield text
-                if detokenizer.stopped:
-                    finish_reason = "stop"
-                    break
-                if count >= max_tokens:
-                    break
-            tail = detokenizer.flush()
-            if tail:
-                yield tail
-        finally:
-            tokens.close()
-    return Completion(len(prompt_tokens), count, finish_reason, time.perf_counter() - started)
-
-
-def _guarded(tokens: Iterator[int], name: str) -> Iterator[int]:
-    """The tokens, with llama.cpp's decode failures turned into a chatkit error."""
-    try:
-        yield from tokens
-    except RuntimeError as exc:
-        raise ProviderError(f"The local model {name} failed while generating: {exc}") from exc
-
-
-def _logit_bias_processor(
-    logit_bias: Mapping[int, float] | None,
-) -> llama_cpp.LogitsProcessorList | None:
-    """The same logit-bias processor ``create_completion`` builds, so both paths cost the same."""
-    if not logit_bias:
-        return None
-    bias = {int(token): float(value) for token, value in logit_bias.items()}
-
-    def add_bias(_input_ids: Any, scores: Any) -> Any:
-        biased = scores.copy()
-        for token, value in bias.items():
-            biased[token] = value + scores[token]
-        return biased
-
-    return llama_cpp.LogitsProcessorList([add_bias])
-
-
-# --- token counting ----------------------------------------------------------------------
-
-# A stand-in system prompt: other messages are measured after it, as in a typical conversation.
-_PROBE_SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
-_PROBE_USER = {"role": "user", "content": "Hello."}
-_MAX_CACHED_COUNTS = 50_000
-
-
-def wire_message(message: Message) -> dict[str, str]:
-    """A message as the chat template gets it: ``developer`` becomes ``system``, no name."""
-    return {
-        "role": "system" if message.is_instruction else message.role,
-        "content": message.content,
-    }
-
-
-@dataclass(frozen=True, eq=False)
-class LocalTokenizer:
-    """Exact token counts for a local model, through its own tokenizer and chat template.
-
-    ``count_message`` is the number of tokens a message adds once rendered by the template
-    (after a system prompt); ``reply_priming`` is the template's generation prompt. For a
-    conversation that starts with a system prompt their sum is the rendered prompt's length;
-    ``note`` says so when the template adds a default system prompt of its own.
-    """
-
-    model: LoadedModel
-    exact: bool = True
-    _counts: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.model.path.name
-
-    @cached_property
-    def reply_priming(self) -> int:
-        conversation = [_PROBE_SYSTEM, _PROBE_USER]
-        return self._rendered(conversation, True) - self._rendered(conversation, False)
-
-    @cached_property
-    def note(self) -> str:
-        user = Message("user", _PROBE_USER["content"])
-        implicit = self.count_prompt([user]) - self.count_message(user) - self.reply_priming
-        if implicit == 0:
-            return ""
-        return (
-            f"Without a system prompt, the chat template of {self.name} adds its own "
-            f"({implicit} tokens), which these counts leave out."
-        )
-
-    def count_text(self, text: str) -> int:
-        """Tokens in ``text`` as plain text (control-token strings are not parsed)."""
-        return len(self.model.tokenize(text, special=False))
-
-    def count_message(self, message: Message) -> int:
-        """Tokens ``message`` adds to the rendered prompt, role markers included."""
-        wire = wire_message(message)
-        key = (wire["role"], wire["content"])
-        count = self._counts.get(key)
-        if count is None:
-            context = {"system": [], "assistant": [_PROBE_SYSTEM, _PROBE_USER]}.get(
-                wire["role"], [_PROBE_SYSTEM]
-            )
-            count = self._rendered([*context, wire], False) - self._rendered(context, False)
-            if len(self._counts) >= _MAX_CACHED_COUNTS:
-                self._counts.clear()
-            self._counts[key] = count
-        return count
-
-    def count_prompt(self, messages: Sequence[Message]) -> int:
-        """Tokens of the whole rendered prompt for ``messages``, reply priming included."""
-        return self._rendered([wire_message(m) for m in messages], True)
-
-    def _rendered(self, messages: Sequence[Mapping[str, str]], generation_prompt: bool) -> int:
-        if not messages:
-            return 0
-        return len(
-            self.model.tokenize(self.model.render(messages, generation_prompt=generation_prompt))
-        )
-
-
-# --- loading -------------------------------------------------------------------------------
 
 _loaded: dict[tuple[str, int | None, int | None], LoadedModel] = {}
 _load_lock = threading.Lock()

@@ -19,20 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.errors import ContextTooLong, ModelLoadError
-from chatkit.local_runtime import (
+from chatkit.local_runtime import LoadedModel, Progress, shared_model
+from chatkit.local_stream import (
     MIN_P,
     REPEAT_PENALTY,
     TOP_K,
     TOP_P,
     Completion,
-    LoadedModel,
-    LocalTokenizer,
-    Progress,
     Sampling,
-    shared_model,
     stream_completion,
-    wire_message,
 )
+from chatkit.local_tokens import LocalTokenizer, wire_message
 from chatkit.messages import Message
 from chatkit.providers.base import (
     Capabilities,
