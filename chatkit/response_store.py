@@ -118,6 +118,7 @@ class LocallyChained(StreamingProvider):
     in the result's note.
     """
 
+    model: str = ""  # taken from ``inner``
     inner: Provider | None = None
     store: ResponseStore = field(default_factory=ResponseStore)
 

@@ -184,3 +184,8 @@ def test_a_prompt_larger_than_the_context_window_is_a_clear_error():
 def test_an_offline_hugging_face_download_fails_clearly():
     with pytest.raises(ModelLoadError, match=r"(?i)hugging ?face|huggingface_hub|internet"):
         LocalModel(hf_repo_id="Qwen/Qwen2.5-0.5B-Instruct-GGUF", hf_filename="q.gguf").load()
+
+
+def test_locally_chained_takes_the_model_from_the_provider_it_wraps():
+    chained = LocallyChained(inner=LocalModel())
+    assert chained.model == "SmolLM2-135M-Instruct.Q4_1" and chained.mode == "responses"
