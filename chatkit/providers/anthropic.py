@@ -14,9 +14,7 @@ from chatkit.providers.base import (
     GenerationOptions,
     StreamingProvider,
     TurnGenerator,
-    TurnResult,
     Usage,
-    request_size,
     split_system,
 )
 from chatkit.providers.clients import anthropic_client
@@ -139,13 +137,9 @@ class Anthropic(StreamingProvider):
             raise closed_early(self.name, parts)
         text = "".join(parts)
         usage_out = Usage(input_tokens, output_tokens, cached_input_tokens=cached)
-        return TurnResult(
-            text=text,
-            provider=self.name,
-            model=self.model,
-            mode="chat",
-            request_body=body,
-            request_bytes=request_size(body),
+        return self.result(
+            text,
+            body,
             usage=usage_out,
             response_id=message_id,
             finish_reason=stop_reason,

@@ -200,6 +200,18 @@ class StreamingProvider:
         """The window given at construction, else the known one for the model, else None."""
         return self.context_window_tokens or known_context_window(self.model)
 
+    def result(self, text: str, body: dict[str, Any], **details: Any) -> TurnResult:
+        """This provider's ``TurnResult`` for ``text``, with the request body and its size."""
+        return TurnResult(
+            text=text,
+            provider=self.name,
+            model=self.model,
+            mode=self.mode,
+            request_body=body,
+            request_bytes=request_size(body),
+            **details,
+        )
+
     def _generate(
         self,
         messages: Sequence[Message],

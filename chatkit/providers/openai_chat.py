@@ -14,9 +14,7 @@ from chatkit.providers.base import (
     GenerationOptions,
     StreamingProvider,
     TurnGenerator,
-    TurnResult,
     Usage,
-    request_size,
 )
 from chatkit.providers.clients import openai_client
 from chatkit.providers.sdk_errors import (
@@ -155,13 +153,9 @@ class OpenAIChat(StreamingProvider):
         if finish_reason is None:
             raise closed_early(self.name, parts)
         text = "".join(parts)
-        return TurnResult(
-            text=text,
-            provider=self.name,
-            model=self.model,
-            mode="chat",
-            request_body=body,
-            request_bytes=request_size(body),
+        return self.result(
+            text,
+            body,
             usage=usage,
             response_id=response_id,
             finish_reason=finish_reason,

@@ -20,10 +20,8 @@ from chatkit.providers.base import (
     GenerationOptions,
     StreamingProvider,
     TurnGenerator,
-    TurnResult,
     Usage,
     new_input,
-    request_size,
     split_system,
 )
 from chatkit.providers.clients import openai_client
@@ -218,13 +216,9 @@ class OpenAIResponses(StreamingProvider):
                 response_id=response_id,
             )
         incomplete = getattr(final, "incomplete_details", None)
-        return TurnResult(
-            text=text,
-            provider=self.name,
-            model=self.model,
-            mode="responses",
-            request_body=body,
-            request_bytes=request_size(body),
+        return self.result(
+            text,
+            body,
             usage=_usage(final.usage),
             response_id=response_id if self.server_chaining else None,
             previous_response_id=sent_previous,
