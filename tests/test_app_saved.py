@@ -214,7 +214,7 @@ def test_hosted_turn_limit(monkeypatch, server, tmp_path) -> None:
     assert len(chat_requests(server)) == 2
     assert len(replies(at)) == 2
     assert len(replies(start())) == 0  # another visitor has turns of their own
-    find(at, "text_input", "API key", sidebar=True).set_value("sk-visitor-own-key-0000")
+    find(at, "text_input", "API key", sidebar=True).set_value("fake-visitor-own-key-0000")
     click(at, "Retry")
     assert len(replies(at)) == 3
     assert server.last_request("/chat/completions").headers["authorization"].endswith("0000")
@@ -235,7 +235,7 @@ def test_hosted_token_limit(monkeypatch, server, tmp_path) -> None:
 
 
 def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server, tmp_path):
-    secret = "sk-proj-TYPED-SECRET-1234567890abcdef"
+    secret = "fake-key-TYPED-SECRET-1234567890abcdef"
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
     downloads = Downloads(monkeypatch)
     at = start()

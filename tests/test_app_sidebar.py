@@ -122,10 +122,10 @@ def test_api_key_field_only_when_no_key_is_configured(monkeypatch, server, tmp_p
     at = start()
     field = find(at, "text_input", "API key", sidebar=True)
     assert field.proto.type == field.proto.PASSWORD
-    field.set_value("sk-typed-in-the-sidebar-1234")
+    field.set_value("fake-key-typed-in-the-sidebar-1234")
     send(at, "hello")
     assert server.last_request("/chat/completions").headers["authorization"] == (
-        "Bearer sk-typed-in-the-sidebar-1234"
+        "Bearer fake-key-typed-in-the-sidebar-1234"
     )
 
 

@@ -568,7 +568,7 @@ def test_key_like_text_is_stored_as_given_and_no_method_takes_a_key(
     store: ConversationStore, db_path: Path
 ) -> None:
     conversation = _alice()
-    note = "user pasted sk-proj-0123456789abcdef into the note"
+    note = "user pasted fake-key-0123456789abcdef into the note"
     conversation.replies[3] = replace(conversation.replies[3], note=note)
     store.save(conversation)
     loaded = store.load(conversation.id)
