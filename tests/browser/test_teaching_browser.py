@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import assistant_messages, screenshot, send_message, wait_for_app
+from tests.browser.conftest import (
+    assistant_messages,
+    send_message,
+    wait_for_app,
+    wait_idle,
+    whole_page_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
 CHART = '[data-testid="stVegaLiteChart"]'
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run ends (the running indicator disappears)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
 
 
 def go_to(page, title: str) -> None:
@@ -35,21 +33,6 @@ def wait_for_charts(page, count: int) -> None:
         f"() => document.querySelectorAll('{CHART} canvas, {CHART} svg.marks').length >= {count}",
         timeout=30_000,
     )
-
-
-def whole_page_screenshot(page, name: str):
-    """A screenshot of the whole page: Streamlit scrolls inside its main area, so the window is
-    made as tall as that area for the shot."""
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('section, [data-testid=\"stMain\"]')]"
-        ".map(e => e.scrollHeight), document.body.scrollHeight)"
-    )
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 200, 8000)})
-    page.wait_for_timeout(800)
-    path = screenshot(page, name)
-    page.set_viewport_size(size)
-    return path
 
 
 def chat(page, texts: list[str]) -> None:
