@@ -13,6 +13,7 @@ from chatkit.inspector import (
     RESPONSES,
     inspect_turn,
     messages_for_turn,
+    options_of,
     same_turn_in_every_shape,
     shape_of,
     turn_choices,
@@ -162,3 +163,29 @@ def test_messages_for_turn_is_what_the_reply_answered(chat_conversation) -> None
     assert messages[-1] == Message("user", "My favorite color is blue.")
     with pytest.raises(IndexError):
         messages_for_turn(chat_conversation, 99)
+
+
+def test_the_other_shapes_use_the_options_the_kept_request_carried(server, openai_client):
+    provider = OpenAIChat(model="gpt-4o", client=openai_client)
+    conversation, _ = send(
+        Conversation(system_prompt="Be brief."),
+        "My name is Alice.",
+        provider,
+        options=GenerationOptions(max_output_tokens=99, temperature=0.3),
+    )
+    inspection = inspect_turn(conversation, 1, options=GenerationOptions(max_output_tokens=5))
+    shapes = {s.shape: s for s in inspection.shapes}
+    # The Chat Completions shape of the turn is byte for byte what was sent.
+    assert shapes[CHAT].body == inspection.request_body == server.last_request().body
+    assert shapes[CHAT].size == inspection.request_bytes
+    assert shapes[RESPONSES].body["max_output_tokens"] == 99
+    assert shapes[MESSAGES].body["max_tokens"] == 99
+
+
+def test_options_of_reads_every_apis_words() -> None:
+    assert options_of({"max_completion_tokens": 7, "temperature": 0.5, "seed": 1}) == (
+        GenerationOptions(max_output_tokens=7, temperature=0.5, seed=1)
+    )
+    assert options_of({"max_output_tokens": 8}).max_output_tokens == 8
+    assert options_of({"max_tokens": 9}).max_output_tokens == 9
+    assert options_of({}) == GenerationOptions()

@@ -147,6 +147,7 @@ def _rows_table(view: ContextView) -> None:
         column_config={
             "Kept": st.column_config.CheckboxColumn("Kept", help="Would trimming send it?"),
             "Tokens": st.column_config.NumberColumn("Tokens", format="%d"),
+            "Why": st.column_config.TextColumn("Why", width="medium"),
             "Message": st.column_config.TextColumn("Message", width="large"),
         },
     )

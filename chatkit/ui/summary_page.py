@@ -71,8 +71,9 @@ def render_summary_page() -> None:
         return
     turns = len(conversation.turns)
     st.subheader("The recent turns")
+    narrow, _ = st.columns([1, 3])
     shown = int(
-        st.number_input(
+        narrow.number_input(
             "Turns to show", min_value=1, max_value=max(turns, 1), value=min(3, turns), key="sum_n"
         )
     )
