@@ -3,8 +3,8 @@
 import streamlit as st
 
 from chatkit.ui import state
-from chatkit.ui.chat_view import settle_pending
 from chatkit.ui.sidebar import render_sidebar
+from chatkit.ui.turns import settle_pending
 
 st.set_page_config(page_title="chatkit", page_icon=":material/forum:", layout="wide")
 

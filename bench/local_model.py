@@ -33,10 +33,10 @@ import llama_cpp.llama_cpp as llama_c
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatkit.local_runtime import LoadedModel
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.local import LocalModel
+from chatkit.providers.local.runtime import LoadedModel
 
 SEED = 42
 TEMPERATURE = 0.2

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from chatkit.budget import ContextBudget
 from chatkit.conversation import Conversation, ReplyInfo, Turn
 from chatkit.errors import ChatkitError, ContextOverflow, InvalidDocument
 from chatkit.messages import Message, normalize_messages
 from chatkit.summary import recent_summary
-from chatkit.tokens import ContextBudget, count_message_tokens, count_tokens, fits_context
+from chatkit.tokens import count_message_tokens, count_tokens, fits_context
 from chatkit.trimming import Chain, KeepAll, LastNTurns, SummarizeOlder, TokenBudget
 
 _LAZY = {
@@ -28,8 +29,8 @@ _LAZY = {
     "OpenAIResponses": "chatkit.providers.openai_responses",
     "Anthropic": "chatkit.providers.anthropic",
     "LocalModel": "chatkit.providers.local",
-    "ResponseStore": "chatkit.response_store",
-    "LocallyChained": "chatkit.response_store",
+    "ResponseStore": "chatkit.providers.chained",
+    "LocallyChained": "chatkit.providers.chained",
 }
 
 __all__ = [

@@ -138,7 +138,7 @@ def prepare_turn(
         raise EmptyMessage("There is no message to send yet: type one first.")
     strategy = strategy or KeepAll()
     trimmed = strategy.apply(draft.to_messages())
-    to_send: list[Message] = list(trimmed.messages)  # type: ignore[arg-type]
+    to_send = trimmed.messages
     tokenizer = provider.tokenizer()
     prompt_tokens = count_message_tokens(to_send, provider.model, tokenizer=tokenizer).total
     window = provider.context_window()

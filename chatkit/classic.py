@@ -18,39 +18,11 @@ import openai
 
 from chatkit.conversation import conversation_from_messages
 from chatkit.messages import Message, as_messages
-from chatkit.providers.anthropic import Anthropic
-from chatkit.providers.base import Provider
-from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
-from chatkit.response_store import LocallyChained, ResponseStore
+from chatkit.providers.base import MODES, Provider
+from chatkit.providers.chained import ResponseStore
+from chatkit.providers.factory import provider_for_client
 from chatkit.summary import recent_summary
 from chatkit.trimming import TokenBudget, TrimResult
-
-MODES = ("chat", "responses")
-
-
-def provider_for(
-    client: Any, model: str, mode: str = "chat", store: ResponseStore | None = None
-) -> Provider:
-    """A chatkit provider for an SDK client (or a provider passed through) in the given mode."""
-    if mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}: use 'chat' or 'responses'.")
-    store = store if store is not None else ResponseStore()
-    if isinstance(client, openai.OpenAI):
-        if mode == "chat":
-            return OpenAIChat(model=model, client=client)
-        return OpenAIResponses(model=model, client=client, store=store)
-    if isinstance(client, anthropic.Anthropic):
-        inner = Anthropic(model=model, client=client)
-        return inner if mode == "chat" else LocallyChained(model=model, inner=inner, store=store)
-    if hasattr(client, "stream") and hasattr(client, "complete"):
-        if mode == "chat" or client.mode == "responses":
-            return client
-        return LocallyChained(model=client.model, inner=client, store=store)
-    raise TypeError(
-        "Expected an openai.OpenAI client, an anthropic.Anthropic client, or a chatkit provider, "
-        f"not {type(client).__name__}."
-    )
 
 
 def _model_of(client: Any, model: str) -> str:
@@ -78,7 +50,7 @@ class ConversationManager:
 
     def get_response(self, client: Any, user_input: str) -> str:
         """Send the whole history plus ``user_input``; on failure the history is unchanged."""
-        provider = provider_for(client, _model_of(client, self.model))
+        provider = provider_for_client(client, _model_of(client, self.model))
         outgoing = [*as_messages(self.messages), Message("user", user_input)]
         reply = provider.complete(outgoing).text
         self.add_user_message(user_input)
@@ -108,7 +80,9 @@ class ResponsesConversation:
     def _provider(self) -> Provider:
         model = _model_of(self.client, self.model)
         if model not in self._providers:
-            self._providers[model] = provider_for(self.client, model, "responses", self._store)
+            self._providers[model] = provider_for_client(
+                self.client, model, "responses", self._store
+            )
         return self._providers[model]
 
     def send(self, message: str) -> str:
@@ -145,11 +119,11 @@ class Chatbot:
     def chat(self, user_input: str) -> str:
         """Process user input and return the response."""
         model = _model_of(self.client, self.model)
-        provider = provider_for(self.client, model)
+        provider = provider_for_client(self.client, model)
         candidate = [*self.messages, {"role": "user", "content": user_input}]
         budget = TokenBudget(self.max_history_tokens, model=model, tokenizer=provider.tokenizer())
         trimmed = budget.apply(candidate)
-        reply = provider.complete(as_messages(trimmed.messages)).text
+        reply = provider.complete(trimmed.messages).text
         self.last_trim = trimmed
         self.messages = [*candidate, {"role": "assistant", "content": reply}]
         return reply
@@ -180,7 +154,7 @@ class ConversationSession:
                 f"Unknown mode {self.mode!r}: ConversationSession takes 'chat' or 'responses'."
             )
         self.model = _model_of(self.client, self.model)
-        self._provider = provider_for(self.client, self.model, self.mode)
+        self._provider = provider_for_client(self.client, self.model, self.mode)
         self.messages = (
             [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         )

@@ -32,9 +32,16 @@ class AppConfig:
     anthropic_base_url: str | None = None
     local_model_path: str | None = None
 
-    def host_key_for(self, kind: str) -> str | None:
-        """The key the host configured for a provider kind, if any."""
-        return {"OpenAI": self.openai_api_key, "Anthropic": self.anthropic_api_key}.get(kind)
+    def provider_setting(self, variable: str | None) -> str | None:
+        """A provider's key, endpoint or model as the host configured it, by the name of its
+        variable (``OPENAI_API_KEY``, ``ANTHROPIC_BASE_URL``, ...); None when unset."""
+        return {
+            "OPENAI_API_KEY": self.openai_api_key,
+            "ANTHROPIC_API_KEY": self.anthropic_api_key,
+            "OPENAI_BASE_URL": self.openai_base_url,
+            "ANTHROPIC_BASE_URL": self.anthropic_base_url,
+            "CHATKIT_LOCAL_MODEL": self.local_model_path,
+        }.get(variable or "")
 
     def __repr__(self) -> str:  # keys never appear in logs or tracebacks
         return (

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.errors import EmptyMessage, InvalidDocument
-from chatkit.messages import Message, MessageLike, as_message
+from chatkit.messages import Message, MessageLike, as_message, clip
 
 SCHEMA = "chatkit.conversation"
 SCHEMA_VERSION = 1
@@ -104,12 +104,65 @@ def _is_kind(value: Any, kind: tuple[type, bool]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One exchange: a user message and the assistant's reply (``None`` while pending)."""
+    """One exchange: a user message and the assistant's reply (``None`` while pending).
+
+    ``assistant_index`` is where the reply stands in ``Conversation.messages``.
+    """
 
     index: int
     user: Message | None
     assistant: Message | None
     reply: ReplyInfo | None = None
+    assistant_index: int | None = None
+
+
+@dataclass(frozen=True)
+class TurnLayout:
+    """Where the parts of a message list are: the system prompt, the turns, the pending message.
+
+    ``head`` holds the leading system/developer messages. Each of ``turns`` is a user message
+    and everything after it up to the next user message (a list that starts with an assistant
+    greeting has that as a turn of its own). ``pending`` is a final user message still waiting
+    for its reply; it belongs to no turn.
+    """
+
+    head: range
+    turns: tuple[range, ...]
+    pending: int | None
+
+    def turn_numbers(self) -> list[int | None]:
+        """The 1-based turn of each position (the pending message is the next turn); None for
+        the system prompt."""
+        numbers: list[int | None] = [None] * len(self.head)
+        for number, turn in enumerate(self.turns, start=1):
+            numbers.extend([number] * len(turn))
+        if self.pending is not None:
+            numbers.append(len(self.turns) + 1)
+        return numbers
+
+
+def split_turns(messages: Sequence[Message]) -> TurnLayout:
+    """Split a message list into system prompt, whole turns and the pending user message.
+
+    The one definition of a turn: trimming keeps or drops turns whole, the pages number them,
+    and ``Conversation.turns`` pairs each user message with its reply from it.
+    """
+    head_end = 0
+    while head_end < len(messages) and messages[head_end].is_instruction:
+        head_end += 1
+    end = len(messages)
+    pending = None
+    if end > head_end and messages[-1].role == "user":
+        pending = end - 1
+        end -= 1
+    starts = [
+        index
+        for index in range(head_end, end)
+        if index == head_end or messages[index].role == "user"
+    ]
+    stops = [*starts[1:], end] if starts else []
+    turns = tuple(range(start, stop) for start, stop in zip(starts, stops, strict=True))
+    return TurnLayout(range(head_end), turns, pending)
 
 
 @dataclass
@@ -190,19 +243,22 @@ class Conversation:
     @property
     def turns(self) -> list[Turn]:
         """The conversation as whole turns: each user message with the reply after it."""
+        layout = split_turns(self.messages)
+        groups = list(layout.turns)
+        if layout.pending is not None:
+            groups.append(range(layout.pending, layout.pending + 1))
         turns: list[Turn] = []
-        user: Message | None = None
-        for position, message in enumerate(self.messages):
-            if message.role == "user":
-                if user is not None:
-                    turns.append(Turn(len(turns), user, None))
-                user = message
-            elif message.role == "assistant":
-                reply = self.replies.get(position)
-                turns.append(Turn(len(turns), user, message, reply))
-                user = None
-        if user is not None:
-            turns.append(Turn(len(turns), user, None))
+        for group in groups:
+            first = self.messages[group[0]]
+            user = first if first.role == "user" else None
+            answers = [i for i in group if self.messages[i].role == "assistant"]
+            if not answers:
+                turns.append(Turn(len(turns), user, None))
+            for number, answer in enumerate(answers):
+                # A second reply in a row (no user message between) is a turn of its own.
+                asked = user if number == 0 else None
+                reply = self.replies.get(answer)
+                turns.append(Turn(len(turns), asked, self.messages[answer], reply, answer))
         return turns
 
     @property
@@ -297,10 +353,12 @@ class Conversation:
         )
 
 
-def title_from(text: str, limit: int = 60) -> str:
+TITLE_CHARS = 60
+
+
+def title_from(text: str) -> str:
     """A short title from the first user message."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return clip(text, TITLE_CHARS)
 
 
 def conversation_from_messages(messages: Iterable[MessageLike]) -> Conversation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatkit.conversation import Conversation, ReplyInfo
-from chatkit.providers.base import MODE_LABELS
+from chatkit.providers.factory import provider_kind
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def reply_caption(info: ReplyInfo) -> str:
         parts.append("no usage reported")
     if info.request_bytes is not None:
         parts.append(f"{format_bytes(info.request_bytes)} sent")
-    mode = MODE_LABELS.get(info.mode, info.mode)
+    mode = provider_kind(info.provider).mode_label(info.mode)
     parts.append(f"{info.provider} {info.model} · {mode}".strip())
     if info.stopped:
         parts.append("stopped")

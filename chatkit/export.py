@@ -6,14 +6,10 @@ import json
 
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import InvalidDocument
+from chatkit.messages import ROLE_LABELS
+from chatkit.providers.factory import provider_kind
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-ROLE_HEADINGS = {
-    "user": "User",
-    "assistant": "Assistant",
-    "system": "System",
-    "developer": "Developer",
-}
 
 
 def to_json(conversation: Conversation) -> str:
@@ -27,11 +23,12 @@ def to_markdown(conversation: Conversation) -> str:
     if conversation.system_prompt:
         lines += ["**System prompt:**", "", f"> {conversation.system_prompt}", ""]
     for position, message in enumerate(conversation.messages):
-        lines += [f"### {ROLE_HEADINGS[message.role]}", "", message.content, ""]
+        lines += [f"### {ROLE_LABELS[message.role]}", "", message.content, ""]
         reply = conversation.replies.get(position)
         if reply is not None and reply.input_tokens is not None:
+            mode = provider_kind(reply.provider).mode_label(reply.mode)
             lines += [
-                f"*{reply.provider} {reply.model}, {reply.mode}: {reply.input_tokens} tokens in, "
+                f"*{reply.provider} {reply.model}, {mode}: {reply.input_tokens} tokens in, "
                 f"{reply.output_tokens} out*",
                 "",
             ]

@@ -11,6 +11,12 @@ from chatkit.errors import InvalidDocument
 Role: TypeAlias = Literal["system", "developer", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "developer", "user", "assistant")
 INSTRUCTION_ROLES: frozenset[str] = frozenset({"system", "developer"})
+ROLE_LABELS: dict[str, str] = {
+    "system": "System",
+    "developer": "Developer",
+    "user": "User",
+    "assistant": "Assistant",
+}
 
 MessageLike: TypeAlias = "Message | Mapping[str, Any]"
 
@@ -89,6 +95,36 @@ def _like_input(template: MessageLike, message: Message) -> MessageLike:
     return message if isinstance(template, Message) else message.to_dict()
 
 
+def merge_consecutive(messages: Sequence[Message]) -> list[Message]:
+    """Merge consecutive same-role, same-name user/assistant messages with a newline.
+
+    System and developer messages stay where they are and are never merged. Pure: the input
+    is not changed, and merging twice gives the same list as merging once.
+    """
+    return [merged for _, merged in _merged_runs(messages)]
+
+
+def _merged_runs(messages: Sequence[MessageLike]) -> list[tuple[MessageLike, Message]]:
+    """Each run of mergeable messages: its first original, and the run merged into one."""
+    runs: list[tuple[MessageLike, Message]] = []
+    for original in messages:
+        message = as_message(original)
+        previous = runs[-1][1] if runs else None
+        if (
+            previous is not None
+            and previous.role == message.role
+            and not message.is_instruction
+            and previous.name == message.name
+        ):
+            runs[-1] = (
+                runs[-1][0],
+                Message(previous.role, previous.content + "\n" + message.content, previous.name),
+            )
+        else:
+            runs.append((original, message))
+    return runs
+
+
 def normalize_messages(messages: Sequence[MessageLike]) -> list[MessageLike]:
     """Merge consecutive same-role user/assistant messages with a newline.
 
@@ -97,21 +133,10 @@ def normalize_messages(messages: Sequence[MessageLike]) -> list[MessageLike]:
     mutates its input, unlike the classic snippet that edits the caller's dict in place.
     Idempotent: normalizing twice gives the same list as normalizing once.
     """
-    merged: list[Message] = []
-    kinds: list[MessageLike] = []
-    for original in messages:
-        message = as_message(original)
-        previous = merged[-1] if merged else None
-        if (
-            previous is not None
-            and previous.role == message.role
-            and not message.is_instruction
-            and previous.name == message.name
-        ):
-            merged[-1] = Message(
-                previous.role, previous.content + "\n" + message.content, previous.name
-            )
-        else:
-            merged.append(message)
-            kinds.append(original)
-    return [_like_input(kind, message) for kind, message in zip(kinds, merged, strict=True)]
+    return [_like_input(original, merged) for original, merged in _merged_runs(messages)]
+
+
+def clip(text: str, limit: int = 100) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis only if it was cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from chatkit.conversation import Conversation
 from chatkit.errors import EmptyMessage
-from chatkit.messages import Message
+from chatkit.messages import ROLE_LABELS, Message, clip
 
 if TYPE_CHECKING:
     from chatkit.providers.base import Provider
@@ -22,27 +22,20 @@ SUMMARIZE_INSTRUCTIONS = (
 )
 
 
-def clip(text: str, limit: int = SUMMARY_LINE_LIMIT) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis only if it was cut."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
 def recent_summary(conversation: Conversation, turns: int = 3) -> str:
     """ "User: …" / "Assistant: …" lines for the last ``turns`` turns, each cut to 100 chars."""
     lines: list[str] = []
     for turn in conversation.turns[-turns:] if turns > 0 else []:
         if turn.user is not None:
-            lines.append(f"User: {clip(turn.user.content)}")
+            lines.append(f"User: {clip(turn.user.content, SUMMARY_LINE_LIMIT)}")
         if turn.assistant is not None:
-            lines.append(f"Assistant: {clip(turn.assistant.content)}")
+            lines.append(f"Assistant: {clip(turn.assistant.content, SUMMARY_LINE_LIMIT)}")
     return "\n".join(lines)
 
 
 def transcript(messages: list[Message]) -> str:
     """A plain-text transcript, the input a model gets when asked for a summary."""
-    names = {"user": "User", "assistant": "Assistant", "system": "System", "developer": "Developer"}
-    return "\n".join(f"{names[m.role]}: {m.content}" for m in messages)
+    return "\n".join(f"{ROLE_LABELS[m.role]}: {m.content}" for m in messages)
 
 
 def summarize_messages(messages: list[Message], provider: Provider) -> str:
@@ -62,8 +55,9 @@ def message_lines(messages: Sequence[Message]) -> str:
 
     The cheap summary: no model call, the same lines ``recent_summary`` writes.
     """
-    names = {"user": "User", "assistant": "Assistant", "system": "System", "developer": "Developer"}
-    return "\n".join(f"{names[m.role]}: {clip(m.content)}" for m in messages)
+    return "\n".join(
+        f"{ROLE_LABELS[m.role]}: {clip(m.content, SUMMARY_LINE_LIMIT)}" for m in messages
+    )
 
 
 def seeded_conversation(conversation: Conversation, summary_text: str) -> Conversation:

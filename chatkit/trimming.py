@@ -1,10 +1,10 @@
 """Trimming strategies: pure functions from a message list to what is kept and what is dropped.
 
-Every strategy takes dicts or Messages and returns them in the kind it was given. A message
-list is read as: the system prompt (the leading system/developer messages), whole turns (a user
-message and the replies after it), and the current user message (a final user message, still
-waiting for its reply). The system prompt and the current message are always kept; turns are
-kept or dropped whole, newest kept first.
+Every strategy takes dicts or Messages (dicts are converted at the door) and returns
+Messages. A message list is read as ``split_turns`` reads it: the system prompt (the leading
+system/developer messages), whole turns (a user message and the replies after it), and the
+current user message (a final user message, still waiting for its reply). The system prompt
+and the current message are always kept; turns are kept or dropped whole, newest kept first.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chatkit.conversation import split_turns
 from chatkit.errors import ContextOverflow
-from chatkit.messages import Message, MessageLike, as_message
+from chatkit.messages import Message, MessageLike, as_messages
 from chatkit.tokens import Tokenizer, count_message_tokens, tokenizer_for_model
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
@@ -25,7 +26,7 @@ class Dropped:
     """A message a strategy removed, where it stood in the input, and why."""
 
     index: int
-    message: MessageLike
+    message: Message
     reason: str
 
 
@@ -33,9 +34,9 @@ class Dropped:
 class TrimResult:
     """What a strategy kept (in order) and what it dropped; ``summary`` if one was added."""
 
-    messages: list[MessageLike]
+    messages: list[Message]
     dropped: list[Dropped] = field(default_factory=list)
-    summary: MessageLike | None = None
+    summary: Message | None = None
 
     @property
     def dropped_indices(self) -> frozenset[int]:
@@ -49,48 +50,18 @@ class TrimmingStrategy(Protocol):
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult: ...
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Index ranges of a message list: system prompt, turns, and the current message."""
-
-    head: list[int]
-    turns: list[list[int]]
-    current: int | None
-
-
-def _layout(messages: Sequence[Message]) -> _Layout:
-    head_end = 0
-    while head_end < len(messages) and messages[head_end].is_instruction:
-        head_end += 1
-    end = len(messages)
-    current = None
-    if end > head_end and messages[-1].role == "user":
-        current = end - 1
-        end -= 1
-    turns: list[list[int]] = []
-    for index in range(head_end, end):
-        if messages[index].role == "user" or not turns:
-            turns.append([index])
-        else:
-            turns[-1].append(index)
-    return _Layout(list(range(head_end)), turns, current)
-
-
 def _result(
-    originals: Sequence[MessageLike],
+    messages: Sequence[Message],
     keep: set[int],
     reason: str,
     summary: Message | None = None,
     summary_after: int = 0,
 ) -> TrimResult:
-    kept = [originals[i] for i in range(len(originals)) if i in keep]
-    dropped = [Dropped(i, originals[i], reason) for i in range(len(originals)) if i not in keep]
-    summary_out: MessageLike | None = None
+    kept = [messages[i] for i in range(len(messages)) if i in keep]
+    dropped = [Dropped(i, messages[i], reason) for i in range(len(messages)) if i not in keep]
     if summary is not None:
-        as_dicts = bool(originals) and not isinstance(originals[0], Message)
-        summary_out = summary.to_dict() if as_dicts else summary
-        kept.insert(summary_after, summary_out)
-    return TrimResult(kept, dropped, summary_out)
+        kept.insert(summary_after, summary)
+    return TrimResult(kept, dropped, summary)
 
 
 @dataclass(frozen=True)
@@ -98,7 +69,7 @@ class KeepAll:
     """No trimming: everything is sent."""
 
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
-        return TrimResult(list(messages))
+        return TrimResult(as_messages(messages))
 
 
 @dataclass(frozen=True)
@@ -115,17 +86,17 @@ class LastNTurns:
             raise ValueError("LastNTurns needs n >= 0.")
 
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
-        converted = [as_message(m) for m in messages]
-        layout = _layout(converted)
+        converted = as_messages(messages)
+        layout = split_turns(converted)
         # max(..., 0): with more room than turns, a negative start would drop the oldest ones.
-        kept_turns = layout.turns[max(len(layout.turns) - self.n, 0) :]
+        kept_turns = list(layout.turns[max(len(layout.turns) - self.n, 0) :])
         # A group that starts with an assistant message is only kept when nothing is dropped.
         if len(kept_turns) < len(layout.turns):
             kept_turns = [t for t in kept_turns if converted[t[0]].role == "user"]
         keep = set(layout.head) | {i for turn in kept_turns for i in turn}
-        if layout.current is not None:
-            keep.add(layout.current)
-        return _result(messages, keep, f"older than the last {self.n} turns")
+        if layout.pending is not None:
+            keep.add(layout.pending)
+        return _result(converted, keep, f"older than the last {self.n} turns")
 
 
 @dataclass(frozen=True)
@@ -148,8 +119,8 @@ class TokenBudget:
         """Indices kept, per-message token counts, and the tokens the kept messages cost."""
         counted = count_message_tokens(messages, self.model, tokenizer=self._tokenizer())
         per = list(counted.per_message)
-        layout = _layout(messages)
-        fixed_indices = list(layout.head) + ([layout.current] if layout.current is not None else [])
+        layout = split_turns(messages)
+        fixed_indices = list(layout.head) + ([layout.pending] if layout.pending is not None else [])
         used = counted.total - sum(per) + sum(per[i] for i in fixed_indices)
         if used > self.max_tokens:
             over_by = used - self.max_tokens
@@ -168,13 +139,13 @@ class TokenBudget:
         return keep, per, used
 
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
-        converted = [as_message(m) for m in messages]
+        converted = as_messages(messages)
         # Everything fits: keep it all, even a leading assistant greeting.
         counted = count_message_tokens(converted, self.model, tokenizer=self._tokenizer())
         if counted.total <= self.max_tokens:
-            return TrimResult(list(messages))
+            return TrimResult(converted)
         keep, _, _ = self.plan(converted)
-        return _result(messages, keep, f"did not fit the budget of {self.max_tokens} tokens")
+        return _result(converted, keep, f"did not fit the budget of {self.max_tokens} tokens")
 
 
 Summarizer = Callable[[Sequence[Message]], str]
@@ -196,13 +167,13 @@ class SummarizeOlder:
     tokenizer: Tokenizer | None = None
 
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        converted = as_messages(messages)
         budget = TokenBudget(self.max_tokens, self.model, self.tokenizer)
-        first = budget.apply(messages)
+        first = budget.apply(converted)
         if not first.dropped:
             return first
-        converted = [as_message(m) for m in messages]
         tokenizer = budget._tokenizer()
-        layout = _layout(converted)
+        layout = split_turns(converted)
         keep, per, used = budget.plan(converted)
         kept_turns = [t for t in layout.turns if set(t) <= keep]
         reason = "summarized: older than what fits the budget"
@@ -212,7 +183,7 @@ class SummarizeOlder:
             summary = Message("system", SUMMARY_PREFIX + text)
             cost = tokenizer.count_message(summary)
             if used + cost <= self.max_tokens:
-                return _result(messages, keep, reason, summary, len(layout.head))
+                return _result(converted, keep, reason, summary, len(layout.head))
             if not kept_turns:
                 break
             oldest = kept_turns.pop(0)
@@ -220,8 +191,8 @@ class SummarizeOlder:
             used -= sum(per[i] for i in oldest)
         shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
         if shortened is None:
-            return _result(messages, keep, reason)
-        return _result(messages, keep, reason, shortened, len(layout.head))
+            return _result(converted, keep, reason)
+        return _result(converted, keep, reason, shortened, len(layout.head))
 
 
 def _shorten_to_fit(text: str, room: int, tokenizer: Tokenizer) -> Message | None:
@@ -249,6 +220,7 @@ class Chain:
     strategies: tuple[TrimmingStrategy, ...]
 
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
+        messages = as_messages(messages)
         current = list(messages)
         positions = list(range(len(messages)))  # input index of each current message, or -1
         dropped: list[Dropped] = []

@@ -1,5 +1,250 @@
-"""The context window page: how the conversation fills the model's window, and trimming."""
+"""The context window: how the open conversation fills the model's window, and trimming."""
 
-from chatkit.ui.context_page import render_context_window_page
+import pandas as pd
+import streamlit as st
 
-render_context_window_page()
+from chatkit.chat import TRIMMING_LABELS, TrimmingSettings, make_strategy
+from chatkit.errors import ChatkitError
+from chatkit.messages import Message
+from chatkit.providers import Provider
+from chatkit.summary import summarize_messages
+from chatkit.teaching.context_view import (
+    ContextView,
+    PreviewSummarizer,
+    bar_rows,
+    build_view,
+    context_messages,
+    minimum_budget,
+)
+from chatkit.tokens import count_message_tokens
+from chatkit.ui import allowance, state
+from chatkit.ui.charts import context_window_chart
+from chatkit.ui.teaching import active_provider, header, model_caption
+
+DEFAULT_UNKNOWN_WINDOW = 8192
+MODEL_SUMMARY_KEY = "context_model_summary"
+
+
+def _context_window(provider: Provider) -> int:
+    window = provider.context_window()
+    if window is not None:
+        st.metric("Context window (tokens)", f"{window:,}", help=f"{provider.model}'s own window.")
+        return window
+    return int(
+        st.number_input(
+            "Context window (tokens)",
+            min_value=256,
+            max_value=10_000_000,
+            value=DEFAULT_UNKNOWN_WINDOW,
+            step=1024,
+            key="cw_window",
+            help=f"chatkit does not know {provider.model or 'this model'}'s window: enter it.",
+        )
+    )
+
+
+def _clamped_slider(label: str, low: int, high: int, default: int, key: str, help: str) -> int:
+    """A slider whose remembered value is moved back inside its range when the range moves."""
+    high = max(high, low + 1)
+    if key in st.session_state:
+        st.session_state[key] = min(max(st.session_state[key], low), high)
+        return int(st.slider(label, low, high, key=key, help=help))
+    return int(st.slider(label, low, high, min(max(default, low), high), key=key, help=help))
+
+
+def _strategy_settings(
+    messages: list[Message], provider: Provider, untrimmed: int
+) -> TrimmingSettings:
+    active = state.settings().trimming
+    labels = list(TRIMMING_LABELS.values())
+    label = st.selectbox(
+        "Trimming strategy",
+        labels,
+        index=labels.index(TRIMMING_LABELS[active.kind]),
+        key="cw_strategy",
+        help="Starts at the sidebar's choice; changing it here only previews, the chat is not "
+        "affected.",
+    )
+    kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    if kind == "last_n":
+        turns = sum(1 for m in messages if m.role == "user")
+        last_n = _clamped_slider(
+            "Turns to keep", 0, turns, active.last_n, "cw_last_n", "Whole turns, newest first."
+        )
+        return TrimmingSettings("last_n", last_n=last_n)
+    if kind in ("token_budget", "summarize"):
+        least = minimum_budget(messages, provider.tokenizer(), provider.model)
+        budget = _clamped_slider(
+            "Token budget",
+            least,
+            max(untrimmed, least + 1),
+            active.max_tokens,
+            "cw_budget",
+            "Drag left to see which turns would be dropped. The lowest value still fits the "
+            "system prompt and the message being answered.",
+        )
+        return TrimmingSettings(kind, max_tokens=budget)  # type: ignore[arg-type]
+    return TrimmingSettings("none")
+
+
+def _summary_box(view: ContextView, provider: Provider) -> None:
+    summary = view.summary
+    st.subheader("The summary that would replace the dropped turns")
+    turns = ", ".join(str(t) for t in view.dropped_turns)
+    st.caption(
+        f"Shown: {summary.source_label} · {summary.tokens:,} tokens instead of "
+        f"{view.dropped_tokens:,} · replaces turn(s) {turns}"
+    )
+    with st.container(border=True):
+        st.text(summary.text)
+    if st.button("Ask the model for the summary", icon=":material/auto_awesome:", key="cw_ask"):
+        refusal = allowance.refusal()
+        if refusal:
+            st.warning(refusal, icon=":material/block:")
+            return
+        with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
+            try:
+                text = summarize_messages(list(summary.replaces), provider)
+            except ChatkitError as error:
+                st.error(error.message, icon=":material/error:")
+                return
+        allowance.record_use(0)
+        st.session_state[MODEL_SUMMARY_KEY] = (summary.replaces, text)
+        st.rerun()
+
+
+def _rows_table(view: ContextView) -> None:
+    table = pd.DataFrame(
+        [
+            {
+                "Turn": "—" if row.turn is None else str(row.turn),
+                "Role": row.role,
+                "Part": row.part,
+                "Tokens": row.tokens,
+                "Kept": row.kept,
+                "Why": row.reason,
+                "Message": row.preview,
+            }
+            for row in view.rows
+        ]
+    )
+    styled = table.style.apply(
+        lambda r: ["background-color: #fde2e1; color: #7a1f1f" if not r["Kept"] else ""] * len(r),
+        axis=1,
+    )
+    st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Kept": st.column_config.CheckboxColumn("Kept", help="Would trimming send it?"),
+            "Tokens": st.column_config.NumberColumn("Tokens", format="%d"),
+            "Why": st.column_config.TextColumn("Why", width="medium"),
+            "Message": st.column_config.TextColumn("Message", width="large"),
+        },
+    )
+
+
+header(
+    "Context window",
+    "Every request must fit the model's context window: this is how the open conversation "
+    "fills it, and which turns the trimming strategy would leave out.",
+)
+st.caption(model_caption())
+provider = active_provider()
+if provider is None:
+    st.stop()
+conversation = state.conversation()
+settings = state.settings()
+try:
+    tokenizer = provider.tokenizer()
+    left, middle, right = st.columns([1, 1, 2])
+    with left:
+        window = _context_window(provider)
+    with middle:
+        reserve = settings.options.max_output_tokens or 0
+        st.metric(
+            "Reserved for the reply (tokens)",
+            f"{reserve:,}",
+            help="The sidebar's Max output tokens: the reply must fit in the window too.",
+        )
+    with right:
+        next_message = st.text_input(
+            "Next message (optional)",
+            key="cw_next",
+            placeholder="Type a message to see where it would go",
+        )
+    messages = context_messages(conversation, next_message)
+    untrimmed = count_message_tokens(messages, provider.model, tokenizer=tokenizer).total
+    trimming = _strategy_settings(messages, provider, untrimmed)
+    remembered = st.session_state.get(MODEL_SUMMARY_KEY)
+    summarizer = PreviewSummarizer(dict([remembered]) if remembered else None)
+    view = build_view(
+        messages,
+        make_strategy(trimming, provider, summarizer=summarizer),
+        context_window=window,
+        reserved_for_reply=reserve,
+        tokenizer=tokenizer,
+        model=provider.model,
+    )
+except ChatkitError as error:
+    st.error(error.message, icon=":material/error:")
+    st.stop()
+
+if not conversation.messages and not next_message.strip():
+    st.info(
+        "This conversation has no messages yet: chat a little on the Chat page, or type a "
+        "next message above.",
+        icon=":material/info:",
+    )
+columns = st.columns(4)
+columns[0].metric(
+    "Request after trimming (tokens)",
+    f"{view.used:,}",
+    help="System prompt, summary, history and current turn, as the model's tokenizer "
+    "counts them (with the few tokens that start the reply).",
+)
+columns[1].metric(
+    "Left out by trimming (tokens)",
+    f"{view.dropped_tokens:,}",
+    help="Messages the strategy would not send.",
+)
+columns[2].metric("Free (tokens)", f"{max(view.free, 0):,}")
+columns[3].metric("Share of the window used", f"{(view.used + reserve) / window:.2%}")
+if not view.fits:
+    st.error(
+        f"The request and the reply need {-view.free:,} tokens more than the window holds: "
+        f"choose a smaller budget or a trimming strategy.",
+        icon=":material/data_usage:",
+    )
+if view.overflow:
+    st.warning(view.overflow, icon=":material/data_usage:")
+if not view.exact:
+    st.caption(view.note)
+
+st.altair_chart(
+    context_window_chart(
+        bar_rows(view.parts()),
+        bar_rows(view.used_parts()),
+        whole_title="The whole context window",
+        whole_subtitle=f"{window:,} tokens: next to a window this size, the request is a sliver.",
+        zoomed_title="Zoomed in: the request and the reserve",
+        zoomed_subtitle="The same parts without the free space, so the small ones can be seen.",
+    ),
+    width="stretch",
+)
+if view.summary is not None:
+    _summary_box(view, provider)
+elif trimming.kind == "summarize" and view.dropped_rows:
+    st.caption(
+        "At this budget not even a shortened summary fits beside the system prompt: the "
+        "dropped turns are simply left out. Raise the budget to see the summary."
+    )
+st.subheader("Every message")
+dropped = view.dropped_turns
+st.caption(
+    f"Turns {', '.join(map(str, dropped))} would be left out (shaded)."
+    if dropped
+    else "Every message would be sent."
+)
+_rows_table(view)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatkit.conversation import Conversation
-from chatkit.messages import Message
-from chatkit.summary import clip, recent_summary
+from chatkit.messages import Message, clip
+from chatkit.summary import recent_summary
 
 
 def _chat(turns: int, system_prompt: str = "You are a friendly tutor.") -> Conversation:

@@ -22,16 +22,17 @@ import tiktoken.registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import chatkit.encodings
 import chatkit.tokens
+from chatkit.budget import ContextBudget
+from chatkit.context_windows import context_window_for
+from chatkit.encodings import install_offline_encoding
 from chatkit.errors import UnknownContextWindow
 from chatkit.messages import Message
 from chatkit.tokens import (
-    ContextBudget,
-    context_window_for,
     count_message_tokens,
     count_tokens,
     fits_context,
-    install_offline_encoding,
     tokenizer_for_model,
 )
 
@@ -375,12 +376,12 @@ def fresh_tiktoken_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     folder = tmp_path / "tiktoken-cache"
     loaded = dict(tiktoken.registry.ENCODINGS)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(folder))
-    chatkit.tokens.get_encoding.cache_clear()
+    chatkit.encodings.get_encoding.cache_clear()
     tiktoken.registry.ENCODINGS.clear()
     try:
         yield folder
     finally:
-        chatkit.tokens.get_encoding.cache_clear()
+        chatkit.encodings.get_encoding.cache_clear()
         tiktoken.registry.ENCODINGS.clear()
         tiktoken.registry.ENCODINGS.update(loaded)
 
@@ -393,7 +394,7 @@ def test_encodings_load_offline_into_an_empty_cache(
     rust_tokenizers: dict[str, bpe_openai.Encoding],
 ) -> None:
     assert not fresh_tiktoken_cache.exists()
-    encoding = chatkit.tokens.get_encoding(encoding_name)
+    encoding = chatkit.encodings.get_encoding(encoding_name)
     placed = (
         fresh_tiktoken_cache / hashlib.sha1(OFFICIAL_URL.format(encoding_name).encode()).hexdigest()
     )
@@ -415,7 +416,7 @@ def test_a_damaged_cached_file_is_replaced_by_the_official_one(
         fresh_tiktoken_cache / hashlib.sha1(OFFICIAL_URL.format("cl100k_base").encode()).hexdigest()
     )
     placed.write_bytes(b"not a tokenizer")
-    encoding = chatkit.tokens.get_encoding("cl100k_base")
+    encoding = chatkit.encodings.get_encoding("cl100k_base")
     assert len(encoding.encode_ordinary("Hello, world!")) == 4
     assert hashlib.sha256(placed.read_bytes()).hexdigest() == OFFICIAL_SHA256["cl100k_base"]
 

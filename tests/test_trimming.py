@@ -56,10 +56,14 @@ def _shape(messages: Sequence[MessageLike]) -> tuple[list[int], list[list[int]],
     return list(range(head)), turns, current
 
 
-def _added(messages: Sequence[MessageLike], result: TrimResult) -> list[MessageLike]:
+def _added(messages: Sequence[MessageLike], result: TrimResult) -> list[Message]:
     """Messages in the result that were not in the input: the summaries a strategy wrote."""
-    originals = {id(m) for m in messages}
-    return [m for m in result.messages if id(m) not in originals]
+    originals = as_messages(messages)
+    return [
+        m
+        for m in result.messages
+        if m.role == "system" and m.content.startswith(SUMMARY_PREFIX) and m not in originals
+    ]
 
 
 def _check_invariants(
@@ -67,38 +71,37 @@ def _check_invariants(
 ) -> None:
     """What every strategy promises, whatever it chose to drop."""
     assert list(messages) == list(before), "the input was mutated"
+    plain = as_messages(messages)
     head, turns, current = _shape(messages)
     dropped = [d.index for d in result.dropped]
     assert dropped == sorted(set(dropped))
     for item in result.dropped:
-        assert item.message == messages[item.index]
+        assert item.message == plain[item.index]
         assert item.reason
     # Kept and dropped account for every input message, kept ones in their order.
     added = _added(messages, result)
     kept = [m for m in result.messages if all(m is not a for a in added)]
-    assert kept == [m for i, m in enumerate(messages) if i not in set(dropped)]
+    assert kept == [m for i, m in enumerate(plain) if i not in set(dropped)]
     # The system prompt and the current message are always kept, first and last.
-    assert result.messages[: len(head)] == [messages[i] for i in head]
+    assert result.messages[: len(head)] == [plain[i] for i in head]
     if current is not None:
         assert current not in dropped
-        assert result.messages[-1] == messages[current]
+        assert result.messages[-1] == plain[current]
     # Whole turns only.
     for turn in turns:
         assert set(turn) <= set(dropped) or not set(turn) & set(dropped), f"split turn {turn}"
     # Never an assistant message first after the system prompt once something was dropped.
     if dropped:
-        plain = as_messages(result.messages)
+        sent = result.messages
         prompt_end = 0
-        while prompt_end < len(plain) and plain[prompt_end].is_instruction:
+        while prompt_end < len(sent) and sent[prompt_end].is_instruction:
             prompt_end += 1
-        assert prompt_end == len(plain) or plain[prompt_end].role != "assistant"
-    # Dicts stay dicts, Messages stay Messages.
-    kinds = {type(m) for m in messages}
-    if len(kinds) == 1:
-        assert {type(m) for m in result.messages} <= kinds
+        assert prompt_end == len(sent) or sent[prompt_end].role != "assistant"
+    # Dicts are converted at the door: what comes out is Messages.
+    assert all(isinstance(m, Message) for m in result.messages)
     # Summaries are system messages placed right after the system prompt.
     assert result.messages[len(head) : len(head) + len(added)] == added
-    for summary in as_messages(added):
+    for summary in added:
         assert summary.role == "system" and summary.content.startswith(SUMMARY_PREFIX)
     if result.summary is not None:
         assert any(result.summary is a for a in added)
@@ -276,12 +279,13 @@ def test_keep_all_keeps_all() -> None:
     assert KeepAll().apply(messages).messages == messages
 
 
-def test_strategies_accept_dicts_and_return_dicts() -> None:
+def test_strategies_accept_dicts_and_return_messages() -> None:
     messages = [m.to_dict() for m in _conversation(4)]
     for strategy in (LastNTurns(1), TokenBudget(60), SummarizeOlder(80, _RecordingSummarizer())):
         result = strategy.apply(messages)
         assert result.dropped
-        assert all(isinstance(m, dict) for m in result.messages)
+        assert all(isinstance(m, Message) for m in result.messages)
+        assert result.messages[0] == Message.from_dict(messages[0])
 
 
 def test_the_budget_counts_tokens_not_messages() -> None:

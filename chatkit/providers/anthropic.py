@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
 
-from chatkit.messages import Message, normalize_messages
+from chatkit.messages import Message, merge_consecutive
 from chatkit.providers.base import (
     Capabilities,
     GenerationOptions,
-    StreamingProvider,
     TurnGenerator,
     Usage,
     split_system,
 )
-from chatkit.providers.clients import anthropic_client
+from chatkit.providers.clients import SdkProvider, anthropic_client
 from chatkit.providers.sdk_errors import (
     ANTHROPIC_ERRORS,
     closed_early,
@@ -43,9 +42,7 @@ def anthropic_request(
     """
     options = options or GenerationOptions()
     system, rest = split_system(messages)
-    turns = [m.to_dict() for m in normalize_messages(rest)]  # type: ignore[union-attr]
-    for turn in turns:
-        turn.pop("name", None)
+    turns = [{"role": m.role, "content": m.content} for m in merge_consecutive(rest)]
     if turns and turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": LEADING_USER_PLACEHOLDER})
     body: dict[str, Any] = {
@@ -60,30 +57,29 @@ def anthropic_request(
     return body
 
 
+ANTHROPIC_CAPABILITIES = Capabilities(
+    streaming=True,
+    server_side_chaining=False,
+    sampling_parameters=False,
+    exact_token_counts=False,
+    needs_api_key=True,
+)
+
+
 @dataclass
-class Anthropic(StreamingProvider):
+class Anthropic(SdkProvider):
     """Anthropic's Messages API on the official SDK."""
 
     client: anthropic.Anthropic | None = None
-    api_key: str | None = field(default=None, repr=False)
-    base_url: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.name == "provider":
-            self.name = "Anthropic"
-        self.mode = "chat"
-        self.capabilities = Capabilities(
-            streaming=True,
-            server_side_chaining=False,
-            sampling_parameters=False,
-            exact_token_counts=False,
-            needs_api_key=True,
-        )
+    def _default_name(self) -> str:
+        return "Anthropic"
 
-    def _client(self) -> anthropic.Anthropic:
-        if self.client is None:
-            self.client = anthropic_client(self.api_key, self.base_url)
-        return self.client
+    def _declared_capabilities(self) -> Capabilities:
+        return ANTHROPIC_CAPABILITIES
+
+    def _make_client(self) -> anthropic.Anthropic:
+        return anthropic_client(self.api_key, self.base_url)
 
     def build_request(
         self,

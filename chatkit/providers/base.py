@@ -9,15 +9,17 @@ body and its size, and the response id. Streaming is a sync generator (it plugs 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
+from chatkit.context_windows import known_context_window
 from chatkit.messages import Message
-from chatkit.tokens import Tokenizer, known_context_window, tokenizer_for_model
+from chatkit.tokens import Tokenizer, tokenizer_for_model
 
-Mode: TypeAlias = Literal["chat", "responses"]
-MODE_LABELS: dict[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
+# "chat": the whole message list goes every turn; "responses": turns chain by
+# previous_response_id (on the server, or in chatkit's local response store).
+MODES: tuple[str, ...] = ("chat", "responses")
 
 
 @dataclass(frozen=True)
@@ -239,9 +241,6 @@ class StreamingProvider:
     ) -> TurnResult:
         """The whole reply at once (the stream, consumed)."""
         return self.stream(messages, options, previous_response_id).finish()
-
-
-Summarize: TypeAlias = Callable[[Sequence[Message]], str]
 
 
 def split_system(messages: Sequence[Message]) -> tuple[str, list[Message]]:

@@ -1,4 +1,4 @@
-"""Build SDK clients from explicit arguments or the SDKs' own environment variables.
+"""SDK clients, from explicit arguments or the SDKs' own environment variables, made on first use.
 
 ``OPENAI_API_KEY``/``OPENAI_BASE_URL`` and ``ANTHROPIC_API_KEY``/``ANTHROPIC_BASE_URL`` point the
 whole app at another endpoint with no code change. Keys are passed straight to the SDK and
@@ -8,11 +8,15 @@ never stored elsewhere.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from typing import Any
 
 import anthropic
 import openai
 
 from chatkit.errors import MissingApiKey
+from chatkit.providers.base import Capabilities, StreamingProvider
+from chatkit.tokens import tokenizer_for_model
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 # OpenAI-compatible servers (Ollama, llama.cpp, vLLM) usually take any key, but the SDK wants one.
@@ -58,3 +62,58 @@ def anthropic_client(
         timeout=timeout,
         max_retries=max_retries,
     )
+
+
+def openai_capabilities(
+    model: str, base_url: str | None, *, server_side_chaining: bool
+) -> Capabilities:
+    """What an OpenAI (or OpenAI-compatible) provider supports."""
+    return Capabilities(
+        streaming=True,
+        server_side_chaining=server_side_chaining,
+        sampling_parameters=True,
+        exact_token_counts=tokenizer_for_model(model).exact,
+        needs_api_key=base_url is None,
+    )
+
+
+def openai_name(base_url: str | None) -> str:
+    """The default name of an OpenAI-style provider: OpenAI, or a compatible server."""
+    return "OpenAI-compatible" if base_url else "OpenAI"
+
+
+@dataclass
+class SdkProvider(StreamingProvider):
+    """Shared plumbing of the providers on an official SDK.
+
+    ``client`` is the SDK client to use; without one, a client is made on first use from
+    ``api_key`` and ``base_url`` (else the SDK's own environment variables). Each subclass
+    fixes its API mode, its default name and its capabilities.
+    """
+
+    client: Any = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name == "provider":
+            self.name = self._default_name()
+        self.mode = self._fixed_mode()
+        self.capabilities = self._declared_capabilities()
+
+    def _client(self) -> Any:
+        if self.client is None:
+            self.client = self._make_client()
+        return self.client
+
+    def _default_name(self) -> str:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _fixed_mode(self) -> str:
+        return "chat"
+
+    def _declared_capabilities(self) -> Capabilities:
+        return self.capabilities
+
+    def _make_client(self) -> Any:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError

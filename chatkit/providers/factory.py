@@ -1,30 +1,133 @@
-"""Build the provider for a (provider kind, API mode, model) choice, as the sidebar offers it."""
+"""The providers the app offers, described as data, and the one function that builds them.
+
+The sidebar, the captions and the teaching pages read a ``ProviderKind`` (its labels, which
+fields it needs, what it supports) instead of testing provider names, so adding a provider
+means adding an entry here and its module beside this one.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from chatkit.providers.base import Provider
-from chatkit.response_store import LocallyChained, ResponseStore
+from chatkit.providers.base import MODES, Capabilities, Provider
+from chatkit.providers.chained import LocallyChained, ResponseStore
 
 OPENAI = "OpenAI"
 ANTHROPIC = "Anthropic"
 COMPATIBLE = "OpenAI-compatible"
 LOCAL = "Local"
-PROVIDER_KINDS: tuple[str, ...] = (OPENAI, ANTHROPIC, COMPATIBLE, LOCAL)
-MODES: tuple[str, ...] = ("chat", "responses")
 
-# Suggestions for the model picker; any other name can be typed in.
-SUGGESTED_MODELS: dict[str, tuple[str, ...]] = {
-    OPENAI: ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "gpt-5.5", "gpt-5.4-mini"),
-    ANTHROPIC: ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7", "claude-sonnet-5-5"),
-    COMPATIBLE: ("llama3.2", "qwen2.5:7b-instruct"),
-    LOCAL: ("",),
+# The request shapes of the three APIs (what the request inspector rebuilds).
+CHAT_SHAPE = "chat"
+RESPONSES_SHAPE = "responses"
+MESSAGES_SHAPE = "anthropic"
+
+OPENAI_MODE_LABELS: Mapping[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
+
+
+@dataclass(frozen=True)
+class ProviderKind:
+    """One provider as the sidebar offers it: its labels, its fields, what it supports.
+
+    ``capabilities`` are the kind's own (a built provider may know more, such as whether its
+    model's token counts are exact). ``api_key_env`` / ``base_url_env`` / ``model_env`` name the
+    variables the host's key, endpoint and model come from; ``asks_base_url`` means the person
+    types the server's address. ``model_field`` is how the model is chosen: from
+    ``suggested_models`` (others may be typed), as free text, or as the path of a model file
+    (empty: ``default_model_label``).
+    """
+
+    name: str
+    capabilities: Capabilities
+    mode_labels: Mapping[str, str] = field(default_factory=lambda: dict(OPENAI_MODE_LABELS))
+    chat_shape: str = CHAT_SHAPE
+    api_key_env: str | None = None
+    base_url_env: str | None = None
+    model_env: str | None = None
+    asks_base_url: bool = False
+    default_base_url: str | None = None
+    model_field: Literal["choice", "text", "path"] = "choice"
+    suggested_models: tuple[str, ...] = ()
+    default_model_label: str = ""
+
+    @property
+    def chains_locally(self) -> bool:
+        """Responses mode is chatkit's local response store (the provider keeps no state)."""
+        return not self.capabilities.server_side_chaining
+
+    def mode_label(self, mode: str) -> str:
+        """The words for an API mode of this provider."""
+        return self.mode_labels.get(mode, mode)
+
+    def request_shape(self, mode: str) -> str:
+        """The API shape a client sends in ``mode``: Responses for every provider in Responses
+        mode (local chaining takes that shape too), else this provider's own chat shape."""
+        return RESPONSES_SHAPE if mode == "responses" else self.chat_shape
+
+    def model_label(self, model: str) -> str:
+        """The model as a caption shows it (the default model's label when none is named)."""
+        return model or self.default_model_label
+
+
+PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
+    kind.name: kind
+    for kind in (
+        ProviderKind(
+            OPENAI,
+            Capabilities(server_side_chaining=True),
+            api_key_env="OPENAI_API_KEY",
+            base_url_env="OPENAI_BASE_URL",
+            suggested_models=(
+                "gpt-4.1-mini",
+                "gpt-4.1",
+                "gpt-4o-mini",
+                "gpt-4o",
+                "gpt-5.5",
+                "gpt-5.4-mini",
+            ),
+        ),
+        ProviderKind(
+            ANTHROPIC,
+            Capabilities(sampling_parameters=False),
+            chat_shape=MESSAGES_SHAPE,
+            api_key_env="ANTHROPIC_API_KEY",
+            base_url_env="ANTHROPIC_BASE_URL",
+            suggested_models=(
+                "claude-sonnet-4-6",
+                "claude-haiku-4-5",
+                "claude-opus-4-7",
+                "claude-sonnet-5-5",
+            ),
+        ),
+        ProviderKind(
+            COMPATIBLE,
+            Capabilities(server_side_chaining=True, needs_api_key=False),
+            base_url_env="OPENAI_BASE_URL",
+            asks_base_url=True,
+            default_base_url="http://127.0.0.1:11434/v1",
+            model_field="text",
+            suggested_models=("llama3.2", "qwen2.5:7b-instruct"),
+        ),
+        ProviderKind(
+            LOCAL,
+            Capabilities(exact_token_counts=True, needs_api_key=False, loads_in_process=True),
+            model_env="CHATKIT_LOCAL_MODEL",
+            model_field="path",
+            default_model_label="bundled SmolLM2-135M",
+        ),
+    )
 }
-API_KEY_ENV = {OPENAI: "OPENAI_API_KEY", ANTHROPIC: "ANTHROPIC_API_KEY"}
+PROVIDER_KINDS: tuple[str, ...] = tuple(PROVIDER_KINDS_BY_NAME)
+
+
+def provider_kind(name: str) -> ProviderKind:
+    """The kind called ``name``; a name chatkit does not list (a provider built by hand) is
+    described as an OpenAI-style provider without server-side state."""
+    known = PROVIDER_KINDS_BY_NAME.get(name)
+    return known if known is not None else ProviderKind(name, Capabilities())
 
 
 @dataclass(frozen=True)
@@ -36,11 +139,6 @@ class ProviderSpec:
     model: str = ""
     base_url: str | None = None
     context_window: int | None = None
-
-    @property
-    def uses_local_store(self) -> bool:
-        """Responses mode without server-side state: chained through the local response store."""
-        return self.mode == "responses" and self.kind in (ANTHROPIC, LOCAL)
 
 
 def default_provider_kind(
@@ -60,6 +158,20 @@ def default_provider_kind(
     return LOCAL
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"Unknown API mode {mode!r}: use 'chat' or 'responses'.")
+
+
+def in_mode(provider: Provider, mode: str, store: ResponseStore | None = None) -> Provider:
+    """``provider`` in API ``mode``: as it is when it already speaks it, else Responses mode
+    through chatkit's local response store."""
+    _check_mode(mode)
+    if mode == "chat" or provider.mode == "responses":
+        return provider
+    return LocallyChained(inner=provider, store=store if store is not None else ResponseStore())
+
+
 def make_provider(
     spec: ProviderSpec,
     *,
@@ -68,8 +180,7 @@ def make_provider(
     store: ResponseStore | None = None,
 ) -> Provider:
     """The provider for ``spec``; Responses mode on Anthropic and Local uses ``store``."""
-    if spec.mode not in MODES:
-        raise ValueError(f"Unknown API mode {spec.mode!r}.")
+    _check_mode(spec.mode)
     store = store if store is not None else ResponseStore()
     if spec.kind in (OPENAI, COMPATIBLE):
         from chatkit.providers.openai_chat import OpenAIChat
@@ -99,11 +210,29 @@ def make_provider(
     elif spec.kind == LOCAL:
         from chatkit.providers.local import LocalModel
 
-        inner = LocalModel(model_path=spec.model or None)
+        inner = LocalModel(spec.model or None)
     else:
         raise ValueError(
             f"Unknown provider {spec.kind!r}: choose one of {', '.join(PROVIDER_KINDS)}."
         )
-    if spec.mode == "chat":
-        return inner
-    return LocallyChained(model=inner.model, inner=inner, store=store)
+    return in_mode(inner, spec.mode, store)
+
+
+def provider_for_client(
+    client: Any, model: str, mode: str = "chat", store: ResponseStore | None = None
+) -> Provider:
+    """A provider for an SDK client (``openai.OpenAI``, ``anthropic.Anthropic``) or a chatkit
+    provider passed through, in API ``mode``."""
+    import anthropic
+    import openai
+
+    if isinstance(client, openai.OpenAI):
+        return make_provider(ProviderSpec(OPENAI, mode, model), client=client, store=store)
+    if isinstance(client, anthropic.Anthropic):
+        return make_provider(ProviderSpec(ANTHROPIC, mode, model), client=client, store=store)
+    if hasattr(client, "stream") and hasattr(client, "complete"):
+        return in_mode(client, mode, store)
+    raise TypeError(
+        "Expected an openai.OpenAI client, an anthropic.Anthropic client, or a chatkit provider, "
+        f"not {type(client).__name__}."
+    )

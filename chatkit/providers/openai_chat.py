@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import openai
 
 from chatkit.messages import Message
-from chatkit.providers.base import (
-    Capabilities,
-    GenerationOptions,
-    StreamingProvider,
-    TurnGenerator,
-    Usage,
-)
-from chatkit.providers.clients import openai_client
+from chatkit.providers.base import Capabilities, GenerationOptions, TurnGenerator, Usage
+from chatkit.providers.clients import SdkProvider, openai_capabilities, openai_client, openai_name
 from chatkit.providers.sdk_errors import (
     OPENAI_ERRORS,
     closed_early,
     from_openai_error,
     stream_failure,
 )
-from chatkit.tokens import tokenizer_for_model
 
 
 def chat_completions_request(
@@ -60,19 +53,6 @@ def chat_completions_request(
     return body
 
 
-def openai_capabilities(
-    model: str, base_url: str | None, *, server_side_chaining: bool
-) -> Capabilities:
-    """What an OpenAI (or OpenAI-compatible) provider supports."""
-    return Capabilities(
-        streaming=True,
-        server_side_chaining=server_side_chaining,
-        sampling_parameters=True,
-        exact_token_counts=tokenizer_for_model(model).exact,
-        needs_api_key=base_url is None,
-    )
-
-
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
@@ -86,26 +66,20 @@ def _usage(raw: Any) -> Usage | None:
 
 
 @dataclass
-class OpenAIChat(StreamingProvider):
+class OpenAIChat(SdkProvider):
     """Chat Completions on the official SDK; also any OpenAI-compatible server via ``base_url``."""
 
     client: openai.OpenAI | None = None
-    api_key: str | None = field(default=None, repr=False)
-    base_url: str | None = None
     system_role: str = "system"
 
-    def __post_init__(self) -> None:
-        if self.name == "provider":
-            self.name = "OpenAI-compatible" if self.base_url else "OpenAI"
-        self.mode = "chat"
-        self.capabilities = openai_capabilities(
-            self.model, self.base_url, server_side_chaining=False
-        )
+    def _default_name(self) -> str:
+        return openai_name(self.base_url)
 
-    def _client(self) -> openai.OpenAI:
-        if self.client is None:
-            self.client = openai_client(self.api_key, self.base_url, provider=self.name)
-        return self.client
+    def _declared_capabilities(self) -> Capabilities:
+        return openai_capabilities(self.model, self.base_url, server_side_chaining=False)
+
+    def _make_client(self) -> openai.OpenAI:
+        return openai_client(self.api_key, self.base_url, provider=self.name)
 
     def build_request(
         self,

@@ -17,15 +17,20 @@ import openai
 from chatkit.errors import PreviousResponseNotFound
 from chatkit.messages import Message
 from chatkit.providers.base import (
+    Capabilities,
     GenerationOptions,
-    StreamingProvider,
     TurnGenerator,
     Usage,
     new_input,
     split_system,
 )
-from chatkit.providers.clients import openai_client
-from chatkit.providers.openai_chat import openai_capabilities
+from chatkit.providers.chained import ResponseStore
+from chatkit.providers.clients import (
+    SdkProvider,
+    openai_capabilities,
+    openai_client,
+    openai_name,
+)
 from chatkit.providers.sdk_errors import (
     OPENAI_ERRORS,
     closed_early,
@@ -33,7 +38,6 @@ from chatkit.providers.sdk_errors import (
     is_chaining_unsupported,
     stream_failure,
 )
-from chatkit.response_store import ResponseStore
 
 
 def _input_item(message: Message) -> dict[str, Any]:
@@ -80,7 +84,7 @@ def _usage(raw: Any) -> Usage | None:
 
 
 @dataclass
-class OpenAIResponses(StreamingProvider):
+class OpenAIResponses(SdkProvider):
     """The Responses API on the official SDK, with fallback to full history when a chain breaks.
 
     ``store`` remembers every response this provider made, so a caller that only holds the
@@ -89,23 +93,20 @@ class OpenAIResponses(StreamingProvider):
     """
 
     client: openai.OpenAI | None = None
-    api_key: str | None = field(default=None, repr=False)
-    base_url: str | None = None
     store: ResponseStore = field(default_factory=ResponseStore)
     server_chaining: bool = True
 
-    def __post_init__(self) -> None:
-        if self.name == "provider":
-            self.name = "OpenAI-compatible" if self.base_url else "OpenAI"
-        self.mode = "responses"
-        self.capabilities = openai_capabilities(
-            self.model, self.base_url, server_side_chaining=True
-        )
+    def _default_name(self) -> str:
+        return openai_name(self.base_url)
 
-    def _client(self) -> openai.OpenAI:
-        if self.client is None:
-            self.client = openai_client(self.api_key, self.base_url, provider=self.name)
-        return self.client
+    def _fixed_mode(self) -> str:
+        return "responses"
+
+    def _declared_capabilities(self) -> Capabilities:
+        return openai_capabilities(self.model, self.base_url, server_side_chaining=True)
+
+    def _make_client(self) -> openai.OpenAI:
+        return openai_client(self.api_key, self.base_url, provider=self.name)
 
     def build_request(
         self,

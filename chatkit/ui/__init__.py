@@ -1,1 +1,6 @@
-"""The one place where Streamlit widgets shared by the pages live."""
+"""The Streamlit side: widgets and session state that several pages share.
+
+``state`` (the session's conversation, settings and resources), ``sidebar``, ``turns`` (taking
+a turn: stream, stop, settle), ``allowance`` (the hosted demo's limits), ``teaching`` (the
+teaching pages' header and captions) and ``charts``. Each page's own code lives in ``pages/``.
+"""

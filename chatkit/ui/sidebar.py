@@ -13,17 +13,14 @@ from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
 from chatkit.conversation import Conversation
 from chatkit.errors import InvalidDocument
 from chatkit.export import from_json, to_json, to_markdown
-from chatkit.providers.base import MODE_LABELS, GenerationOptions
-from chatkit.providers.factory import (
-    ANTHROPIC,
-    API_KEY_ENV,
-    COMPATIBLE,
-    LOCAL,
-    OPENAI,
+from chatkit.providers import (
+    MODES,
     PROVIDER_KINDS,
-    SUGGESTED_MODELS,
+    GenerationOptions,
+    ProviderKind,
     ProviderSpec,
     default_provider_kind,
+    provider_kind,
 )
 from chatkit.ui import state
 
@@ -38,7 +35,6 @@ SYSTEM_PROMPT_PRESETS: dict[str, str] = {
         "ask one guiding question at a time."
     ),
 }
-DEFAULT_COMPATIBLE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_MAX_OUTPUT_TOKENS = 512
 MAX_LISTED = 30
 IMPORT_ERROR_KEY = "import_error"
@@ -52,68 +48,66 @@ def _apply_preset() -> None:
 
 def _provider_section() -> ProviderSpec:
     config = state.config()
-    default_kind = default_provider_kind(
-        secrets={
-            "OPENAI_API_KEY": config.openai_api_key,
-            "ANTHROPIC_API_KEY": config.anthropic_api_key,
-            "OPENAI_BASE_URL": config.openai_base_url,
-        }
+    names = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL")
+    default_name = default_provider_kind(
+        secrets={name: config.provider_setting(name) for name in names}
     )
-    kind = st.selectbox(
-        "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_kind), key="provider_kind"
+    name = st.selectbox(
+        "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_name), key="provider_kind"
     )
-    base_url = None
-    if kind == COMPATIBLE:
+    kind = provider_kind(name)
+    base_url = config.provider_setting(kind.base_url_env)
+    if kind.asks_base_url:
         base_url = st.text_input(
             "Base URL",
-            value=config.openai_base_url or DEFAULT_COMPATIBLE_URL,
+            value=base_url or kind.default_base_url or "",
             key="base_url",
             help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
         )
-    elif kind == ANTHROPIC:
-        base_url = config.anthropic_base_url
-    mode_label = st.radio("API mode", list(MODE_LABELS.values()), key="api_mode", horizontal=True)
-    mode = next(code for code, label in MODE_LABELS.items() if label == mode_label)
-    if kind in (ANTHROPIC, LOCAL):
+    labels = [kind.mode_label(mode) for mode in MODES]
+    mode = MODES[labels.index(st.radio("API mode", labels, key="api_mode", horizontal=True))]
+    if kind.chains_locally:
         st.caption(
-            f"{kind} keeps no responses on its side: Responses mode uses chatkit's local "
+            f"{name} keeps no responses on its side: Responses mode uses chatkit's local "
             f"response store, so previous_response_id works the same way."
         )
-    if kind == LOCAL:
-        model = st.text_input(
-            "Model",
-            value=config.local_model_path or "",
-            key="model_local",
-            placeholder="bundled SmolLM2-135M-Instruct",
-            help="Leave empty for the bundled tiny model, or give the path of any GGUF file.",
-        )
-    elif kind == COMPATIBLE:
-        model = st.text_input(
-            "Model", value=SUGGESTED_MODELS[COMPATIBLE][0], key="model_compatible"
-        )
-    else:
-        model = st.selectbox(
-            "Model", SUGGESTED_MODELS[kind], key=f"model_{kind}", accept_new_options=True
-        )
-    if kind in (OPENAI, ANTHROPIC):
+    model = _model_field(kind)
+    if kind.capabilities.needs_api_key:
         _api_key_field(kind)
     return ProviderSpec(
-        kind=kind, mode=mode, model=(model or "").strip(), base_url=base_url or None
+        kind=name, mode=mode, model=(model or "").strip(), base_url=base_url or None
     )
 
 
-def _api_key_field(kind: str) -> None:
+def _model_field(kind: ProviderKind) -> str:
+    """The model: a path (empty for the bundled model), free text, or a suggestion."""
+    if kind.model_field == "path":
+        return st.text_input(
+            "Model",
+            value=state.config().provider_setting(kind.model_env) or "",
+            key=f"model_{kind.name}",
+            placeholder=kind.default_model_label,
+            help="Leave empty for the bundled model, or give the path of any GGUF file.",
+        )
+    if kind.model_field == "text":
+        return st.text_input("Model", value=kind.suggested_models[0], key=f"model_{kind.name}")
+    return st.selectbox(
+        "Model", kind.suggested_models, key=f"model_{kind.name}", accept_new_options=True
+    )
+
+
+def _api_key_field(kind: ProviderKind) -> None:
     config = state.config()
-    has_host_key = bool(config.host_key_for(kind))
+    has_host_key = bool(state.host_api_key(kind.name))
     if has_host_key and not config.hosted:
-        st.caption(f"Using the {kind} key from {API_KEY_ENV[kind]}.")
+        st.caption(f"Using the {kind.name} key from {kind.api_key_env}.")
         return
     st.text_input(
         "API key",
         type="password",
-        key=f"api_key_{kind}",
+        key=f"api_key_{kind.name}",
         help="Kept only in this browser session; never saved, logged or exported.",
-        placeholder="optional: your own key" if has_host_key else f"{API_KEY_ENV[kind]}",
+        placeholder="optional: your own key" if has_host_key else f"{kind.api_key_env}",
     )
     if config.hosted and has_host_key:
         st.caption(
@@ -145,7 +139,7 @@ def _number(label: str, key: str, default: int, low: int, high: int, step: int =
     return int(st.number_input(label, low, high, step=step, key=key))
 
 
-def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]:
+def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, GenerationOptions]:
     labels = list(TRIMMING_LABELS.values())
     label = st.selectbox("Trimming", labels, key="trimming")
     trim_kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
@@ -154,12 +148,12 @@ def _generation_section(kind: str) -> tuple[TrimmingSettings, GenerationOptions]
         last_n = int(_number("Turns to keep", "trim_last_n", 10, 0, 1000))
     elif trim_kind in ("token_budget", "summarize"):
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
-    no_sampling = kind == ANTHROPIC
+    no_sampling = not kind.capabilities.sampling_parameters
     temperature = st.slider(
         "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
     )
     if no_sampling:
-        st.caption("Anthropic's current API takes no sampling parameters, so none is sent.")
+        st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
     max_output = int(
         _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
     )
@@ -302,7 +296,7 @@ def render_sidebar() -> state.Settings:
         st.subheader("Prompt")
         system_prompt = _prompt_section()
         with st.expander("Trimming and generation", expanded=False):
-            trimming, options = _generation_section(spec.kind)
+            trimming, options = _generation_section(provider_kind(spec.kind))
         st.subheader("Conversations")
         _conversations_section()
         with st.expander("Download or import"):

@@ -18,11 +18,18 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from chatkit.chat import PreparedTurn, TrimmingSettings
 from chatkit.config import AppConfig, HostedAllowance, load_config
-from chatkit.conversation import Conversation
+from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import ChatkitError, InvalidDocument
-from chatkit.providers.base import GenerationOptions, Provider, ReplyStream
-from chatkit.providers.factory import LOCAL, ProviderSpec, make_provider
-from chatkit.response_store import ResponseStore
+from chatkit.providers import (
+    GenerationOptions,
+    Provider,
+    ProviderKind,
+    ProviderSpec,
+    ReplyStream,
+    ResponseStore,
+    make_provider,
+    provider_kind,
+)
 from chatkit.store import ConversationStore, default_database_url
 
 
@@ -177,17 +184,30 @@ def store() -> ConversationStore | None:
         return None
 
 
-def api_key_for(kind: str) -> str | None:
-    """The key to use for a provider kind: typed in this session, else from secrets."""
-    typed = st.session_state.get(f"api_key_{kind}")
-    if typed:
-        return typed
-    return config().host_key_for(kind)
+def kind() -> ProviderKind:
+    """The provider the sidebar chose, as data: its labels, fields and capabilities."""
+    return provider_kind(settings().spec.kind)
 
 
-def uses_host_key(kind: str) -> bool:
-    """True when this session would spend the host's key (hosted demo limits apply)."""
-    return kind != LOCAL and not st.session_state.get(f"api_key_{kind}")
+def typed_api_key(name: str) -> str | None:
+    """The key typed into this session's sidebar for the provider called ``name``, if any."""
+    return st.session_state.get(f"api_key_{name}") or None
+
+
+def host_api_key(name: str) -> str | None:
+    """The host's key for the provider called ``name`` (environment or secrets), if any."""
+    return config().provider_setting(provider_kind(name).api_key_env)
+
+
+def api_key_for(name: str) -> str | None:
+    """The key to use for a provider: typed in this session, else the host's."""
+    return typed_api_key(name) or host_api_key(name)
+
+
+def uses_host_key(name: str) -> bool:
+    """True when this session would spend the host's resources (hosted demo limits apply):
+    every provider but one that runs in this process, unless the visitor typed a key."""
+    return not provider_kind(name).capabilities.loads_in_process and not typed_api_key(name)
 
 
 def provider_for(spec: ProviderSpec) -> Provider:
@@ -238,8 +258,6 @@ def open_from_url() -> None:
         return
     if config().hosted and target.owner_of(wanted) != owner():
         # Someone else's link in a public demo: continue on a copy, never on their record.
-        from chatkit.conversation import new_conversation_id
-
         loaded.id = new_conversation_id()
     set_conversation(loaded)
     st.session_state["system_prompt"] = loaded.system_prompt  # the sidebar is drawn after this

@@ -1,12 +1,11 @@
-"""Widgets the teaching pages share: the page header, the provider, the hosted-demo allowance."""
+"""Widgets the teaching pages share: the page header, the provider in use and its caption."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from chatkit.errors import ChatkitError
-from chatkit.providers.base import MODE_LABELS, Provider
-from chatkit.providers.factory import LOCAL
+from chatkit.providers import Provider
 from chatkit.ui import state
 
 
@@ -19,8 +18,8 @@ def header(title: str, explanation: str) -> None:
 def model_caption() -> str:
     """Which provider, API mode and model the sidebar chose, in words."""
     spec = state.settings().spec
-    model = spec.model or ("bundled SmolLM2-135M" if spec.kind == LOCAL else "")
-    return f"{spec.kind} · {MODE_LABELS.get(spec.mode, spec.mode)} · {model}"
+    kind = state.kind()
+    return f"{spec.kind} · {kind.mode_label(spec.mode)} · {kind.model_label(spec.model)}"
 
 
 def active_provider() -> Provider | None:
@@ -30,18 +29,3 @@ def active_provider() -> Provider | None:
     except ChatkitError as error:
         st.error(error.message, icon=":material/error:")
         return None
-
-
-def allowance_refusal() -> str | None:
-    """In a hosted demo on the host's key: the sentence refusing more calls, if the limit is hit."""
-    config = state.config()
-    if config.hosted and state.uses_host_key(state.settings().spec.kind):
-        return state.session().allowance.refusal(config)
-    return None
-
-
-def record_use(tokens: int) -> None:
-    """Count a call against the hosted demo's allowance (only when it spends the host's key)."""
-    config = state.config()
-    if config.hosted and state.uses_host_key(state.settings().spec.kind):
-        state.session().allowance.record(tokens)

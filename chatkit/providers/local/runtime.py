@@ -3,7 +3,8 @@
 A GGUF file is checked (its magic bytes, whether it fits in memory) before llama.cpp sees it,
 then loaded once per process and shared by every session. llama.cpp contexts are not
 thread-safe, so each generation holds the model's ``lock`` from the first token to the last
-(``chatkit.local_stream``): a second session waits its turn instead of crashing the process.
+(``chatkit.providers.local.stream``): a second session waits its turn instead of crashing the
+process.
 Prompts are rendered with the GGUF's own chat template through the binding's
 ``Jinja2ChatFormatter``.
 """
@@ -28,7 +29,6 @@ from llama_cpp._internals import LlamaModel
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from chatkit.errors import InvalidRequest, ModelLoadError
-from chatkit.local_tokens import LocalTokenizer
 
 GGUF_MAGIC = b"GGUF"
 CONTEXT_CAP = 8192  # default n_ctx: the model's trained context, at most this many tokens
@@ -80,11 +80,6 @@ class LoadedModel:
         """Stop strings, as the binding's formatter gives them (the end-of-sequence text)."""
         eos_text = self._formatters[True].eos_token
         return (eos_text,) if eos_text else ()
-
-    @cached_property
-    def tokenizer(self) -> LocalTokenizer:
-        """Exact token counts for this model (one per model, so its count cache is shared)."""
-        return LocalTokenizer(self)
 
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
         """Token ids of ``text``; ``special`` parses control tokens such as ``<|im_start|>``."""

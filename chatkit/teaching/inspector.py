@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatkit.conversation import Conversation, ReplyInfo
-from chatkit.messages import Message
+from chatkit.messages import Message, clip
 from chatkit.providers.anthropic import anthropic_request
 from chatkit.providers.base import GenerationOptions, request_size
-from chatkit.providers.factory import ANTHROPIC, LOCAL
+from chatkit.providers.factory import CHAT_SHAPE, MESSAGES_SHAPE, RESPONSES_SHAPE, provider_kind
 from chatkit.providers.openai_chat import chat_completions_request
 from chatkit.providers.openai_responses import responses_request
-from chatkit.summary import clip
 
-CHAT = "chat"
-RESPONSES = "responses"
-MESSAGES = "anthropic"
+CHAT = CHAT_SHAPE
+RESPONSES = RESPONSES_SHAPE
+MESSAGES = MESSAGES_SHAPE
 SHAPES: tuple[str, ...] = (CHAT, RESPONSES, MESSAGES)
 SHAPE_TITLES: dict[str, str] = {
     CHAT: "Chat Completions: the full message array",
@@ -46,21 +45,17 @@ class TurnChoice:
 
 def turn_choices(conversation: Conversation) -> list[TurnChoice]:
     """Every answered turn, newest last, labelled with its number and the user's words."""
-    choices: list[TurnChoice] = []
-    user_text = ""
-    for position, message in enumerate(conversation.messages):
-        if message.role == "user":
-            user_text = message.content
-        elif message.role == "assistant":
-            number = len(choices) + 1
-            label = (
-                f"Turn {number}: {clip(user_text, LABEL_CHARS)}"
-                if user_text
-                else (f"Turn {number}")
-            )
-            choices.append(TurnChoice(position, number, label))
-            user_text = ""
-    return choices
+    return [
+        TurnChoice(
+            turn.assistant_index,
+            turn.index + 1,
+            f"Turn {turn.index + 1}: {clip(turn.user.content, LABEL_CHARS)}"
+            if turn.user is not None and turn.user.content
+            else f"Turn {turn.index + 1}",
+        )
+        for turn in conversation.turns
+        if turn.assistant_index is not None
+    ]
 
 
 def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[Message]:
@@ -72,17 +67,14 @@ def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[
 
 
 def shape_of(info: ReplyInfo | None, fallback_kind: str = "", fallback_mode: str = CHAT) -> str:
-    """Which of the three request shapes a reply's client sent.
+    """Which of the three request shapes a reply's client sent (as its provider declares).
 
-    Responses mode is the Responses shape for every provider (Anthropic and the local model
-    chain through chatkit's local store); otherwise Anthropic sent a Messages body and every
-    other provider a message array.
+    Responses mode is the Responses shape for every provider (providers without server-side
+    state chain through chatkit's local store); otherwise each sends its own chat shape.
     """
     provider = info.provider if info and info.provider else fallback_kind
     mode = info.mode if info and info.mode else fallback_mode
-    if mode == RESPONSES:
-        return RESPONSES
-    return MESSAGES if provider == ANTHROPIC else CHAT
+    return provider_kind(provider).request_shape(mode)
 
 
 def request_in_shape(
@@ -253,7 +245,7 @@ def inspect_turn(
         options = options_of(body)
         size = info.request_bytes if info.request_bytes is not None else request_size(body)
         provider = info.provider
-        if info.mode == RESPONSES and provider in (ANTHROPIC, LOCAL):
+        if info.mode == RESPONSES and provider_kind(provider).chains_locally:
             notes.append(
                 f"{provider} has no server-side chain: chatkit's local response store rebuilt "
                 f"the history, so this body (what the model received) holds the whole "
@@ -268,7 +260,7 @@ def inspect_turn(
             "rebuilt from the conversation as it is now, with the current generation settings. "
             "Trimming at the time, if any, is not known."
         )
-        if info is not None and info.provider == LOCAL:
+        if info is not None and provider_kind(info.provider).capabilities.loads_in_process:
             notes.append(
                 "The local model's own record also holds the prompt its chat template made; "
                 "the rebuilt body shows only the messages."

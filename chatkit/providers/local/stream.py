@@ -13,15 +13,13 @@ import codecs
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama_c
 
 from chatkit.errors import ProviderError, ProviderUnavailable
-
-if TYPE_CHECKING:
-    from chatkit.local_runtime import LoadedModel
+from chatkit.providers.local.runtime import LoadedModel
 
 # Sampling defaults of Llama.create_chat_completion, so replies match the binding's own.
 TOP_K = 40

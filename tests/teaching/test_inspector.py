@@ -6,7 +6,12 @@ import pytest
 
 from chatkit.chat import send
 from chatkit.conversation import Conversation
-from chatkit.inspector import (
+from chatkit.messages import Message
+from chatkit.providers.base import GenerationOptions, request_size
+from chatkit.providers.factory import ANTHROPIC, LOCAL, OPENAI, ProviderSpec, make_provider
+from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.teaching.inspector import (
     CHAT,
     MESSAGES,
     PLACEHOLDER_RESPONSE_ID,
@@ -18,11 +23,6 @@ from chatkit.inspector import (
     shape_of,
     turn_choices,
 )
-from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, request_size
-from chatkit.providers.factory import ANTHROPIC, LOCAL, OPENAI, ProviderSpec, make_provider
-from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
 
 OPTIONS = GenerationOptions(max_output_tokens=256)
 

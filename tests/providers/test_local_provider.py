@@ -18,9 +18,9 @@ from chatkit.conversation import Conversation
 from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
+from chatkit.providers.chained import LocallyChained
 from chatkit.providers.factory import LOCAL, ProviderSpec, make_provider
 from chatkit.providers.local import LocalModel, default_model_path
-from chatkit.response_store import LocallyChained
 from chatkit.summary import summarize
 from chatkit.tokens import count_message_tokens
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from chatkit.messages import Message
-
-if TYPE_CHECKING:
-    from chatkit.local_runtime import LoadedModel
+from chatkit.providers.local.runtime import LoadedModel
 
 # A stand-in system prompt: other messages are measured after it, as in a typical conversation.
 _PROBE_SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
@@ -89,3 +88,17 @@ class LocalTokenizer:
         return len(
             self.model.tokenize(self.model.render(messages, generation_prompt=generation_prompt))
         )
+
+
+_tokenizers: weakref.WeakKeyDictionary[LoadedModel, LocalTokenizer] = weakref.WeakKeyDictionary()
+_tokenizers_lock = threading.Lock()
+
+
+def tokenizer_of(model: LoadedModel) -> LocalTokenizer:
+    """Exact token counts for ``model``: one tokenizer per loaded model, so its count cache is
+    shared by every session."""
+    with _tokenizers_lock:
+        tokenizer = _tokenizers.get(model)
+        if tokenizer is None:
+            tokenizer = _tokenizers[model] = LocalTokenizer(model)
+        return tokenizer

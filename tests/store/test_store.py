@@ -33,7 +33,7 @@ from chatkit.store import (
     default_database_url,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

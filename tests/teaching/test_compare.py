@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.compare import (
+from chatkit.errors import ChatkitError
+from chatkit.messages import Message
+from chatkit.providers.base import request_size
+from chatkit.providers.factory import ANTHROPIC, ProviderSpec, make_provider
+from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.openai_responses import OpenAIResponses, responses_request
+from chatkit.teaching.compare import (
     CHAINED,
     DEFAULT_SCRIPT,
     MANUAL,
@@ -15,12 +21,6 @@ from chatkit.compare import (
     run_comparison,
     script_lines,
 )
-from chatkit.errors import ChatkitError
-from chatkit.messages import Message
-from chatkit.providers.base import request_size
-from chatkit.providers.factory import ANTHROPIC, ProviderSpec, make_provider
-from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses, responses_request
 
 MODEL = "claude-sonnet-4-6"
 

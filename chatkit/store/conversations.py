@@ -1,0 +1,237 @@
+"""Saved conversations: save, load, list, rename and delete, in any SQLAlchemy database.
+
+``ConversationStore(url)`` opens the database (a SQLite file by default), applies the schema
+migrations it has not seen yet, and then keeps conversations. One store per process is enough
+(the app keeps it in ``st.cache_resource``); it is safe to use from several Streamlit sessions
+(threads) at once, and several processes may share a SQLite file or a PostgreSQL database.
+
+Nothing here ever sees an API key: a ``Conversation`` holds none, and no method takes one.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chatkit.conversation import Conversation
+from chatkit.errors import ChatkitError
+from chatkit.store.engine import Database, utc_now
+from chatkit.store.rows import (
+    conversation_from_rows,
+    insert_if_missing,
+    message_rows,
+    unchanged_prefix,
+)
+from chatkit.store.schema import conversations, messages, migrate
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One line of the saved-conversations list."""
+
+    id: str
+    title: str
+    updated_at: str
+    message_count: int
+    owner: str | None
+
+
+class ConversationStore:
+    """Saved conversations in one database, safe to share between threads and processes."""
+
+    def __init__(self, url: str) -> None:
+        self._database = Database(url)
+        try:
+            migrate(self._database)
+        except ChatkitError:
+            self._database.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        """The database URL, with any password hidden."""
+        return self._database.shown_url
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tools and tests that watch the SQL)."""
+        return self._database.engine
+
+    @property
+    def database(self) -> Database:
+        """The database this store keeps its conversations in (other stores may share it)."""
+        return self._database
+
+    def close(self) -> None:
+        """Close the pooled connections; the store must not be used afterwards."""
+        self._database.close()
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+    def save(self, conversation: Conversation, owner: str | None = None) -> None:
+        """Make the saved copy of ``conversation`` equal to it (creating it if new).
+
+        ``owner`` is recorded when the conversation is first saved and kept afterwards: the
+        caller decides who may write to a conversation (``owner_of``), the store never moves
+        one between owners. Replies are saved without their request and response bodies.
+        The list order (``updated_at``) changes only when something saved did change.
+
+        The common case - a turn appended - inserts only the new messages. Otherwise (a
+        regenerated reply, an edited or cleared conversation) the messages from the first
+        one that differs are deleted and written again.
+        """
+        rows = message_rows(conversation)
+        now = utc_now()
+        with (
+            self._database.errors("save the conversation"),
+            self._database.transaction(write=True) as conn,
+        ):
+            insert_if_missing(
+                conn,
+                {
+                    "id": conversation.id,
+                    "title": conversation.title,
+                    "system_prompt": conversation.system_prompt,
+                    "owner": owner,
+                    "created_at": conversation.created_at,
+                    "updated_at": now,
+                },
+            )
+            stored = conn.execute(
+                sa.select(conversations.c.title, conversations.c.system_prompt)
+                .where(conversations.c.id == conversation.id)
+                .with_for_update()
+            ).one()
+            keep, stored_more = unchanged_prefix(conn, conversation.id, rows)
+            if stored_more:
+                conn.execute(
+                    sa.delete(messages).where(
+                        messages.c.conversation_id == conversation.id,
+                        messages.c.position >= keep,
+                    )
+                )
+            if keep < len(rows):
+                conn.execute(sa.insert(messages), rows[keep:])
+            changed = (
+                stored_more
+                or keep < len(rows)
+                or stored.title != conversation.title
+                or stored.system_prompt != conversation.system_prompt
+            )
+            if changed:
+                conn.execute(
+                    sa.update(conversations)
+                    .where(conversations.c.id == conversation.id)
+                    .values(
+                        title=conversation.title,
+                        system_prompt=conversation.system_prompt,
+                        updated_at=now,
+                    )
+                )
+
+    def rename(self, conversation_id: str, title: str) -> bool:
+        """Set a saved conversation's title; False if there is no such conversation.
+
+        Renaming does not move the conversation up the list. Set the open ``Conversation``'s
+        ``title`` too, or its next ``save`` writes the old title back.
+        """
+        with (
+            self._database.errors("rename the conversation"),
+            self._database.transaction(write=True) as conn,
+        ):
+            result = conn.execute(
+                sa.update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(title=title)
+            )
+            return result.rowcount > 0
+
+    def delete(self, conversation_id: str) -> bool:
+        """Delete a saved conversation and its messages; False if there was none."""
+        with (
+            self._database.errors("delete the conversation"),
+            self._database.transaction(write=True) as conn,
+        ):
+            # The foreign key cascades too; deleting explicitly also covers a database whose
+            # foreign keys are switched off.
+            conn.execute(sa.delete(messages).where(messages.c.conversation_id == conversation_id))
+            result = conn.execute(
+                sa.delete(conversations).where(conversations.c.id == conversation_id)
+            )
+            return result.rowcount > 0
+
+    # -- reading -----------------------------------------------------------------------------
+    def load(self, conversation_id: str) -> Conversation | None:
+        """The saved conversation, or None if there is none with this id.
+
+        A damaged record raises ``InvalidDocument`` rather than loading in part.
+        """
+        with (
+            self._database.errors("open the conversation"),
+            self._database.transaction(write=False) as conn,
+        ):
+            head = conn.execute(
+                sa.select(conversations).where(conversations.c.id == conversation_id)
+            ).first()
+            if head is None:
+                return None
+            rows = conn.execute(
+                sa.select(messages)
+                .where(messages.c.conversation_id == conversation_id)
+                .order_by(messages.c.position)
+            ).all()
+        return conversation_from_rows(head._mapping, [row._mapping for row in rows])
+
+    def owner_of(self, conversation_id: str) -> str | None:
+        """Who first saved the conversation; None if nobody in particular, or if it is not saved."""
+        with (
+            self._database.errors("look up the conversation"),
+            self._database.transaction(write=False) as conn,
+        ):
+            return conn.execute(
+                sa.select(conversations.c.owner).where(conversations.c.id == conversation_id)
+            ).scalar_one_or_none()
+
+    def list(
+        self, owner: str | None = None, *, include_all: bool = False
+    ) -> builtins.list[ConversationSummary]:
+        """Saved conversations, most recently changed first.
+
+        ``include_all=True`` lists everyone's (a local, single-user app). Otherwise only the
+        conversations saved with exactly this ``owner`` are listed, so in a hosted app one
+        visitor never sees another's; ``owner=None`` then lists only the ownerless ones.
+        """
+        count = (
+            sa.select(sa.func.count())
+            .where(messages.c.conversation_id == conversations.c.id)
+            .scalar_subquery()
+        )
+        query = sa.select(
+            conversations.c.id,
+            conversations.c.title,
+            conversations.c.updated_at,
+            count,
+            conversations.c.owner,
+        ).order_by(conversations.c.updated_at.desc(), conversations.c.id)
+        if not include_all:
+            query = query.where(
+                conversations.c.owner.is_(None) if owner is None else conversations.c.owner == owner
+            )
+        with (
+            self._database.errors("list the saved conversations"),
+            self._database.transaction(write=False) as conn,
+        ):
+            return [
+                ConversationSummary(
+                    id=row[0], title=row[1], updated_at=row[2], message_count=row[3], owner=row[4]
+                )
+                for row in conn.execute(query)
+            ]

@@ -1,0 +1,133 @@
+"""Conversations as table rows, and back: what a save writes and what a load reads.
+
+Each message row carries ``digest``, a hash chained over every message up to it, so a save can
+tell which stored rows are still a prefix of the conversation and write only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from chatkit.conversation import SCHEMA, SCHEMA_VERSION, Conversation
+from chatkit.errors import InvalidDocument
+from chatkit.store.schema import conversations, messages
+
+
+def insert_if_missing(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert the conversation row unless it exists, without racing a concurrent insert."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(sqlite.insert(conversations).values(values).on_conflict_do_nothing())
+    elif conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(conversations).values(values).on_conflict_do_nothing())
+    else:
+        exists = conn.execute(
+            sa.select(conversations.c.id).where(conversations.c.id == values["id"])
+        ).first()
+        if exists is None:
+            conn.execute(sa.insert(conversations).values(values))
+
+
+def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
+    """The conversation's messages as rows, each with the chained digest up to it."""
+    rows = []
+    digest = ""
+    for position, message in enumerate(conversation.messages):
+        info = conversation.replies.get(position)
+        reply = (
+            json.dumps(info.to_dict(), ensure_ascii=False, sort_keys=True)
+            if info is not None
+            else None
+        )
+        name = message.name or None
+        record = json.dumps([message.role, message.content, name, reply], ensure_ascii=False)
+        digest = hashlib.sha256(f"{digest}\n{record}".encode()).hexdigest()
+        rows.append(
+            {
+                "conversation_id": conversation.id,
+                "position": position,
+                "role": message.role,
+                "content": message.content,
+                "name": name,
+                "reply": reply,
+                "digest": digest,
+            }
+        )
+    return rows
+
+
+def unchanged_prefix(
+    conn: Connection, conversation_id: str, rows: Sequence[Mapping[str, Any]]
+) -> tuple[int, bool]:
+    """How many leading stored rows equal ``rows``, and whether more rows are stored than that.
+
+    Fast path: the digest chains every message before it, so if the last stored row's digest
+    equals the conversation's at that position, all stored rows are a prefix.
+    """
+    last = conn.execute(
+        sa.select(messages.c.position, messages.c.digest)
+        .where(messages.c.conversation_id == conversation_id)
+        .order_by(messages.c.position.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return 0, False
+    if last.position < len(rows) and rows[last.position]["digest"] == last.digest:
+        return last.position + 1, False
+    keep = 0
+    stored = conn.execute(
+        sa.select(messages.c.position, messages.c.digest)
+        .where(messages.c.conversation_id == conversation_id)
+        .order_by(messages.c.position)
+    )
+    for position, digest in stored:
+        if position != keep or keep >= len(rows) or rows[keep]["digest"] != digest:
+            break
+        keep += 1
+    return keep, True
+
+
+def conversation_from_rows(
+    head: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> Conversation:
+    """Rebuild a conversation through ``Conversation.from_dict``, so checks are shared."""
+    items: list[dict[str, Any]] = []
+    for expected, row in enumerate(rows):
+        if row["position"] != expected:
+            raise InvalidDocument(
+                f"The saved conversation {head['id']} is damaged: message {expected + 1} "
+                f"is missing."
+            )
+        item: dict[str, Any] = {"role": row["role"], "content": row["content"]}
+        if row["name"] is not None:
+            item["name"] = row["name"]
+        if row["reply"] is not None:
+            try:
+                item["reply"] = json.loads(row["reply"])
+            except (TypeError, ValueError) as exc:
+                raise InvalidDocument(
+                    f"The saved conversation {head['id']} is damaged: the reply record of "
+                    f"message {expected + 1} is not JSON."
+                ) from exc
+        items.append(item)
+    document = {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "id": head["id"],
+        "title": head["title"],
+        "created_at": head["created_at"],
+        "system_prompt": head["system_prompt"],
+        "messages": items,
+    }
+    try:
+        return Conversation.from_dict(document)
+    except InvalidDocument as exc:
+        raise InvalidDocument(
+            f"The saved conversation {head['id']} is damaged: {exc.message}"
+        ) from exc

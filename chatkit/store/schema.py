@@ -1,0 +1,164 @@
+"""The tables, and the ordered migrations that build them.
+
+``migrate(database)`` applies, in order and each in its own transaction, the migrations a
+database has not recorded yet. Append to ``MIGRATIONS`` only: never edit or reorder an entry
+once it has shipped. Several processes opening a database at once take turns (SQLite's write
+lock, a PostgreSQL advisory lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateTable
+
+from chatkit.errors import ChatkitError
+from chatkit.store.engine import DATABASE_URL_ENV, Database, utc_now
+
+# Any fixed number: PostgreSQL processes opening the database at once queue on this lock.
+_MIGRATION_LOCK_KEY = 0x63686174  # "chat"
+
+# The tables as the queries see them (the newest schema). Migrations never use these: each
+# migration declares the tables as they were at its version, so replaying version 1 on a
+# fresh database always builds version 1, whatever later versions add.
+
+_tables = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    _tables,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("applied_at", sa.Text, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    _tables,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("system_prompt", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    _tables,
+    sa.Column("conversation_id", sa.Text, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("reply", sa.Text, nullable=True),
+    sa.Column("digest", sa.Text, nullable=False),
+)
+
+
+def _create_conversations_and_messages(conn: Connection) -> None:
+    """Version 1: conversations, their messages (deleted with them), and the list's index.
+
+    ``messages.digest`` chains a hash of every message up to and including that row, so a
+    save can tell from the last stored row alone whether the stored rows are still a prefix
+    of the conversation (see ``ConversationStore.save``).
+    """
+    schema = sa.MetaData()
+    table = sa.Table(
+        "conversations",
+        schema,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("system_prompt", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text, nullable=True),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Text, nullable=False),
+        sa.Index("ix_conversations_owner_updated_at", "owner", "updated_at"),
+    )
+    table.create(conn)
+    sa.Table(
+        "messages",
+        schema,
+        sa.Column(
+            "conversation_id",
+            sa.Text,
+            sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=True),
+        sa.Column("reply", sa.Text, nullable=True),
+        sa.Column("digest", sa.Text, nullable=False),
+    ).create(conn)
+
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+
+# Append only: never edit or reorder an entry once it has shipped.
+MIGRATIONS: Sequence[Migration] = (
+    (1, "create conversations and messages", _create_conversations_and_messages),
+)
+
+
+def migrate(database: Database) -> None:
+    """Apply, in order and each in its own transaction, the migrations not yet recorded."""
+    with database.errors("open the conversation database"):
+        applied = _applied_versions(database)
+        newest = max((version for version, _, _ in MIGRATIONS), default=0)
+        if applied and max(applied) > newest:
+            raise ChatkitError(
+                f"The conversation database {database.shown_url} was written by a newer "
+                f"chatkit (schema version {max(applied)}); update chatkit or point "
+                f"{DATABASE_URL_ENV} at another database."
+            )
+        if all(version in applied for version, _, _ in MIGRATIONS):
+            return
+        with database.transaction(write=True) as conn:
+            _lock_for_migrations(conn)
+            conn.execute(CreateTable(schema_migrations, if_not_exists=True))
+        for version, name, apply in MIGRATIONS:
+            if version not in applied:
+                _apply(database, version, name, apply)
+
+
+def _apply(
+    database: Database, version: int, name: str, apply: Callable[[Connection], None]
+) -> None:
+    try:
+        with database.transaction(write=True) as conn:
+            _lock_for_migrations(conn)
+            recorded = conn.execute(
+                sa.select(schema_migrations.c.version).where(schema_migrations.c.version == version)
+            ).first()
+            if recorded is not None:
+                return  # another process applied it after we looked
+            apply(conn)
+            conn.execute(
+                sa.insert(schema_migrations).values(
+                    version=version, name=name, applied_at=utc_now()
+                )
+            )
+    except sa_exc.DBAPIError:
+        # Where the database cannot serialize migrations (neither SQLite's write lock nor
+        # a PostgreSQL advisory lock), two processes can race: the loser's transaction
+        # fails on the duplicate table or version. That is fine once the version is in.
+        if version not in _applied_versions(database):
+            raise
+
+
+def _applied_versions(database: Database) -> set[int]:
+    with database.transaction(write=False) as conn:
+        if not sa.inspect(conn).has_table(schema_migrations.name):
+            return set()
+        return set(conn.execute(sa.select(schema_migrations.c.version)).scalars())
+
+
+def _lock_for_migrations(conn: Connection) -> None:
+    """Make concurrent openers of a PostgreSQL database take turns (SQLite already does)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
