@@ -7,8 +7,8 @@ over secrets, so a container can override a file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -26,22 +26,13 @@ class AppConfig:
     database_url: str | None = None
     hosted_turn_limit: int = 20
     hosted_token_limit: int = 50_000
-    openai_api_key: str | None = None
-    anthropic_api_key: str | None = None
-    openai_base_url: str | None = None
-    anthropic_base_url: str | None = None
-    local_model_path: str | None = None
+    # The providers' keys, endpoints and models as the host set them, by variable name.
+    provider_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, variable: str | None) -> str | None:
         """A provider's key, endpoint or model as the host configured it, by the name of its
         variable (``OPENAI_API_KEY``, ``ANTHROPIC_BASE_URL``, ...); None when unset."""
-        return {
-            "OPENAI_API_KEY": self.openai_api_key,
-            "ANTHROPIC_API_KEY": self.anthropic_api_key,
-            "OPENAI_BASE_URL": self.openai_base_url,
-            "ANTHROPIC_BASE_URL": self.anthropic_base_url,
-            "CHATKIT_LOCAL_MODEL": self.local_model_path,
-        }.get(variable or "")
+        return self.provider_settings.get(variable or "")
 
     def __repr__(self) -> str:  # keys never appear in logs or tracebacks
         return (
@@ -50,9 +41,13 @@ class AppConfig:
 
 
 def load_config(
-    environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
+    environ: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    *,
+    provider_variables: Iterable[str] = (),
 ) -> AppConfig:
-    """Read the settings: ``CHATKIT_*`` and the SDKs' own variables, then secrets."""
+    """Read the settings: ``CHATKIT_*`` and the ``provider_variables`` the providers name (their
+    keys, endpoints and models), from the environment, then secrets."""
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
 
@@ -72,11 +67,11 @@ def load_config(
         database_url=get("CHATKIT_DATABASE_URL"),
         hosted_turn_limit=get_int("CHATKIT_HOSTED_TURN_LIMIT", 20),
         hosted_token_limit=get_int("CHATKIT_HOSTED_TOKEN_LIMIT", 50_000),
-        openai_api_key=get("OPENAI_API_KEY"),
-        anthropic_api_key=get("ANTHROPIC_API_KEY"),
-        openai_base_url=get("OPENAI_BASE_URL"),
-        anthropic_base_url=get("ANTHROPIC_BASE_URL"),
-        local_model_path=get("CHATKIT_LOCAL_MODEL"),
+        provider_settings={
+            name: str(value)
+            for name in provider_variables
+            if (value := get(name)) not in (None, "")
+        },
     )
 
 

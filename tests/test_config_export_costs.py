@@ -11,7 +11,13 @@ from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
 from chatkit.errors import InvalidDocument
 from chatkit.export import MAX_IMPORT_BYTES, from_json, to_json, to_markdown
-from chatkit.providers.factory import ANTHROPIC, LOCAL, OPENAI, default_provider_kind
+from chatkit.providers.factory import (
+    ANTHROPIC,
+    LOCAL,
+    OPENAI,
+    default_provider_kind,
+    provider_variables,
+)
 
 
 def _conversation() -> Conversation:
@@ -55,14 +61,18 @@ def test_environment_wins_over_secrets():
             "ANTHROPIC_API_KEY": "sk-ant",
             "CHATKIT_HOSTED_TURN_LIMIT": 3,
         },
+        provider_variables=provider_variables(),
     )
-    assert config.openai_api_key == "sk-env"
-    assert config.anthropic_api_key == "sk-ant"
+    assert config.provider_setting("OPENAI_API_KEY") == "sk-env"
+    assert config.provider_setting("ANTHROPIC_API_KEY") == "sk-ant"
+    assert config.provider_setting("OPENAI_BASE_URL") is None
     assert config.hosted and config.hosted_turn_limit == 3
 
 
 def test_config_never_shows_keys_in_its_repr():
-    config = AppConfig(openai_api_key="sk-very-secret", anthropic_api_key="sk-ant-secret")
+    config = AppConfig(
+        provider_settings={"OPENAI_API_KEY": "sk-very-secret", "ANTHROPIC_API_KEY": "sk-ant-secret"}
+    )
     assert "secret" not in repr(config) and "secret" not in str(config)
 
 

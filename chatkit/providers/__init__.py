@@ -32,6 +32,7 @@ from chatkit.providers.factory import (
     make_provider,
     provider_for_client,
     provider_kind,
+    provider_variables,
 )
 
 _LAZY = {
@@ -60,6 +61,7 @@ __all__ = [
     "make_provider",
     "provider_for_client",
     "provider_kind",
+    "provider_variables",
     "request_size",
     *_LAZY,
 ]

@@ -123,6 +123,17 @@ PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
 PROVIDER_KINDS: tuple[str, ...] = tuple(PROVIDER_KINDS_BY_NAME)
 
 
+def provider_variables() -> tuple[str, ...]:
+    """Every variable a provider reads its key, endpoint or model from (for the app's config)."""
+    names = [
+        name
+        for kind in PROVIDER_KINDS_BY_NAME.values()
+        for name in (kind.api_key_env, kind.base_url_env, kind.model_env)
+        if name
+    ]
+    return tuple(dict.fromkeys(names))
+
+
 def provider_kind(name: str) -> ProviderKind:
     """The kind called ``name``; a name chatkit does not list (a provider built by hand) is
     described as an OpenAI-style provider without server-side state."""

@@ -48,10 +48,7 @@ def _apply_preset() -> None:
 
 def _provider_section() -> ProviderSpec:
     config = state.config()
-    names = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL")
-    default_name = default_provider_kind(
-        secrets={name: config.provider_setting(name) for name in names}
-    )
+    default_name = default_provider_kind({}, config.provider_settings)
     name = st.selectbox(
         "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_name), key="provider_kind"
     )

@@ -29,6 +29,7 @@ from chatkit.providers import (
     ResponseStore,
     make_provider,
     provider_kind,
+    provider_variables,
 )
 from chatkit.store import ConversationStore, default_database_url
 
@@ -135,7 +136,7 @@ def secrets_mapping() -> Mapping[str, Any]:
 
 def config() -> AppConfig:
     """The app's settings (environment first, then ``st.secrets``)."""
-    return load_config(secrets=secrets_mapping())
+    return load_config(secrets=secrets_mapping(), provider_variables=provider_variables())
 
 
 def session() -> SessionData:
