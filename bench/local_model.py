@@ -105,7 +105,7 @@ def timed(chunks: Iterable[str], tokens: int) -> Run:
 def raw_run(loaded: LoadedModel, max_tokens: int, bias: dict[int, float]) -> Run:
     """The binding's streaming chat completion, on the instance chatkit loaded."""
     wire = [{"role": m.role, "content": m.content} for m in MESSAGES]
-    with loaded.lock:
+    with loaded.queue.turn():
         loaded.llama.reset()  # an empty KV cache, as for chatkit's runs
         stream = loaded.llama.create_chat_completion(
             wire,
@@ -122,7 +122,7 @@ def raw_run(loaded: LoadedModel, max_tokens: int, bias: dict[int, float]) -> Run
 def chatkit_run(provider: LocalModel, max_tokens: int) -> Run:
     """chatkit's stream through the provider, as the app calls it."""
     loaded = provider.load()
-    with loaded.lock:
+    with loaded.queue.turn():
         loaded.llama.reset()
     options = GenerationOptions(max_output_tokens=max_tokens, temperature=TEMPERATURE, seed=SEED)
     reply = provider.stream(MESSAGES, options)

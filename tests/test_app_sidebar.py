@@ -60,7 +60,7 @@ def test_local_is_the_default_when_no_key_is_configured(monkeypatch, server, tmp
     )
     at = start()
     assert find(at, "selectbox", "Provider", sidebar=True).value == "Local"
-    assert has(at, "text_input", "Model", sidebar=True)  # a GGUF path, empty for the bundled one
+    assert find(at, "selectbox", "Model", sidebar=True).value == ""  # the bundled model
     assert not has(at, "text_input", "API key", sidebar=True)
     assert local_store_caption(at)
 

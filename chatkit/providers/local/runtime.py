@@ -2,9 +2,9 @@
 
 A GGUF file is checked (its magic bytes, whether it fits in memory) before llama.cpp sees it,
 then loaded once per process and shared by every session. llama.cpp contexts are not
-thread-safe, so each generation holds the model's ``lock`` from the first token to the last
-(``chatkit.providers.local.stream``): a second session waits its turn instead of crashing the
-process.
+thread-safe, so each generation holds the model from the first token to the last, after
+waiting its turn in the model's fair ``queue`` (``chatkit.providers.local.queue``): a second
+session waits, and can see its place in line, instead of crashing the process.
 Prompts are rendered with the GGUF's own chat template through the binding's
 ``Jinja2ChatFormatter``.
 """
@@ -29,6 +29,7 @@ from llama_cpp._internals import LlamaModel
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from chatkit.errors import InvalidRequest, ModelLoadError
+from chatkit.providers.local.queue import ModelQueue
 
 GGUF_MAGIC = b"GGUF"
 CONTEXT_CAP = 8192  # default n_ctx: the model's trained context, at most this many tokens
@@ -37,13 +38,14 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    """One llama.cpp model in memory, its chat template, and the lock every generation holds."""
+    """One llama.cpp model in memory, its chat template, and the queue every generation
+    waits in (one reply at a time, first come, first served)."""
 
     path: Path
     llama: llama_cpp.Llama
     chat_template: str
     load_seconds: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: ModelQueue = field(default_factory=lambda: ModelQueue("the local model"))
     _pieces: dict[int, bytes] = field(default_factory=dict)
 
     @property
@@ -173,7 +175,8 @@ def load_model(
             f"llama.cpp could not load {path.name} with a {n_ctx:,}-token context: the file may "
             f"be damaged, or the model may not fit in memory."
         ) from exc
-    model = LoadedModel(path, llama, chat_template, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    model = LoadedModel(path, llama, chat_template, seconds, queue=ModelQueue(path.name))
     report(f"Loaded {path.name} in {model.load_seconds:.1f} s ({model.n_ctx:,}-token context).")
     return model
 

@@ -18,7 +18,7 @@ from typing import Any
 import llama_cpp
 import llama_cpp.llama_cpp as llama_c
 
-from chatkit.errors import ProviderError, ProviderUnavailable
+from chatkit.errors import ProviderError
 from chatkit.providers.local.runtime import LoadedModel
 
 # Sampling defaults of Llama.create_chat_completion, so replies match the binding's own.
@@ -27,17 +27,25 @@ TOP_P = 0.95
 MIN_P = 0.05
 REPEAT_PENALTY = 1.0
 # Sessions queue for the model; one that waits longer than this gets an error, not a hang.
-WAIT_FOR_MODEL_SECONDS = 600
+WAIT_FOR_MODEL_SECONDS = 600.0
+TIME_LIMIT = "time_limit"  # the finish reason of a reply cut at its time limit
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to pick each token; ``seed=None`` draws a fresh random seed."""
+    """How to pick each token and when to stop; ``seed=None`` draws a fresh random seed.
+
+    ``time_limit_seconds`` cuts a reply that holds the model longer (finish reason
+    ``"time_limit"``); ``max_wait_seconds`` is how long to wait for the model at most.
+    """
 
     max_tokens: int
     temperature: float
     seed: int | None = None
     logit_bias: Mapping[int, float] | None = None
+    repeat_penalty: float = REPEAT_PENALTY
+    time_limit_seconds: float | None = None
+    max_wait_seconds: float | None = WAIT_FOR_MODEL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -94,20 +102,19 @@ def _overlap(text: str, stop: str) -> int:
 def stream_completion(
     model: LoadedModel, prompt_tokens: Sequence[int], sampling: Sampling
 ) -> Generator[str, None, Completion]:
-    """Generate a reply to ``prompt_tokens`` as text chunks, holding the model's lock.
+    """Generate a reply to ``prompt_tokens`` as text chunks, in the model's queue.
 
-    ``Completion.seconds`` counts from the moment the lock is held (waiting excluded).
+    The caller waits its turn (``LoadedModel.queue``) before the first token;
+    ``Completion.seconds`` counts from the moment it holds the model (waiting excluded).
     """
     max_tokens = min(sampling.max_tokens, model.n_ctx - len(prompt_tokens))
     detokenizer = IncrementalDetokenizer(model.piece, model.stop)
     count, finish_reason = 0, "length"
-    if not model.lock.acquire(timeout=WAIT_FOR_MODEL_SECONDS):
-        raise ProviderUnavailable(
-            f"The local model {model.path.name} stayed busy with other conversations for "
-            f"{WAIT_FOR_MODEL_SECONDS // 60} minutes: try again in a moment."
-        )
-    started = time.perf_counter()
-    try:
+    with model.queue.turn(sampling.max_wait_seconds):
+        started = time.perf_counter()
+        deadline = None
+        if sampling.time_limit_seconds is not None:
+            deadline = started + sampling.time_limit_seconds
         llama = model.llama
         llama.set_seed(llama_c.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
         tokens = llama.generate(
@@ -116,7 +123,7 @@ def stream_completion(
             top_p=TOP_P,
             min_p=MIN_P,
             temp=sampling.temperature,
-            repeat_penalty=REPEAT_PENALTY,
+            repeat_penalty=sampling.repeat_penalty,
             logits_processor=_logit_bias_processor(sampling.logit_bias),
         )
         try:
@@ -133,13 +140,14 @@ def stream_completion(
                     break
                 if count >= max_tokens:
                     break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    finish_reason = TIME_LIMIT
+                    break
             tail = detokenizer.flush()
             if tail:
                 yield tail
         finally:
             tokens.close()
-    finally:
-        model.lock.release()
     return Completion(len(prompt_tokens), count, finish_reason, time.perf_counter() - started)
 
 

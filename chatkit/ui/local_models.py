@@ -1,0 +1,156 @@
+"""The local model in the page: which model (bundled, downloaded in one click, or a file) and,
+while the model answers someone else, this visitor's place in its queue.
+
+``model_picker`` is the sidebar's "Model" field for the Local provider. It lists the bundled
+model, the catalogue's chat GGUFs (size, memory need, licence) and "a GGUF file on this
+machine". Choosing a catalogue model that is not downloaded yet offers a Download button; the
+download runs in the background (it survives reruns and other clicks) while a progress bar
+follows it, and from the moment the checked file is in place the model is used. Offline, one
+sentence says so and the bundled model keeps answering. In a hosted demo, visitors may choose
+models the host has downloaded, but do not start downloads.
+
+``queue_notice`` wraps the streaming of a reply: while the model serves other conversations,
+the visitor sees their place in line and an estimate of the wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import streamlit as st
+
+from chatkit.providers import ProviderKind
+from chatkit.providers.local.catalogue import CATALOGUE_BY_KEY, CatalogueModel
+from chatkit.providers.local.downloads import (
+    DownloadJob,
+    cached_file,
+    download_job,
+    start_download,
+)
+from chatkit.providers.local.queue import QueueStatus, watch
+from chatkit.ui import state
+
+BUNDLED = ""
+A_FILE = "file"
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def _label(choice: str, kind: ProviderKind) -> str:
+    if choice == BUNDLED:
+        return f"{kind.default_model_label[:1].upper()}{kind.default_model_label[1:]} (offline)"
+    if choice == A_FILE:
+        return "A GGUF file on this machine…"
+    model = CATALOGUE_BY_KEY[choice]  # (labels never change: the widget keeps its value)
+    return f"{model.label} · {model.size_label}"
+
+
+def _initial_choice(configured: str) -> str:
+    """The choice a new session starts from: the host's ``CHATKIT_LOCAL_MODEL``, if any."""
+    if not configured:
+        return BUNDLED
+    return configured.strip().lower() if configured.strip().lower() in CATALOGUE_BY_KEY else A_FILE
+
+
+def model_picker(kind: ProviderKind) -> str:
+    """Draw the Local provider's model choice; return what ``ProviderSpec.model`` takes:
+    ``""`` for the bundled model, a catalogue key once its file is downloaded, or a path."""
+    configured = state.config().provider_setting(kind.model_env) or ""
+    options = [BUNDLED, *CATALOGUE_BY_KEY, A_FILE]
+    choice = st.selectbox(
+        "Model",
+        options,
+        index=options.index(_initial_choice(configured)),
+        key=f"model_choice_{kind.name}",
+        format_func=lambda option: _label(option, kind),
+        help="The bundled model works offline; a larger one answers better, once downloaded.",
+    )
+    if choice == BUNDLED:
+        return ""
+    if choice == A_FILE:
+        in_catalogue = configured.strip().lower() in CATALOGUE_BY_KEY
+        return st.text_input(
+            "GGUF file",
+            value="" if in_catalogue else configured,
+            key=f"model_{kind.name}",
+            placeholder="/path/to/model.gguf",
+            help="The path of any chat (instruction-tuned) GGUF model file.",
+        )
+    return _catalogue_choice(CATALOGUE_BY_KEY[choice])
+
+
+def _catalogue_choice(model: CatalogueModel) -> str:
+    """The model's key once its file is here; else the download, and ``""`` meanwhile."""
+    here = cached_file(model) is not None
+    st.caption(
+        f"{'Downloaded' if here else 'Not downloaded yet'} · {model.parameters} parameters · "
+        f"{model.size_label} · needs about {model.memory_gb:g} GB of memory · "
+        f"[{model.licence}]({model.licence_url})"
+    )
+    if here:
+        return model.key
+    job = download_job(model)
+    if job is not None and job.running:
+        _download_progress(model)
+    elif state.config().hosted:
+        st.caption("The host has not downloaded this model, so the bundled model answers.")
+    else:
+        _download_button(model, job)
+    return ""
+
+
+def _download_button(model: CatalogueModel, job: DownloadJob | None) -> None:
+    if job is not None and job.error is not None:
+        st.warning(job.error.message, icon=":material/cloud_off:")
+    short = _memory_shortfall(model)
+    if short:
+        st.warning(short, icon=":material/memory:")
+    st.button(
+        f"Download ({model.size_label})",
+        key=f"download_{model.key}",
+        icon=":material/download:",
+        on_click=start_download,
+        args=(model,),
+        use_container_width=True,
+        help=f"From {model.repo_id} on Hugging Face, checked against its SHA-256; only once.",
+    )
+    st.caption("Until it is downloaded, the bundled model answers.")
+
+
+def _memory_shortfall(model: CatalogueModel) -> str:
+    """A sentence when this machine has less free memory than the model needs, else ""."""
+    from chatkit.providers.local.runtime import available_memory
+
+    free = available_memory()
+    if free is None or free >= model.memory_gb * 1e9:
+        return ""
+    return (
+        f"{model.label} needs about {model.memory_gb:g} GB of memory and this machine has "
+        f"{free / 1e9:.1f} GB free: it may fail to load."
+    )
+
+
+@st.fragment(run_every=PROGRESS_EVERY_SECONDS)
+def _download_progress(model: CatalogueModel) -> None:
+    """The progress bar, redrawn every second; the whole page reruns when the job ends."""
+    job = download_job(model)
+    if job is None or not job.running:
+        st.rerun()
+    progress = job.progress
+    st.progress(progress.fraction, text=f"Downloading: {progress.sentence()}")
+
+
+@contextlib.contextmanager
+def queue_notice() -> Iterator[None]:
+    """While inside, a reply waiting for the local model shows the visitor's place in line."""
+    slot = st.empty()
+
+    def show(status: QueueStatus) -> None:
+        if status.served:
+            slot.empty()
+        else:
+            slot.info(status.sentence(), icon=":material/hourglass_top:")
+
+    with watch(show):
+        yield
+    slot.empty()

@@ -1,0 +1,196 @@
+"""The local model's fair queue: one reply at a time, in order of arrival, with a place in line.
+
+The queue is tested on its own (no model), with threads standing in for browser sessions;
+then through ``LocalModel`` with the bundled model: a second session hears its place while the
+first one streams, and a reply that reaches its time limit stops with a note.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from chatkit.errors import ProviderUnavailable
+from chatkit.messages import Message
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.local.queue import ModelQueue, QueueStatus, watch
+
+WAIT = 30  # seconds a test waits for another thread before failing (never reached when green)
+
+
+def until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the other threads"
+        time.sleep(0.005)
+
+
+def join_in_order(queue: ModelQueue, names: list[str], served: list[str], release: threading.Event):
+    """Start one waiting thread per name, each after the previous one is in line."""
+    threads = []
+    for name in names:
+
+        def session(name: str = name) -> None:
+            with queue.turn():
+                served.append(name)
+                release.wait(WAIT)
+
+        thread = threading.Thread(target=session, daemon=True)
+        before = queue.waiting
+        thread.start()
+        until(lambda before=before: queue.waiting == before + 1)
+        threads.append(thread)
+    return threads
+
+
+def test_sessions_are_served_in_the_order_they_arrived():
+    queue = ModelQueue("test.gguf")
+    served: list[str] = []
+    release = threading.Event()
+    with queue.turn():
+        threads = join_in_order(queue, ["b", "c", "d", "e"], served, release)
+        assert queue.waiting == 4 and served == []
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert served == ["b", "c", "d", "e"]
+    assert queue.waiting == 0 and not queue.busy
+
+
+def test_a_waiting_session_hears_its_place_then_its_turn():
+    queue = ModelQueue("test.gguf")
+    heard: list[QueueStatus] = []
+    release, served = threading.Event(), []
+    with queue.turn():
+        ahead = join_in_order(queue, ["first"], served, release)
+
+        def second() -> None:
+            with watch(heard.append), queue.turn():
+                pass
+
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        until(lambda: any(s.place == 2 for s in heard))
+    until(lambda: any(s.place == 1 for s in heard))  # "first" holds the model now
+    release.set()
+    thread.join(WAIT)
+    ahead[0].join(WAIT)
+    places = [status.place for status in heard]
+    assert places[0] == 2 and places[-1] == 0 and 1 in places
+    assert places == sorted(places, reverse=True)  # never moves back
+    assert heard[0].waiting == 2
+    assert heard[0].estimate_seconds is None  # nothing measured yet: no made-up figure
+    assert heard[-1].served
+
+
+def test_the_estimate_comes_from_the_replies_measured():
+    queue = ModelQueue("test.gguf")
+    for _ in range(3):
+        with queue.turn():
+            time.sleep(0.05)
+    typical = queue.typical_reply_seconds()
+    assert typical is not None and typical >= 0.05
+    heard: list[QueueStatus] = []
+    release, served = threading.Event(), []
+    with queue.turn():
+        join_in_order(queue, ["first"], served, release)
+
+        def third() -> None:
+            with watch(heard.append), queue.turn():
+                pass
+
+        thread = threading.Thread(target=third, daemon=True)
+        thread.start()
+        until(lambda: bool(heard))
+        release.set()
+    thread.join(WAIT)
+    estimate = heard[0].estimate_seconds
+    assert estimate is not None and typical <= estimate <= 2 * typical  # one whole reply ahead
+
+
+def test_a_session_that_waits_too_long_gets_a_sentence_and_leaves_the_line():
+    queue = ModelQueue("test.gguf")
+    with queue.turn():
+        with (
+            pytest.raises(ProviderUnavailable, match="busy with other conversations"),
+            queue.turn(max_wait_seconds=0.2),
+        ):
+            pass
+        assert queue.waiting == 0
+    with queue.turn(max_wait_seconds=1):  # the line is not blocked by the one who left
+        pass
+
+
+def test_a_session_that_leaves_while_waiting_frees_its_place():
+    """A click in the page (Streamlit stops the run) while waiting: the place is given up."""
+    queue = ModelQueue("test.gguf")
+
+    class Rerun(Exception):
+        pass
+
+    def leave(status: QueueStatus) -> None:
+        raise Rerun
+
+    with queue.turn():
+        with watch(leave), pytest.raises(Rerun), queue.turn():
+            pass
+        assert queue.waiting == 0
+    with queue.turn(max_wait_seconds=1):
+        pass
+
+
+def test_the_status_in_words():
+    assert "next in line" in QueueStatus(1, 1, None).sentence()
+    assert "being measured" in QueueStatus(1, 1, None).sentence()
+    words = QueueStatus(3, 4, 42.0).sentence()
+    assert "number 3 in line (2 other conversations before you)" in words and "42 s" in words
+    assert "2 min" in QueueStatus(2, 2, 130.0).sentence()
+    assert QueueStatus(0, 0).served and "writing your reply" in QueueStatus(0, 0).sentence()
+
+
+# -- through LocalModel, with the bundled model ---------------------------------------------
+
+
+@pytest.mark.local_model
+def test_a_second_session_sees_its_place_while_the_first_streams():
+    from chatkit.providers.local import LocalModel
+
+    first, second = LocalModel(), LocalModel()  # two sessions, one shared model
+    messages = [Message("user", "Tell me a story about a cat.")]
+    options = GenerationOptions(max_output_tokens=24, seed=1)
+    reply = first.stream(messages, options)
+    chunks = iter(reply)
+    next(chunks)  # the first session holds the model
+    heard: list[QueueStatus] = []
+    results = []
+
+    def other_session() -> None:
+        with watch(heard.append):
+            results.append(second.complete([Message("user", "Hi")], options))
+
+    thread = threading.Thread(target=other_session, daemon=True)
+    thread.start()
+    until(lambda: bool(heard))
+    assert heard[0].place == 1 and not results
+    for _ in chunks:
+        pass
+    thread.join(WAIT)
+    assert results and results[0].text and heard[-1].served
+
+
+@pytest.mark.local_model
+def test_a_reply_that_reaches_its_time_limit_stops_with_a_note():
+    from chatkit.providers.local import LocalModel
+
+    limited = LocalModel(time_limit_seconds=0.001, logit_bias={0: -1e9, 2: -1e9})
+    result = limited.complete(
+        [Message("user", "Count to one hundred.")], GenerationOptions(max_output_tokens=64, seed=1)
+    )
+    assert result.finish_reason == "time_limit"
+    assert result.usage is not None and 1 <= result.usage.output_tokens < 64
+    assert "time limit of 0.001 s" in result.note
+    with pytest.raises(ValueError):
+        LocalModel(time_limit_seconds=0)
