@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import chatkit.providers.local.defaults as local_defaults
 from chatkit.providers.base import MODES, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
-from chatkit.providers.local.defaults import MAX_OUTPUT_TOKENS as LOCAL_MAX_OUTPUT_TOKENS
-from chatkit.providers.local.defaults import SYSTEM_PROMPT as LOCAL_SYSTEM_PROMPT
-from chatkit.providers.local.defaults import TEMPERATURE as LOCAL_TEMPERATURE
 
 OPENAI = "OpenAI"
 ANTHROPIC = "Anthropic"
@@ -133,9 +131,9 @@ PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
             default_model_label="bundled SmolLM2-135M",
             # Chosen by bench/recall.py: what makes the bundled 135M model recall best.
             generation_defaults=GenerationDefaults(
-                system_prompt=LOCAL_SYSTEM_PROMPT,
-                temperature=LOCAL_TEMPERATURE,
-                max_output_tokens=LOCAL_MAX_OUTPUT_TOKENS,
+                system_prompt=local_defaults.SYSTEM_PROMPT,
+                temperature=local_defaults.TEMPERATURE,
+                max_output_tokens=local_defaults.MAX_OUTPUT_TOKENS,
             ),
         ),
     )
