@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import chatkit.providers.local.defaults as local_defaults
 from chatkit.providers.local.catalogue import CATALOGUE, CATALOGUE_BY_KEY, CatalogueModel
 from chatkit.providers.local.downloads import download_job
 from chatkit.providers.local.model import default_model_path
@@ -114,6 +115,7 @@ def test_choosing_a_model_downloads_it_with_progress_and_uses_it(app) -> None:
     assert chosen_model(at) == KEY  # from now on, the downloaded model
     assert any(c.startswith("Downloaded") for c in captions(at, sidebar=True))
     assert not has(at, "button", f"Download ({model.size_label})", sidebar=True)
+    choose(at, "Max output tokens", 8)  # a short reply: the machine may be busy
     send(at, "My name is Alice.")
     assert len(replies(at)) == 1
     assert any("SmolLM2-135M-Instruct.Q4_1" in c and "Local" in c for c in captions(at))
@@ -158,3 +160,39 @@ def test_the_host_can_make_a_catalogue_model_the_default(app, monkeypatch) -> No
     monkeypatch.setenv("CHATKIT_LOCAL_MODEL", KEY)
     at = start()
     assert model_choice(at) == KEY
+
+
+# -- the local model's own defaults (chosen by bench/recall.py) -------------------------------
+
+
+def generation(at) -> tuple[float, int, str]:
+    return (
+        find(at, "slider", "Temperature", sidebar=True).value,
+        find(at, "number_input", "Max output tokens", sidebar=True).value,
+        find(at, "text_area", "System prompt", sidebar=True).value,
+    )
+
+
+def test_a_keyless_app_starts_from_the_local_models_defaults(app) -> None:
+    at = start()
+    assert generation(at) == (
+        pytest.approx(local_defaults.TEMPERATURE),
+        local_defaults.MAX_OUTPUT_TOKENS,
+        local_defaults.SYSTEM_PROMPT,
+    )
+
+
+def test_switching_to_local_brings_its_defaults_but_keeps_what_was_changed(
+    monkeypatch, server, tmp_path
+) -> None:
+    configure_env(monkeypatch, server, tmp_path)  # keys configured: OpenAI first
+    at = start()
+    assert generation(at)[:2] == (pytest.approx(0.7), 512)
+    choose(at, "Provider", "Local")
+    assert generation(at)[:2] == (
+        pytest.approx(local_defaults.TEMPERATURE),
+        local_defaults.MAX_OUTPUT_TOKENS,
+    )
+    choose(at, "Temperature", 1.3)
+    choose(at, "Provider", "OpenAI")
+    assert generation(at)[0] == pytest.approx(1.3)  # the person's choice stays

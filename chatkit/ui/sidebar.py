@@ -132,6 +132,15 @@ def _number(label: str, key: str, default: int, low: int, high: int, step: int =
     return int(st.number_input(label, low, high, step=step, key=key))
 
 
+def _follow_kind_default(key: str, value: float) -> None:
+    """Start ``key`` at the provider's default, and move it to the next provider's default on a
+    switch unless the person changed it (it still holds the previous provider's default)."""
+    marker = f"{key}_provider_default"
+    if key not in st.session_state or st.session_state[key] == st.session_state.get(marker):
+        st.session_state[key] = value
+    st.session_state[marker] = value
+
+
 def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, GenerationOptions]:
     labels = list(TRIMMING_LABELS.values())
     label = st.selectbox("Trimming", labels, key="trimming")
@@ -143,26 +152,17 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = not kind.capabilities.sampling_parameters
     defaults = kind.generation_defaults
+    _follow_kind_default(
+        "temperature", 0.7 if defaults.temperature is None else defaults.temperature
+    )
+    _follow_kind_default("max_output", defaults.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
     temperature = st.slider(
-        "Temperature",
-        0.0,
-        2.0,
-        0.7 if defaults.temperature is None else defaults.temperature,
-        0.1,
-        key="temperature",
-        disabled=no_sampling,
+        "Temperature", 0.0, 2.0, step=0.1, key="temperature", disabled=no_sampling
     )
     if no_sampling:
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
     max_output = int(
-        _number(
-            "Max output tokens",
-            "max_output",
-            defaults.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
-            1,
-            200_000,
-            64,
-        )
+        _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
     )
     return (
         TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]

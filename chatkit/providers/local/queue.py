@@ -59,7 +59,7 @@ class QueueStatus:
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{max(1, round(seconds))} s"
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else "1 min"
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else "1 min"  # never "2 min" for 61 s
 
 
 Listener = Callable[[QueueStatus], None]
@@ -121,7 +121,7 @@ class ModelQueue:
             self._line.append(ticket)
         reported = False
         try:
-            reported = self._wait(ticket, deadline, _listener())
+            reported = self._wait(ticket, deadline, max_wait_seconds, _listener())
         except BaseException:
             with self._condition:
                 self._line.remove(ticket)
@@ -138,7 +138,13 @@ class ModelQueue:
                 self._holder = None
                 self._condition.notify_all()
 
-    def _wait(self, ticket: object, deadline: float | None, listener: Listener | None) -> bool:
+    def _wait(
+        self,
+        ticket: object,
+        deadline: float | None,
+        max_wait_seconds: float | None,
+        listener: Listener | None,
+    ) -> bool:
         """Block until ``ticket`` holds the model; True if the listener was told it waited."""
         reported = False
         while True:
@@ -148,10 +154,10 @@ class ModelQueue:
                     self._holder, self._held_since = ticket, time.monotonic()
                     return reported
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if deadline is not None and max_wait_seconds is not None and now >= deadline:
                     raise ProviderUnavailable(
                         f"The local model {self.name} stayed busy with other conversations for "
-                        f"too long: try again in a moment."
+                        f"{_duration(max_wait_seconds)}: try again in a moment."
                     )
                 status = self._status(ticket, now)
             if listener is not None:
