@@ -17,8 +17,9 @@ and reply length. The bench prints the score of each, the best, and then the app
 defaults for the local model (the Local ``ProviderKind``'s, which the sidebar reads) with
 their score: the goal is at least 14 of 16 facts at both distances.
 
-Run: ``python bench/recall.py`` (all settings, about 30 minutes on 2 cores), or
-``python bench/recall.py --defaults-only`` (only the app's defaults, about 2 minutes).
+Run: ``python bench/recall.py`` (all 17 settings, about an hour on 2 busy cores), or
+``python bench/recall.py --defaults-only`` (only the app's defaults, a few minutes);
+``--threads 1`` is often faster on a busy machine (the replies are the same).
 """
 
 from __future__ import annotations
@@ -129,6 +130,15 @@ class Setting:
     max_output_tokens: int
     repeat_penalty: float = 1.0
 
+    def same_as(self, other: Setting) -> bool:
+        """The same settings, whatever the labels."""
+        return (
+            self.system_prompt,
+            self.temperature,
+            self.max_output_tokens,
+            self.repeat_penalty,
+        ) == (other.system_prompt, other.temperature, other.max_output_tokens, other.repeat_penalty)
+
     def describe(self) -> str:
         prompt = repr(self.system_prompt) if self.system_prompt else "none (template's own)"
         return (
@@ -139,33 +149,51 @@ class Setting:
 
 HELPFUL = "You are a helpful assistant."
 PROMPTS = {
+    "none": "",  # the chat template's own: "You are a helpful AI assistant named SmolLM, ..."
     "helpful": HELPFUL,
-    "recall": (
+    "issue": (
         "You are a helpful assistant. Answer briefly, using what the user told you earlier in "
         "this conversation."
     ),
-    "memory": "Remember what the user tells you and use it to answer.",
-    "facts": (
-        "You are a helpful assistant. The user tells you facts about themselves: remember "
-        "them, and when asked, answer with the fact."
+    "details": (
+        "You are a helpful assistant. Pay attention to what the user tells you about "
+        "themselves, such as their name, family, pets, home and job, and use it when they ask."
     ),
-    "brief": "You are a helpful assistant. Answer in one or two sentences.",
-    "none": "",
+    "not-you": (
+        'You are an assistant without a name. When the user says "I" or "my", they mean '
+        "themselves, not you."
+    ),
+    "memory": "You are a helpful assistant with a good memory.",
+    "short": "You are a helpful assistant. Keep your answers short.",
+    "their-life": (
+        "The user is telling you about their life. Answer their questions about it from what "
+        "they said."
+    ),
+    "example": (
+        "You are a helpful assistant. Remember what the user tells you about themselves. For "
+        'example, if the user says "My dog is called Rex." and later asks "What is my dog '
+        'called?", answer "Your dog is called Rex."'
+    ),
 }
 
 
 def settings_to_try() -> list[Setting]:
-    """The grid: each system prompt at the usual settings, then the other knobs around it."""
-    tried = [Setting(name, prompt, 0.2, 512) for name, prompt in PROMPTS.items()]
-    tried.append(Setting("helpful, slider's 0.7", HELPFUL, 0.7, 512))
-    for name in ("recall", "memory", "facts"):
-        prompt = PROMPTS[name]
-        tried += [
-            Setting(f"{name}, greedy", prompt, 0.0, 512),
-            Setting(f"{name}, 128 tokens", prompt, 0.2, 128),
-            Setting(f"{name}, 64 tokens", prompt, 0.2, 64),
-            Setting(f"{name}, repeat 1.1", prompt, 0.2, 512, 1.1),
-        ]
+    """Every system prompt greedy with short replies, then the other knobs around the best
+    prompt of a first exploration ("memory"), and the app's former defaults."""
+    tried = [Setting(f"{name}, t0, 48", prompt, 0.0, 48) for name, prompt in PROMPTS.items()]
+    tried += [
+        Setting("helpful, t0.2, 512 (old)", HELPFUL, 0.2, 512),
+        Setting("helpful, t0.7, 512 (slider)", HELPFUL, 0.7, 512),
+    ]
+    memory = PROMPTS["memory"]
+    tried += [
+        Setting("memory, t0.2, 48", memory, 0.2, 48),
+        Setting("memory, t0, 24", memory, 0.0, 24),
+        Setting("memory, t0, 128", memory, 0.0, 128),
+        Setting("memory, t0, 512", memory, 0.0, 512),
+        Setting("memory, t0, 48, rp 1.1", memory, 0.0, 48, 1.1),
+        Setting("memory, t0, 48, rp 1.2", memory, 0.0, 48, 1.2),
+    ]
     return tried
 
 
@@ -277,9 +305,16 @@ def main() -> None:
     parser.add_argument("--defaults-only", action="store_true", help="only the app's defaults")
     parser.add_argument("--only", nargs="*", help="labels of settings to try (default: all)")
     parser.add_argument("--misses", action="store_true", help="print every missed answer")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads (default: the app's); the replies are the same, only faster "
+        "or slower (on a busy machine, 1 is often faster)",
+    )
     args = parser.parse_args()
 
-    LocalModel().load()
+    LocalModel(n_threads=args.threads).load()
     print(
         f"{len(FACTS)} facts ({sum(f.in_passing for f in FACTS)} in passing), asked after "
         f"{' and '.join(map(str, DISTANCES))} intervening turns; seeds fixed from {SEED}.\n"
@@ -292,18 +327,21 @@ def main() -> None:
         for setting in settings_to_try():
             if args.only and setting.label not in args.only:
                 continue
-            scores.append(run_setting(setting))
+            scores.append(run_setting(setting, threads=args.threads))
             print_score(scores[-1], show_misses=args.misses)
         print("\nSettings tried:")
         for score in scores:
             print(f"  {score.setting.label}: {score.setting.describe()}")
-        best = max(scores, key=lambda s: (s.worst, s.total))
+        # The most facts at the harder distance, then in all; at a tie, the longer replies.
+        best = max(scores, key=lambda s: (s.worst, s.total, s.setting.max_output_tokens))
         print(
             f"\nBest found: {best.setting.label} ({best.setting.describe()}): "
             f"{', '.join(f'{best.hits[d]}/{len(FACTS)} after {d}' for d in DISTANCES)}"
         )
-    defaults = run_setting(app_default_setting())
-    print(f"\nThe app's defaults for the local model: {defaults.setting.describe()}")
+    wanted = app_default_setting()
+    already = [s for s in scores if s.setting.same_as(wanted)]  # deterministic: no need to rerun
+    defaults = already[0] if already else run_setting(wanted, threads=args.threads)
+    print(f"\nThe app's defaults for the local model: {wanted.describe()}")
     print_score(defaults, show_misses=True)
     verdict = "met" if defaults.worst >= GOAL else "NOT met"
     print(
