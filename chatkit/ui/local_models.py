@@ -3,11 +3,11 @@ while the model answers someone else, this visitor's place in its queue.
 
 ``model_picker`` is the sidebar's "Model" field for the Local provider. It lists the bundled
 model, the catalogue's chat GGUFs (size, memory need, licence) and "a GGUF file on this
-machine". Choosing a catalogue model that is not downloaded yet offers a Download button; the
-download runs in the background (it survives reruns and other clicks) while a progress bar
-follows it, and from the moment the checked file is in place the model is used. Offline, one
-sentence says so and the bundled model keeps answering. In a hosted demo, visitors may choose
-models the host has downloaded, but do not start downloads.
+machine". Choosing a catalogue model that is not downloaded yet downloads it: in the
+background (it survives reruns and other clicks) while a progress bar follows it, and from the
+moment the checked file is in place the model is used. Offline, one sentence says so, the
+bundled model keeps answering, and "Try again" resumes later. In a hosted demo, visitors may
+choose models the host has downloaded, but do not start downloads.
 
 ``queue_notice`` wraps the streaming of a reply: while the model serves other conversations,
 the visitor sees their place in line and an estimate of the wait.
@@ -89,32 +89,36 @@ def _catalogue_choice(model: CatalogueModel) -> str:
     )
     if here:
         return model.key
-    job = download_job(model)
-    if job is not None and job.running:
-        _download_progress(model)
-    elif state.config().hosted:
+    if state.config().hosted:
         st.caption("The host has not downloaded this model, so the bundled model answers.")
-    else:
-        _download_button(model, job)
-    return ""
-
-
-def _download_button(model: CatalogueModel, job: DownloadJob | None) -> None:
-    if job is not None and job.error is not None:
-        st.warning(job.error.message, icon=":material/cloud_off:")
+        return ""
+    job = download_job(model)
+    if job is None or (not job.running and job.error is None):
+        job = start_download(model)  # choosing the model is asking for it
     short = _memory_shortfall(model)
     if short:
         st.warning(short, icon=":material/memory:")
+    if job.running:
+        _download_progress(model)
+    elif job.error is not None:
+        _try_again(model, job)
+    st.caption("Until it is downloaded, the bundled model answers.")
+    return ""
+
+
+def _try_again(model: CatalogueModel, job: DownloadJob) -> None:
+    """The failure in one sentence, and a button that resumes the download."""
+    assert job.error is not None
+    st.warning(job.error.message, icon=":material/cloud_off:")
     st.button(
-        f"Download ({model.size_label})",
+        "Try again",
         key=f"download_{model.key}",
-        icon=":material/download:",
+        icon=":material/refresh:",
         on_click=start_download,
         args=(model,),
         use_container_width=True,
-        help=f"From {model.repo_id} on Hugging Face, checked against its SHA-256; only once.",
+        help=f"From {model.repo_id} on Hugging Face, checked against its SHA-256.",
     )
-    st.caption("Until it is downloaded, the bundled model answers.")
 
 
 def _memory_shortfall(model: CatalogueModel) -> str:

@@ -343,7 +343,8 @@ def start_download(model: CatalogueModel, directory: Path | None = None) -> Down
     key = (model.key, directory or models_dir())
     with _jobs_lock:
         job = _jobs.get(key)
-        if job is None or (not job.running and job.path is None):
+        finished = job is not None and job.path is not None and job.path.is_file()
+        if job is None or (not job.running and not finished):
             job = _jobs[key] = DownloadJob(model, directory)
         return job
 
