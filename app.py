@@ -17,6 +17,8 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+if warning := state.exposure():
+    st.warning(warning, icon=":material/public:")
 state.open_from_url()
 settle_pending()  # a reply interrupted by the last click is kept before anything is drawn
 render_sidebar()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from copy import deepcopy
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,12 +51,16 @@ class ReplyInfo:
 
     def to_dict(self, *, include_bodies: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; bodies only when ``include_bodies``."""
-        data = asdict(self)
-        if not include_bodies:
-            data.pop("request_body")
-            data.pop("response_body")
+        data = {name: getattr(self, name) for name in _REPLY_FIELD_NAMES}
+        if include_bodies:
+            data["request_body"] = deepcopy(self.request_body)
+            data["response_body"] = deepcopy(self.response_body)
         # Drop what is unset, but keep a 0 (``0 == False``): "0 cached tokens" is not "unknown".
         return {k: v for k, v in data.items() if v is not None and v != "" and v is not False}
+
+    def without_bodies(self) -> ReplyInfo:
+        """The record without the request and response bodies (what an import may keep)."""
+        return replace(self, request_body=None, response_body=None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReplyInfo:
@@ -67,8 +72,16 @@ class ReplyInfo:
         for key, value in values.items():
             if not _is_kind(value, _REPLY_FIELD_KINDS[key]):
                 raise InvalidDocument(f"A reply record's {key} is not {_KIND_WORDS[key]}.")
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                raise InvalidDocument(f"A reply record's {key} is negative ({value}).")
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_COUNT:
+                raise InvalidDocument(f"A reply record's {key} is implausibly large.")
         return cls(**values)
 
+
+_REPLY_FIELD_NAMES = tuple(
+    f.name for f in fields(ReplyInfo) if f.name not in ("request_body", "response_body")
+)
 
 # What each saved ReplyInfo field must hold (``None`` is allowed where the field allows it).
 _REPLY_FIELD_KINDS: dict[str, tuple[type, bool]] = {
@@ -91,6 +104,9 @@ _KIND_WORDS = {
     key: {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}[kind]
     for key, (kind, _) in _REPLY_FIELD_KINDS.items()
 }
+
+
+MAX_COUNT = 10**12  # more tokens or bytes than any one call has ever had
 
 
 def _is_kind(value: Any, kind: tuple[type, bool]) -> bool:
@@ -180,6 +196,8 @@ class Conversation:
     id: str = field(default_factory=new_conversation_id)
     title: str = ""
     created_at: str = field(default_factory=_now)
+    # The saved version this copy is based on (0: never saved); a storage detail, not exported.
+    version: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         self.messages = [as_message(m) for m in self.messages]
@@ -332,6 +350,12 @@ class Conversation:
         ):
             if not isinstance(value, str):
                 raise InvalidDocument(f"This conversation file's {label} is not text.")
+        try:
+            datetime.fromisoformat(created_at)
+        except ValueError as exc:
+            raise InvalidDocument(
+                f"This conversation file's creation time ({created_at[:40]!r}) is not a date."
+            ) from exc
         messages: list[Message] = []
         replies: dict[int, ReplyInfo] = {}
         for position, item in enumerate(raw_messages):

@@ -19,6 +19,7 @@ import streamlit as st
 from chatkit.chat import TRIMMING_LABELS
 from chatkit.conversation import Conversation
 from chatkit.costs import conversation_totals, reply_caption, totals_caption
+from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
 from chatkit.ui import state
 from chatkit.ui.state import TurnRequest
@@ -136,7 +137,7 @@ def _failure_box(current: Conversation) -> None:
     if text is not None and failure.request.drop == "nothing":
         bubble(Message("user", text), "not sent")
     alert = st.warning if failure.kind == "warning" else st.error
-    alert(failure.message, icon=":material/error:")
+    alert(inert_markdown(failure.message), icon=":material/error:")
     with st.container(horizontal=True):
         st.button(
             "Retry", icon=":material/replay:", key="retry", type="primary", on_click=_on_retry
@@ -155,10 +156,10 @@ def _failure_box(current: Conversation) -> None:
 settle_pending()  # app.py settles first; this keeps the page right when run on its own
 data = state.session()
 current = state.conversation()
-st.subheader(current.title or "New conversation", anchor=False)
+st.subheader(inert_markdown(current.title) or "New conversation", anchor=False)
 totals = st.empty()
 if data.notice:
-    st.info(data.notice, icon=":material/info:")
+    st.info(inert_markdown(data.notice), icon=":material/info:")
     data.notice = None
 request, data.request = data.request, None
 base = request.base(current) if request is not None else current

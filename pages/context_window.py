@@ -5,6 +5,7 @@ import streamlit as st
 
 from chatkit.chat import TRIMMING_LABELS, TrimmingSettings, make_strategy
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import Provider
 from chatkit.summary import summarize_messages
@@ -17,7 +18,7 @@ from chatkit.teaching.context_view import (
     minimum_budget,
 )
 from chatkit.tokens import count_message_tokens
-from chatkit.ui import allowance, state
+from chatkit.ui import state
 from chatkit.ui.charts import context_window_chart
 from chatkit.ui.teaching import active_provider, header, model_caption
 
@@ -98,17 +99,12 @@ def _summary_box(view: ContextView, provider: Provider) -> None:
     with st.container(border=True):
         st.text(summary.text)
     if st.button("Ask the model for the summary", icon=":material/auto_awesome:", key="cw_ask"):
-        refusal = allowance.refusal()
-        if refusal:
-            st.warning(refusal, icon=":material/block:")
-            return
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
                 text = summarize_messages(list(summary.replaces), provider)
             except ChatkitError as error:
-                st.error(error.message, icon=":material/error:")
+                st.error(inert_markdown(error.message), icon=":material/error:")
                 return
-        allowance.record_use(0)
         st.session_state[MODEL_SUMMARY_KEY] = (summary.replaces, text)
         st.rerun()
 
@@ -188,7 +184,7 @@ try:
         model=provider.model,
     )
 except ChatkitError as error:
-    st.error(error.message, icon=":material/error:")
+    st.error(inert_markdown(error.message), icon=":material/error:")
     st.stop()
 
 if not conversation.messages and not next_message.strip():

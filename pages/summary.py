@@ -4,8 +4,9 @@ import streamlit as st
 
 from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.summary import recent_summary, seeded_conversation, summarize
-from chatkit.ui import allowance, state
+from chatkit.ui import state
 from chatkit.ui.teaching import active_provider, header, model_caption
 
 LLM_SUMMARY_KEY = "summary_llm"
@@ -77,18 +78,14 @@ _seed_button(recent, "seed_recent")
 st.subheader("A summary written by the model")
 written = _llm_summary(conversation)
 if st.button("Summarize the whole conversation", icon=":material/auto_awesome:"):
-    refusal = allowance.refusal()
-    provider = None if refusal else active_provider()
-    if refusal:
-        st.warning(refusal, icon=":material/block:")
-    elif provider is not None:
+    provider = active_provider()
+    if provider is not None:
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
                 written = summarize(conversation, provider)
             except ChatkitError as error:
-                st.error(error.message, icon=":material/error:")
+                st.error(inert_markdown(error.message), icon=":material/error:")
             else:
-                allowance.record_use(0)
                 st.session_state[LLM_SUMMARY_KEY] = (
                     (conversation.id, len(conversation.messages)),
                     written,
@@ -100,5 +97,5 @@ if written is None:
     )
     st.stop()
 with st.container(border=True):
-    st.markdown(written)
+    st.markdown(inert_markdown(written))
 _seed_button(written, "seed_llm")

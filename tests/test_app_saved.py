@@ -15,6 +15,7 @@ from tests.apptest_helpers import (
     alerts,
     all_text,
     bubbles,
+    captions,
     chat_requests,
     choose,
     click,
@@ -220,15 +221,22 @@ def test_hosted_turn_limit(monkeypatch, server, tmp_path) -> None:
     assert server.last_request("/chat/completions").headers["authorization"].endswith("0000")
 
 
-def test_hosted_token_limit(monkeypatch, server, tmp_path) -> None:
+def test_hosted_token_limit_reserves_the_longest_reply_before_each_call(
+    monkeypatch, server, tmp_path
+) -> None:
     configure_env(
-        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TOKEN_LIMIT="25"
+        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TOKEN_LIMIT="560"
     )
     at = start()
-    send(at, "My name is Alice.")  # 20 tokens in, 10 out: over the limit afterwards
+    # About 25 prompt tokens plus the 512 a reply may take fit in 560; the reply then cost 30.
+    send(at, "My name is Alice.")
+    # Now about 45 plus 512 would not fit beside the 30 spent: refused before the call.
     send(at, "What is my name?")
-    assert at.warning[0].value.startswith("This demo allows 25 tokens per visitor")
+    [warning] = at.warning
+    assert warning.value.startswith("This demo allows 560 tokens per visitor a day")
+    assert "530 are left" in warning.value and "paste your own API key" in warning.value
     assert len(chat_requests(server)) == 1
+    assert any("530 of 560 tokens left today" in c for c in captions(at, sidebar=True))
 
 
 # -- API keys stay out of everything ------------------------------------------------------------

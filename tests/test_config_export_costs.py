@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.config import AppConfig, load_config
 from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
 from chatkit.errors import InvalidDocument
@@ -66,7 +66,7 @@ def test_environment_wins_over_secrets():
     assert config.provider_setting("OPENAI_API_KEY") == "sk-env"
     assert config.provider_setting("ANTHROPIC_API_KEY") == "sk-ant"
     assert config.provider_setting("OPENAI_BASE_URL") is None
-    assert config.hosted and config.hosted_turn_limit == 3
+    assert config.hosted and config.limits.turn_limit == 3
 
 
 def test_config_never_shows_keys_in_its_repr():
@@ -80,17 +80,6 @@ def test_default_provider_is_local_without_any_key():
     assert default_provider_kind({}, {}) == LOCAL
     assert default_provider_kind({"OPENAI_API_KEY": "k"}, {}) == OPENAI
     assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "k"}) == ANTHROPIC
-
-
-def test_hosted_allowance_refuses_with_a_sentence_when_spent():
-    config = AppConfig(hosted=True, hosted_turn_limit=2, hosted_token_limit=100)
-    allowance = HostedAllowance()
-    assert allowance.refusal(config) is None
-    allowance.record(30)
-    allowance.record(30)
-    assert "2 turns" in allowance.refusal(config)
-    tokens = HostedAllowance(turns=0, tokens=150)
-    assert "100 tokens" in tokens.refusal(config)
 
 
 def test_json_export_round_trips_without_bodies_and_with_a_new_id():

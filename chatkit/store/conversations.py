@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError
+from chatkit.errors import ChatkitError, SaveConflict
 from chatkit.store.engine import Database, utc_now
 from chatkit.store.rows import (
     conversation_from_rows,
@@ -76,13 +76,20 @@ class ConversationStore:
         self.close()
 
     # -- writing -----------------------------------------------------------------------------
-    def save(self, conversation: Conversation, owner: str | None = None) -> None:
+    def save(
+        self, conversation: Conversation, owner: str | None = None, visitor: str | None = None
+    ) -> None:
         """Make the saved copy of ``conversation`` equal to it (creating it if new).
 
-        ``owner`` is recorded when the conversation is first saved and kept afterwards: the
-        caller decides who may write to a conversation (``owner_of``), the store never moves
-        one between owners. Replies are saved without their request and response bodies.
-        The list order (``updated_at``) changes only when something saved did change.
+        ``owner`` (whose list shows it) and ``visitor`` (whose hosted caps it counts against)
+        are recorded when the conversation is first saved and kept afterwards: the caller
+        decides who may write to a conversation (``owner_of``), the store never moves one
+        between owners. Replies are saved without their request and response bodies. The list
+        order (``updated_at``) changes only when something saved did change.
+
+        Every change raises the saved ``version`` by one, and ``conversation.version`` follows.
+        A conversation whose version is not the saved one was changed elsewhere (another tab)
+        since it was loaded: ``SaveConflict`` is raised and nothing is written.
 
         The common case - a turn appended - inserts only the new messages. Otherwise (a
         regenerated reply, an edited or cleared conversation) the messages from the first
@@ -94,22 +101,32 @@ class ConversationStore:
             self._database.errors("save the conversation"),
             self._database.transaction(write=True) as conn,
         ):
-            insert_if_missing(
+            created = insert_if_missing(
                 conn,
                 {
                     "id": conversation.id,
                     "title": conversation.title,
                     "system_prompt": conversation.system_prompt,
                     "owner": owner,
+                    "visitor": visitor,
                     "created_at": conversation.created_at,
                     "updated_at": now,
+                    "version": conversation.version,
+                    "chars": 0,
                 },
             )
             stored = conn.execute(
-                sa.select(conversations.c.title, conversations.c.system_prompt)
+                sa.select(
+                    conversations.c.title, conversations.c.system_prompt, conversations.c.version
+                )
                 .where(conversations.c.id == conversation.id)
                 .with_for_update()
             ).one()
+            if not created and stored.version != conversation.version:
+                raise SaveConflict(
+                    "This conversation was changed in another tab or window since this one "
+                    "opened it, so it was not overwritten."
+                )
             keep, stored_more = unchanged_prefix(conn, conversation.id, rows)
             if stored_more:
                 conn.execute(
@@ -126,7 +143,8 @@ class ConversationStore:
                 or stored.title != conversation.title
                 or stored.system_prompt != conversation.system_prompt
             )
-            if changed:
+            if changed or created:
+                version = stored.version + 1
                 conn.execute(
                     sa.update(conversations)
                     .where(conversations.c.id == conversation.id)
@@ -134,8 +152,26 @@ class ConversationStore:
                         title=conversation.title,
                         system_prompt=conversation.system_prompt,
                         updated_at=now,
+                        version=version,
+                        chars=sum(len(m.content) for m in conversation.messages),
                     )
                 )
+                conversation.version = version
+
+    def visitor_totals(self, visitor: str, *, excluding: str | None = None) -> tuple[int, int]:
+        """How many conversations a visitor has saved and how many characters they hold
+        (leaving out the conversation ``excluding``, if given)."""
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(conversations.c.chars), 0)
+        ).where(conversations.c.visitor == visitor)
+        if excluding is not None:
+            query = query.where(conversations.c.id != excluding)
+        with (
+            self._database.errors("count the saved conversations"),
+            self._database.transaction(write=False) as conn,
+        ):
+            count, chars = conn.execute(query).one()
+        return int(count), int(chars)
 
     def rename(self, conversation_id: str, title: str) -> bool:
         """Set a saved conversation's title; False if there is no such conversation.

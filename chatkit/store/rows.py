@@ -20,18 +20,21 @@ from chatkit.errors import InvalidDocument
 from chatkit.store.schema import conversations, messages
 
 
-def insert_if_missing(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert the conversation row unless it exists, without racing a concurrent insert."""
+def insert_if_missing(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert the conversation row unless it exists, without racing a concurrent insert;
+    True when this call created it."""
     if conn.dialect.name == "sqlite":
-        conn.execute(sqlite.insert(conversations).values(values).on_conflict_do_nothing())
-    elif conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(conversations).values(values).on_conflict_do_nothing())
-    else:
-        exists = conn.execute(
-            sa.select(conversations.c.id).where(conversations.c.id == values["id"])
-        ).first()
-        if exists is None:
-            conn.execute(sa.insert(conversations).values(values))
+        statement = sqlite.insert(conversations).values(values).on_conflict_do_nothing()
+        return conn.execute(statement).rowcount > 0
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(conversations).values(values).on_conflict_do_nothing()
+        return conn.execute(statement).rowcount > 0
+    exists = conn.execute(
+        sa.select(conversations.c.id).where(conversations.c.id == values["id"])
+    ).first()
+    if exists is None:
+        conn.execute(sa.insert(conversations).values(values))
+    return exists is None
 
 
 def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
@@ -126,8 +129,10 @@ def conversation_from_rows(
         "messages": items,
     }
     try:
-        return Conversation.from_dict(document)
+        conversation = Conversation.from_dict(document)
     except InvalidDocument as exc:
         raise InvalidDocument(
             f"The saved conversation {head['id']} is damaged: {exc.message}"
         ) from exc
+    conversation.version = int(head["version"])
+    return conversation

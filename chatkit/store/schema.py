@@ -44,6 +44,9 @@ conversations = sa.Table(
     sa.Column("owner", sa.Text, nullable=True),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("visitor", sa.Text, nullable=True),
+    sa.Column("chars", sa.BigInteger, nullable=False),
 )
 
 messages = sa.Table(
@@ -97,11 +100,62 @@ def _create_conversations_and_messages(conn: Connection) -> None:
     ).create(conn)
 
 
+quota_counters = sa.Table(
+    "quota_counters",
+    _tables,
+    sa.Column("subject", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("tokens", sa.BigInteger, nullable=False),
+    sa.Column("reserved_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("reserved_cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+
+def _add_versions_visitors_and_quotas(conn: Connection) -> None:
+    """Version 2: each conversation's version (saves that would overwrite newer turns from
+    another tab are refused), the visitor who made it and its size (hosted caps), and the
+    quota counters (per visitor and for the host, per day and per minute)."""
+    for column in (
+        "version INTEGER NOT NULL DEFAULT 0",
+        "visitor TEXT",
+        "chars BIGINT NOT NULL DEFAULT 0",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+    conn.execute(
+        sa.text(
+            "UPDATE conversations SET chars = (SELECT COALESCE(SUM(LENGTH(content)), 0) "
+            "FROM messages WHERE messages.conversation_id = conversations.id)"
+        )
+    )
+    conn.execute(sa.text("CREATE INDEX ix_conversations_visitor ON conversations (visitor)"))
+    schema = sa.MetaData()
+    sa.Table(
+        "quota_counters",
+        schema,
+        sa.Column("subject", sa.Text, primary_key=True),
+        sa.Column("period", sa.Text, primary_key=True),
+        sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("tokens", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("reserved_tokens", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("cost_micros", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("reserved_cost_micros", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("updated_at", sa.Text, nullable=False),
+    ).create(conn)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder an entry once it has shipped.
 MIGRATIONS: Sequence[Migration] = (
     (1, "create conversations and messages", _create_conversations_and_messages),
+    (
+        2,
+        "conversation versions, visitors and sizes; quota counters",
+        _add_versions_visitors_and_quotas,
+    ),
 )
 
 

@@ -11,11 +11,12 @@ import streamlit as st
 
 from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
 from chatkit.conversation import Conversation
-from chatkit.errors import InvalidDocument
+from chatkit.errors import ChatkitError, InvalidDocument
 from chatkit.export import from_json, to_json, to_markdown
+from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
+from chatkit.markdown import inert_markdown
 from chatkit.providers import (
     MODES,
-    PROVIDER_KINDS,
     GenerationOptions,
     ProviderKind,
     ProviderSpec,
@@ -48,19 +49,16 @@ def _apply_preset() -> None:
 
 def _provider_section() -> ProviderSpec:
     config = state.config()
+    names = visitor_providers(config)
     default_name = default_provider_kind({}, config.provider_settings)
     name = st.selectbox(
-        "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_name), key="provider_kind"
+        "Provider",
+        names,
+        index=names.index(default_name) if default_name in names else 0,
+        key="provider_kind",
     )
     kind = provider_kind(name)
-    base_url = config.provider_setting(kind.base_url_env)
-    if kind.asks_base_url:
-        base_url = st.text_input(
-            "Base URL",
-            value=base_url or kind.default_base_url or "",
-            key="base_url",
-            help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
-        )
+    base_url = _base_url_field(kind)
     labels = [kind.mode_label(mode) for mode in MODES]
     mode = MODES[labels.index(st.radio("API mode", labels, key="api_mode", horizontal=True))]
     if kind.chains_locally:
@@ -71,17 +69,41 @@ def _provider_section() -> ProviderSpec:
     model = _model_field(kind)
     if kind.capabilities.needs_api_key:
         _api_key_field(kind)
+    _allowance_caption(kind)
     return ProviderSpec(
         kind=name, mode=mode, model=(model or "").strip(), base_url=base_url or None
     )
 
 
+def _base_url_field(kind: ProviderKind) -> str | None:
+    """The server's address: typed (a hosted demo offers only the host's list)."""
+    config = state.config()
+    host_url = config.provider_setting(kind.base_url_env)
+    if not kind.asks_base_url:
+        return host_url
+    if config.hosted:
+        return st.selectbox("Base URL", visitor_endpoints(config, kind), key="base_url")
+    return st.text_input(
+        "Base URL",
+        value=host_url or kind.default_base_url or "",
+        key="base_url",
+        help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
+    )
+
+
 def _model_field(kind: ProviderKind) -> str:
-    """The model: a path (empty for the bundled model), free text, or a suggestion."""
+    """The model: a path (empty for the bundled model), free text, or a suggestion; in a
+    hosted demo, one of the models the host allows (and no model files)."""
+    config = state.config()
+    if config.hosted:
+        if kind.model_field == "path":
+            st.caption(f"Model: {kind.model_label(config.provider_setting(kind.model_env) or '')}")
+            return config.provider_setting(kind.model_env) or ""
+        return st.selectbox("Model", visitor_models(config, kind), key=f"model_{kind.name}")
     if kind.model_field == "path":
         return st.text_input(
             "Model",
-            value=state.config().provider_setting(kind.model_env) or "",
+            value=config.provider_setting(kind.model_env) or "",
             key=f"model_{kind.name}",
             placeholder=kind.default_model_label,
             help="Leave empty for the bundled model, or give the path of any GGUF file.",
@@ -106,11 +128,18 @@ def _api_key_field(kind: ProviderKind) -> None:
         help="Kept only in this browser session; never saved, logged or exported.",
         placeholder="optional: your own key" if has_host_key else f"{kind.api_key_env}",
     )
-    if config.hosted and has_host_key:
-        st.caption(
-            f"Without your own key, this demo allows {config.hosted_turn_limit} turns and "
-            f"{config.hosted_token_limit:,} tokens on the host's key."
-        )
+
+
+def _allowance_caption(kind: ProviderKind) -> None:
+    """In a hosted demo: what this visitor has left today on the host's resources."""
+    if not state.config().hosted or not state.uses_host_key(kind.name):
+        return
+    meter = state.meter()
+    if meter is not None:
+        try:
+            st.caption(meter.allowance().caption())
+        except ChatkitError as error:
+            st.caption(inert_markdown(error.message))
 
 
 def _prompt_section() -> str:
@@ -131,8 +160,8 @@ def _prompt_section() -> str:
 
 def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1) -> int:
     """A number input whose value may also be set by a callback (e.g. "Trim to fit")."""
-    if key not in st.session_state:
-        st.session_state[key] = default
+    current = st.session_state.get(key, default)
+    st.session_state[key] = min(max(int(current), low), high)  # within the range it has now
     return int(st.number_input(label, low, high, step=step, key=key))
 
 
@@ -151,8 +180,17 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     )
     if no_sampling:
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
+    config = state.config()
+    highest = config.limits.max_output_tokens if config.hosted else 200_000
     max_output = int(
-        _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
+        _number(
+            "Max output tokens",
+            "max_output",
+            min(DEFAULT_MAX_OUTPUT_TOKENS, highest),
+            1,
+            highest,
+            64,
+        )
     )
     return (
         TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
@@ -216,7 +254,7 @@ def _conversations_section() -> None:
     for item in saved[:MAX_LISTED]:
         is_open = item.id == current.id
         st.button(
-            item.title or "Untitled",
+            inert_markdown(item.title) or "Untitled",
             key=f"open_{item.id}",
             icon=":material/chat_bubble:" if is_open else ":material/chat_bubble_outline:",
             use_container_width=True,
@@ -266,7 +304,7 @@ def _files_section() -> None:
     )
     failed = st.session_state.get(IMPORT_ERROR_KEY)
     if upload is not None and failed is not None and failed[0] == upload.file_id:
-        st.error(failed[1], icon=":material/error:")
+        st.error(inert_markdown(failed[1]), icon=":material/error:")
 
 
 def _on_upload() -> None:
@@ -274,8 +312,17 @@ def _on_upload() -> None:
     upload = st.session_state.get("import_file")
     if upload is None:
         return
+    config = state.config()
+    limits = (
+        {
+            "max_messages": config.limits.max_import_messages,
+            "max_chars": config.limits.max_import_chars,
+        }
+        if config.hosted
+        else {}
+    )
     try:
-        imported = from_json(upload.getvalue())
+        imported = from_json(upload.getvalue(), **limits)
     except InvalidDocument as error:
         st.session_state[IMPORT_ERROR_KEY] = (upload.file_id, error.message)
         return

@@ -7,6 +7,7 @@ the sidebar live only in that session's widget state and are passed to the SDK f
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Mapping
@@ -17,9 +18,10 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from chatkit.chat import PreparedTurn, TrimmingSettings
-from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.config import AppConfig, exposure_warning, load_config
 from chatkit.conversation import Conversation, new_conversation_id
-from chatkit.errors import ChatkitError, InvalidDocument
+from chatkit.errors import ChatkitError, InvalidDocument, SaveConflict, register_secret
+from chatkit.hosted import HostedMeter
 from chatkit.providers import (
     GenerationOptions,
     Provider,
@@ -31,7 +33,8 @@ from chatkit.providers import (
     provider_kind,
     provider_variables,
 )
-from chatkit.store import ConversationStore, default_database_url
+from chatkit.providers.metered import Metered
+from chatkit.store import ConversationStore, QuotaStore, default_database_url
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,6 @@ class SessionData:
     owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
     response_store: ResponseStore = field(default_factory=ResponseStore)
     providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
-    allowance: HostedAllowance = field(default_factory=HostedAllowance)
     visible_messages: int = 40
     request: TurnRequest | None = None
     pending: Pending | None = None
@@ -185,6 +187,34 @@ def store() -> ConversationStore | None:
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def _quotas(url: str) -> QuotaStore:
+    return QuotaStore(_store(url).database)
+
+
+def visitor() -> str:
+    """Who a hosted demo's quotas count against: the logged-in user, else the client's address
+    (as ``CHATKIT_HOSTED_VISITOR`` chooses), else this browser session."""
+    by = config().limits.visitor_by
+    user = getattr(st, "user", None)
+    if by == "user-or-address" and user is not None and getattr(user, "is_logged_in", False):
+        email = user.get("email")
+        if email:
+            return f"user:{email}"
+    address = st.context.ip_address if by != "session" else None
+    return f"address:{address}" if isinstance(address, str) and address else session().owner
+
+
+def meter() -> HostedMeter | None:
+    """The quota meter for this visitor in a hosted demo (None when not hosted, or when the
+    database cannot be opened, in which case nothing may spend the host's resources)."""
+    settings = config()
+    if not settings.hosted or store() is None:
+        return None
+    url = settings.database_url or default_database_url()
+    return HostedMeter(_quotas(url), visitor(), settings.limits)
+
+
 def kind() -> ProviderKind:
     """The provider the sidebar chose, as data: its labels, fields and capabilities."""
     return provider_kind(settings().spec.kind)
@@ -192,48 +222,118 @@ def kind() -> ProviderKind:
 
 def typed_api_key(name: str) -> str | None:
     """The key typed into this session's sidebar for the provider called ``name``, if any."""
-    return st.session_state.get(f"api_key_{name}") or None
+    key = st.session_state.get(f"api_key_{name}") or None
+    register_secret(key)
+    return key
 
 
 def host_api_key(name: str) -> str | None:
     """The host's key for the provider called ``name`` (environment or secrets), if any."""
-    return config().provider_setting(provider_kind(name).api_key_env)
+    key = config().provider_setting(provider_kind(name).api_key_env)
+    register_secret(key)
+    return key
 
 
-def api_key_for(name: str) -> str | None:
-    """The key to use for a provider: typed in this session, else the host's."""
-    return typed_api_key(name) or host_api_key(name)
+def api_key_for(spec: ProviderSpec) -> str | None:
+    """The key to use: typed in this session, else the host's - but the host's only for the
+    host's own endpoint, never for a base URL chosen in the sidebar."""
+    typed = typed_api_key(spec.kind)
+    if typed:
+        return typed
+    host_url = config().provider_setting(provider_kind(spec.kind).base_url_env)
+    if spec.base_url and spec.base_url.rstrip("/") != (host_url or "").rstrip("/"):
+        return None
+    return host_api_key(spec.kind)
 
 
 def uses_host_key(name: str) -> bool:
-    """True when this session would spend the host's resources (hosted demo limits apply):
-    every provider but one that runs in this process, unless the visitor typed a key."""
-    return not provider_kind(name).capabilities.loads_in_process and not typed_api_key(name)
+    """True when this session's calls spend the host's resources (its key, its server or its
+    model), so a hosted demo's quotas apply: every call unless the visitor typed a key."""
+    return not typed_api_key(name)
 
 
 def provider_for(spec: ProviderSpec) -> Provider:
-    """This session's provider for ``spec`` (built once per spec and key, kept per session)."""
+    """This session's provider for ``spec`` (built once per spec and key, kept per session);
+    in a hosted demo, every call on the host's resources is booked on the visitor's quota."""
     data = session()
-    key = api_key_for(spec.kind)
-    cache_key = (spec, hash(key) if key else None)
+    key = api_key_for(spec)
+    metering = None
+    if config().hosted and uses_host_key(spec.kind):
+        metering = meter()
+        if metering is None:
+            raise ChatkitError(
+                "The demo's database cannot be opened, so its allowance cannot be checked: "
+                "paste your own API key in the sidebar, or try again later."
+            )
+    cache_key = (spec, hash(key) if key else None, metering is not None)
     if cache_key not in data.providers:
-        data.providers[cache_key] = make_provider(spec, api_key=key, store=data.response_store)
+        provider = make_provider(spec, api_key=key, store=data.response_store)
+        if metering is not None:
+            provider = Metered(inner=provider, meter=metering)
+        data.providers[cache_key] = provider
     return data.providers[cache_key]
 
 
 def save(value: Conversation) -> None:
-    """Save the conversation and put its id in the URL; a storage failure is a notice."""
+    """Save the conversation and put its id in the URL; a storage failure is a notice.
+
+    If another tab saved newer turns to it first, this tab's conversation is saved as a copy
+    and opened, so nothing is lost. In a hosted demo, a visitor's saved conversations and
+    their size are capped: past the cap the conversation stays open but is not saved.
+    """
     target = store()
     if target is None:
         return
+    settings = config()
+    who = visitor() if settings.hosted else None
     try:
-        target.save(value, owner=owner())
+        if who is not None:
+            refusal = _storage_refusal(target, value, who)
+            if refusal:
+                session().notice = refusal
+                return
+        try:
+            target.save(value, owner=owner(), visitor=who)
+        except SaveConflict as conflict:
+            value = _save_copy(target, value, who, conflict)
     except ChatkitError as error:
         session().notice = error.message
         return
     if st.query_params.get("c") != value.id:
         st.query_params["c"] = value.id
     session().loaded_id = value.id
+
+
+def _storage_refusal(target: ConversationStore, value: Conversation, who: str) -> str | None:
+    limits = config().limits
+    count, chars = target.visitor_totals(who, excluding=value.id)
+    if value.version == 0 and count >= limits.max_conversations:
+        return (
+            f"This demo keeps at most {limits.max_conversations} conversations per visitor, so "
+            f"this one is not saved: delete an older one in the sidebar to save it."
+        )
+    if chars + sum(len(m.content) for m in value.messages) > limits.max_stored_chars:
+        return (
+            f"This demo keeps at most {limits.max_stored_chars:,} characters of conversations "
+            f"per visitor, so this one is not saved: delete an older one in the sidebar."
+        )
+    return None
+
+
+def _save_copy(
+    target: ConversationStore, value: Conversation, who: str | None, conflict: SaveConflict
+) -> Conversation:
+    """Keep this tab's conversation as a new copy (the other tab's version stays as saved)."""
+    copy = value.copy()
+    copy.id, copy.version = new_conversation_id(), 0
+    copy.title = f"{value.title or 'Untitled'} (copy)"
+    target.save(copy, owner=owner(), visitor=who)
+    set_conversation(copy)
+    session().notice = (
+        f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is open now; "
+        f"the other tab's version is in the list."
+    )
+    return copy
 
 
 def open_from_url() -> None:
@@ -262,3 +362,18 @@ def open_from_url() -> None:
         loaded.id = new_conversation_id()
     set_conversation(loaded)
     st.session_state["system_prompt"] = loaded.system_prompt  # the sidebar is drawn after this
+
+
+@st.cache_resource(show_spinner=False)
+def _log_once(message: str) -> None:
+    logging.getLogger("chatkit").warning(message)
+
+
+def exposure() -> str | None:
+    """A warning when the app is served beyond this machine without the hosted setting (also
+    written to the log, once per process)."""
+    message = exposure_warning(config(), st.get_option("server.address"))
+    if message:
+        _log_once(message)
+    return message
+

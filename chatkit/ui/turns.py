@@ -8,19 +8,35 @@ at the top of the next run, keeps what arrived. A failure records a ``Failure`` 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import replace
 
 import streamlit as st
 
-from chatkit.chat import finish_stopped, finish_turn, make_strategy, prepare_turn
+from chatkit.chat import (
+    DEFAULT_MAX_INPUT_CHARS,
+    finish_stopped,
+    finish_turn,
+    make_strategy,
+    prepare_turn,
+)
 from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError, ContextOverflow, ContextTooLong, StreamInterrupted
+from chatkit.errors import (
+    ChatkitError,
+    ContextOverflow,
+    ContextTooLong,
+    QuotaExceeded,
+    StreamInterrupted,
+)
+from chatkit.markdown import inert, inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import GenerationOptions, Provider
 from chatkit.tokens import count_message_tokens
-from chatkit.ui import allowance, state
+from chatkit.ui import state
 from chatkit.ui.state import Failure, TurnRequest
 
+REDRAW_SECONDS = 0.05
 ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/summarize:"}
 STOPPED_EMPTY = "The reply was stopped before any text arrived: nothing was added."
 
@@ -47,10 +63,8 @@ def _settle(pending: state.Pending) -> None:
     reply = pending.reply
     result = reply.result
     if result is not None:
-        allowance.record_use(result.usage.total_tokens if result.usage else 0)
         updated = finish_turn(pending.prepared, result)
     else:
-        allowance.record_use(pending.prepared.prompt_tokens)
         text = reply.partial_text
         if not text:
             state.session().failure = Failure(pending.request, STOPPED_EMPTY, kind="warning")
@@ -65,7 +79,6 @@ def _settle_failure(pending: state.Pending, error: ChatkitError) -> None:
     data = state.session()
     request = pending.request
     if isinstance(error, StreamInterrupted) and error.partial_text:
-        allowance.record_use(pending.prepared.prompt_tokens)
         updated = finish_stopped(
             pending.prepared, pending.provider, error.partial_text, pending.options
         )
@@ -79,15 +92,33 @@ def _settle_failure(pending: state.Pending, error: ChatkitError) -> None:
         trimming = state.settings().trimming
         trim = trimming.max_tokens if trimming.kind == "none" else None
         data.failure = Failure(request, error.message, kind="warning", trim_budget=trim)
+    elif isinstance(error, QuotaExceeded):
+        data.failure = Failure(request, error.message, kind="warning")
     else:
         data.failure = Failure(request, error.message)
 
 
 def bubble(message: Message, caption: str | None = None) -> None:
+    """One message as a chat bubble; its text can never load anything (``inert_markdown``)."""
     with st.chat_message(ROLE_AVATARS.get(message.role, message.role)):
-        st.markdown(message.content)
+        st.markdown(inert_markdown(message.content))
         if caption:
-            st.caption(caption)
+            st.caption(inert_markdown(caption))
+
+
+def show_stream(chunks: Iterable[str]) -> str:
+    """Draw a reply as it arrives, redrawn at most every ``REDRAW_SECONDS`` (each redraw sends
+    the whole text to the browser), made inert like every message; returns the text."""
+    placeholder = st.empty()
+    text, drawn_at = "", 0.0
+    for chunk in chunks:
+        text += chunk
+        now = time.monotonic()
+        if now - drawn_at >= REDRAW_SECONDS:
+            placeholder.markdown(inert(text))
+            drawn_at = now
+    placeholder.markdown(inert(text))
+    return text
 
 
 def _trim_budget(
@@ -118,23 +149,29 @@ def take_turn(request: TurnRequest, base: Conversation) -> None:
     """
     data = state.session()
     settings = state.settings()
-    refusal = allowance.refusal()
-    if refusal:
-        data.failure = Failure(request, refusal, kind="warning")
-        return
+    config = state.config()
+    max_chars = config.limits.max_message_chars if config.hosted else DEFAULT_MAX_INPUT_CHARS
     try:
         provider = state.provider_for(settings.spec)
         if provider.capabilities.loads_in_process:
             with st.spinner("Loading the local model (first use only)…", show_time=True):
                 provider.context_window()
         strategy = make_strategy(settings.trimming, provider)
-        prepared = prepare_turn(base, request.user_text, provider, strategy, settings.options)
+        prepared = prepare_turn(
+            base,
+            request.user_text,
+            provider,
+            strategy,
+            settings.options,
+            max_input_chars=max_chars,
+        )
     except ContextOverflow as error:
         budget = _trim_budget(base, request.user_text, provider, settings.options)
         data.failure = Failure(request, error.message, kind="warning", trim_budget=budget)
         return
     except ChatkitError as error:
-        data.failure = Failure(request, error.message)
+        kind = "warning" if isinstance(error, QuotaExceeded) else "error"
+        data.failure = Failure(request, error.message, kind=kind)
         return
     if request.user_text is not None:
         bubble(Message("user", request.user_text))
@@ -145,7 +182,7 @@ def take_turn(request: TurnRequest, base: Conversation) -> None:
         pending = state.Pending(prepared, provider, reply, settings.options, request)
         data.pending = pending
         try:
-            st.write_stream(reply)
+            show_stream(reply)
         except ChatkitError as error:
             with data.turn_lock:
                 if data.pending is not pending:
