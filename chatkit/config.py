@@ -47,6 +47,7 @@ class HostedSettings:
     providers: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     endpoints: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def load_config(
         providers=words("CHATKIT_HOSTED_PROVIDERS"),
         models=words("CHATKIT_HOSTED_MODELS"),
         endpoints=words("CHATKIT_HOSTED_ENDPOINTS"),
+        trusted_proxies=words("CHATKIT_TRUSTED_PROXIES"),
     )
     return AppConfig(
         hosted=_flag(get("CHATKIT_HOSTED") or False),
@@ -159,3 +161,23 @@ def exposure_warning(config: AppConfig, server_address: str | None) -> str | Non
         f"for a shared or public app, or serve it on 127.0.0.1."
     )
 
+
+LOOPBACK_PEER = "127.0.0.1"
+
+
+def client_address(
+    peer: object, forwarded_for: str | None, trusted_proxies: Iterable[str] = ()
+) -> str | None:
+    """The visitor's address: the connection's peer (Streamlit reports a loopback peer as
+    ``None``), or, when the peer is a trusted proxy, the nearest untrusted address in its
+    ``X-Forwarded-For``. None when the address is unknown (no server connection at all)."""
+    if peer is None:
+        peer = LOOPBACK_PEER
+    if not isinstance(peer, str) or not peer:
+        return None
+    trusted = set(trusted_proxies)
+    if peer in trusted and forwarded_for:
+        for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+            if hop and hop not in trusted:
+                return hop
+    return peer

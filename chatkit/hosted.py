@@ -57,12 +57,23 @@ def visitor_providers(config: AppConfig) -> tuple[str, ...]:
 
 
 def visitor_models(config: AppConfig, kind: ProviderKind) -> tuple[str, ...]:
-    """The models a visitor may choose for ``kind`` in a hosted demo: the host's list (plain
-    names, or ``Provider:model`` for one provider), else the models the app suggests."""
+    """The models a visitor may choose for ``kind`` in a hosted demo: the host's list, else the
+    models the app suggests. ``Provider:model`` names one provider's model; a plain name
+    belongs to the providers that suggest it, or to every provider if none does."""
+    suggested_anywhere = {
+        m for name in PROVIDER_KINDS for m in provider_kind(name).suggested_models
+    }
     listed = []
     for entry in config.limits.models:
-        provider, _, model = entry.rpartition(":") if ":" in entry else ("", "", entry)
-        if provider in ("", kind.name) and model:
+        provider, _, model = entry.partition(":")
+        provider, model = provider.strip(), model.strip()
+        if provider not in PROVIDER_KINDS:  # "qwen2.5:7b" is an Ollama model, not a provider
+            provider, model = "", entry.strip()
+        if provider:
+            mine = provider == kind.name
+        else:
+            mine = model in kind.suggested_models or model not in suggested_anywhere
+        if mine and model:
             listed.append(model)
     return tuple(listed) or kind.suggested_models
 

@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from chatkit.chat import PreparedTurn, TrimmingSettings
-from chatkit.config import AppConfig, exposure_warning, load_config
+from chatkit.config import AppConfig, client_address, exposure_warning, load_config
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import ChatkitError, InvalidDocument, SaveConflict, register_secret
 from chatkit.hosted import HostedMeter
@@ -194,15 +194,25 @@ def _quotas(url: str) -> QuotaStore:
 
 def visitor() -> str:
     """Who a hosted demo's quotas count against: the logged-in user, else the client's address
-    (as ``CHATKIT_HOSTED_VISITOR`` chooses), else this browser session."""
-    by = config().limits.visitor_by
+    (as ``CHATKIT_HOSTED_VISITOR`` chooses; behind a trusted proxy, the address it forwards),
+    else this browser session."""
+    limits = config().limits
     user = getattr(st, "user", None)
-    if by == "user-or-address" and user is not None and getattr(user, "is_logged_in", False):
+    if (
+        limits.visitor_by == "user-or-address"
+        and user is not None
+        and getattr(user, "is_logged_in", False)
+    ):
         email = user.get("email")
         if email:
             return f"user:{email}"
-    address = st.context.ip_address if by != "session" else None
-    return f"address:{address}" if isinstance(address, str) and address else session().owner
+    if limits.visitor_by != "session":
+        address = client_address(
+            st.context.ip_address, st.context.headers.get("X-Forwarded-For"), limits.trusted_proxies
+        )
+        if address:
+            return f"address:{address}"
+    return session().owner
 
 
 def meter() -> HostedMeter | None:
@@ -376,4 +386,3 @@ def exposure() -> str | None:
     if message:
         _log_once(message)
     return message
-
