@@ -45,10 +45,14 @@ from tests.server import ProtocolServer
 HOST_KEY = "sk-host-SECRET-0123456789abcdefghij"
 
 
-@pytest.fixture
-def quotas(tmp_path: Path) -> QuotaStore:
-    store = ConversationStore(f"sqlite:///{tmp_path / 'chatkit.db'}")
-    return QuotaStore(store.database)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def quotas(request: pytest.FixtureRequest, tmp_path: Path) -> QuotaStore:
+    """Quota counters in a SQLite file, and in a real PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'chatkit.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    return QuotaStore(ConversationStore(url).database)
 
 
 @pytest.fixture

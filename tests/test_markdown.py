@@ -25,7 +25,9 @@ def _images_and_html(text: str) -> list[str]:
 
 def test_an_image_becomes_a_link_to_it() -> None:
     text = "Look: ![a cat](http://127.0.0.1:9/pixel.png?d=secret) there"
-    assert inert_markdown(text) == "Look: [image: a cat](http://127.0.0.1:9/pixel.png?d=secret) there"
+    assert (
+        inert_markdown(text) == "Look: [image: a cat](http://127.0.0.1:9/pixel.png?d=secret) there"
+    )
 
 
 def test_reference_images_and_html_show_as_text() -> None:

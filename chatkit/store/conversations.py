@@ -23,6 +23,7 @@ from chatkit.store.rows import (
     conversation_from_rows,
     insert_if_missing,
     message_rows,
+    storable,
     unchanged_prefix,
 )
 from chatkit.store.schema import conversations, messages, migrate
@@ -105,8 +106,8 @@ class ConversationStore:
                 conn,
                 {
                     "id": conversation.id,
-                    "title": conversation.title,
-                    "system_prompt": conversation.system_prompt,
+                    "title": storable(conversation.title),
+                    "system_prompt": storable(conversation.system_prompt),
                     "owner": owner,
                     "visitor": visitor,
                     "created_at": conversation.created_at,
@@ -137,11 +138,15 @@ class ConversationStore:
                 )
             if keep < len(rows):
                 conn.execute(sa.insert(messages), rows[keep:])
+            title, system_prompt = (
+                storable(conversation.title),
+                storable(conversation.system_prompt),
+            )
             changed = (
                 stored_more
                 or keep < len(rows)
-                or stored.title != conversation.title
-                or stored.system_prompt != conversation.system_prompt
+                or stored.title != title
+                or stored.system_prompt != system_prompt
             )
             if changed or created:
                 version = stored.version + 1
@@ -149,8 +154,8 @@ class ConversationStore:
                     sa.update(conversations)
                     .where(conversations.c.id == conversation.id)
                     .values(
-                        title=conversation.title,
-                        system_prompt=conversation.system_prompt,
+                        title=title,
+                        system_prompt=system_prompt,
                         updated_at=now,
                         version=version,
                         chars=sum(len(m.content) for m in conversation.messages),
@@ -186,7 +191,7 @@ class ConversationStore:
             result = conn.execute(
                 sa.update(conversations)
                 .where(conversations.c.id == conversation_id)
-                .values(title=title)
+                .values(title=storable(title))
             )
             return result.rowcount > 0
 

@@ -37,6 +37,12 @@ def insert_if_missing(conn: Connection, values: dict[str, Any]) -> bool:
     return exists is None
 
 
+def storable(text: str) -> str:
+    """``text`` as every database can store it: PostgreSQL refuses NUL characters in text, so
+    a NUL (which means nothing in a chat) is kept as U+FFFD, the replacement character."""
+    return text.replace("\x00", "\ufffd")
+
+
 def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
     """The conversation's messages as rows, each with the chained digest up to it."""
     rows = []
@@ -48,15 +54,16 @@ def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
             if info is not None
             else None
         )
-        name = message.name or None
-        record = json.dumps([message.role, message.content, name, reply], ensure_ascii=False)
+        name = storable(message.name) if message.name else None
+        content = storable(message.content)
+        record = json.dumps([message.role, content, name, reply], ensure_ascii=False)
         digest = hashlib.sha256(f"{digest}\n{record}".encode()).hexdigest()
         rows.append(
             {
                 "conversation_id": conversation.id,
                 "position": position,
                 "role": message.role,
-                "content": message.content,
+                "content": content,
                 "name": name,
                 "reply": reply,
                 "digest": digest,

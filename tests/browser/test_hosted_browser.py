@@ -155,3 +155,45 @@ def test_two_tabs_on_one_conversation_lose_nothing(browser, local_app) -> None:
     texts = sorted(row[0] for row in saved)
     assert texts.count("I like tea.") == 1 and texts.count("I like coffee.") == 1
     context.close()
+
+
+@pytest.fixture
+def two_replicas(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
+    """Two app processes sharing one PostgreSQL database, as replicas behind a balancer."""
+    started = [
+        _app(
+            tmp_path / name,
+            server,
+            CHATKIT_HOSTED="true",
+            CHATKIT_HOSTED_TURN_LIMIT="3",
+            CHATKIT_DATABASE_URL=postgres_url,
+        )
+        for name in ("one", "two")
+    ]
+    yield [app for _, app in started]
+    for process, _ in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_two_app_processes_on_one_postgresql_share_quotas_and_conversations(
+    browser, two_replicas, server
+) -> None:
+    one, two = two_replicas
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    first = _open(context, one.url)
+    for text in ("My name is Alice.", "I like tea."):
+        send_message(first, text)
+        first.get_by_text(text).first.wait_for()
+        wait_idle(first)
+    # The conversation is in the shared database: the other process opens its link.
+    second = _open(context, first.url.replace(one.url, two.url))
+    second.get_by_text("I like tea.").first.wait_for()
+    for text in ("What is my name?", "And my drink?"):
+        send_message(second, text)
+        second.get_by_text(text).first.wait_for()
+        wait_idle(second)
+    requests = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    assert len(requests) == 3  # one allowance of 3 turns, counted by both processes
+    second.get_by_text(re.compile("This demo allows 3 turns per visitor")).wait_for()
+    context.close()
