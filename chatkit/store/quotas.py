@@ -10,12 +10,16 @@ counters err on the side of the host.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from chatkit.store.engine import Database, utc_now
 from chatkit.store.schema import quota_counters
@@ -84,49 +88,46 @@ class QuotaStore:
         """Book one call of up to ``tokens`` (and ``cost_micros``) on every counter in
         ``limits``, or refuse without booking anything if any limit would be broken."""
         now = utc_now()
-        with (
-            self._database.errors("check the demo's allowance"),
-            self._database.transaction(write=True) as conn,
-        ):
-            counters = [self._locked(conn, limit, now) for limit in limits]
-            for limit, counter in zip(limits, counters, strict=True):
-                refusal = _check(limit, counter, tokens, cost_micros)
-                if refusal is not None:
-                    return refusal
-            for limit in limits:
-                conn.execute(
-                    sa.update(quota_counters)
-                    .where(_key(limit.subject, limit.period))
-                    .values(
-                        calls=quota_counters.c.calls + 1,
-                        reserved_tokens=quota_counters.c.reserved_tokens + tokens,
-                        reserved_cost_micros=quota_counters.c.reserved_cost_micros + cost_micros,
-                        updated_at=now,
+        keys = tuple(sorted((limit.subject, limit.period) for limit in limits))
+        where = _key_params(keys)
+        with self._database.errors("check the demo's allowance"):
+            for attempt in _attempts():
+                with attempt, self._database.transaction(write=True) as conn:
+                    conn.execute(
+                        _create_statement(conn.dialect.name),
+                        [{"b_subject": s, "b_period": p, "b_now": now} for s, p in keys],
                     )
-                )
-        keys = tuple((limit.subject, limit.period) for limit in limits)
+                    locked = conn.execute(_lock_statement(len(keys)), where)
+                    counters = {
+                        (c.subject, c.period): c for c in (_counter(r._mapping) for r in locked)
+                    }
+                    for limit in limits:
+                        counter = counters[limit.subject, limit.period]
+                        refusal = _check(limit, counter, tokens, cost_micros)
+                        if refusal is not None:
+                            return refusal
+                    conn.execute(
+                        _reserve_statement(len(keys)),
+                        {**where, "b_tokens": tokens, "b_cost": cost_micros, "b_now": now},
+                    )
         return Reservation(keys, tokens, cost_micros)
 
     def settle(self, reservation: Reservation, tokens: int, cost_micros: int = 0) -> None:
         """Replace what ``reservation`` booked with what the call really cost."""
-        now = utc_now()
-        with (
-            self._database.errors("record what the call cost"),
-            self._database.transaction(write=True) as conn,
-        ):
-            for subject, period in reservation.counters:
-                conn.execute(
-                    sa.update(quota_counters)
-                    .where(_key(subject, period))
-                    .values(
-                        tokens=quota_counters.c.tokens + tokens,
-                        reserved_tokens=quota_counters.c.reserved_tokens - reservation.tokens,
-                        cost_micros=quota_counters.c.cost_micros + cost_micros,
-                        reserved_cost_micros=quota_counters.c.reserved_cost_micros
-                        - reservation.cost_micros,
-                        updated_at=now,
-                    )
-                )
+        params = {
+            **_key_params(reservation.counters),
+            "b_tokens": tokens,
+            "b_cost": cost_micros,
+            "b_reserved_tokens": reservation.tokens,
+            "b_reserved_cost": reservation.cost_micros,
+            "b_now": utc_now(),
+        }
+        with self._database.errors("record what the call cost"):
+            for attempt in _attempts():
+                with attempt, self._database.transaction(write=True) as conn:
+                    # Lock in the one order every transaction uses, then change: no deadlock.
+                    conn.execute(_lock_statement(len(reservation.counters)), params)
+                    conn.execute(_settle_statement(len(reservation.counters)), params)
 
     def counter(self, subject: str, period: str) -> Counter:
         """The counter as it stands (all zero if nothing was booked on it yet)."""
@@ -134,32 +135,127 @@ class QuotaStore:
             self._database.errors("read the demo's allowance"),
             self._database.transaction(write=False) as conn,
         ):
-            row = conn.execute(sa.select(quota_counters).where(_key(subject, period))).first()
+            row = conn.execute(
+                sa.select(quota_counters).where(
+                    quota_counters.c.subject == subject, quota_counters.c.period == period
+                )
+            ).first()
         return _counter(row._mapping) if row is not None else Counter(subject, period)
 
-    @staticmethod
-    def _locked(conn: Connection, limit: Limit, now: str) -> Counter:
-        """The counter for ``limit``, created if missing and locked for this transaction."""
-        values = {
-            "subject": limit.subject,
-            "period": limit.period,
-            "calls": 0,
-            "tokens": 0,
-            "reserved_tokens": 0,
-            "cost_micros": 0,
-            "reserved_cost_micros": 0,
-            "updated_at": now,
-        }
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(quota_counters).values(values).on_conflict_do_nothing())
-        row = conn.execute(
-            sa.select(quota_counters).where(_key(limit.subject, limit.period)).with_for_update()
-        ).one()
-        return _counter(row._mapping)
+
+RETRIES = 5
 
 
-def _key(subject: str, period: str) -> sa.ColumnElement[bool]:
-    return sa.and_(quota_counters.c.subject == subject, quota_counters.c.period == period)
+class _Attempt:
+    """One try of a transaction; a deadlock or serialization failure (PostgreSQL aborts one
+    of two transactions that wait on each other) is retried, anything else raised."""
+
+    def __init__(self, last: bool) -> None:
+        self.last = last
+        self.failed = False
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
+        code = getattr(getattr(error, "orig", None), "sqlstate", None)
+        if isinstance(error, sa_exc.DBAPIError) and code in ("40P01", "40001") and not self.last:
+            self.failed = True
+            time.sleep(random.uniform(0.001, 0.02))
+            return True  # swallowed: the next attempt runs
+        return False
+
+
+def _attempts() -> Iterator[_Attempt]:
+    for number in range(RETRIES):
+        attempt = _Attempt(last=number == RETRIES - 1)
+        yield attempt
+        if not attempt.failed:
+            return
+
+
+# The statements are built once per number of counters (they run on every call): their
+# values are bound parameters s0/p0, s1/p1, ... for the counters' keys.
+
+
+def _key_params(keys: Sequence[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for number, (subject, period) in enumerate(keys):
+        params[f"s{number}"], params[f"p{number}"] = subject, period
+    return params
+
+
+def _where(count: int) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        *(
+            sa.and_(
+                quota_counters.c.subject == sa.bindparam(f"s{number}"),
+                quota_counters.c.period == sa.bindparam(f"p{number}"),
+            )
+            for number in range(count)
+        )
+    )
+
+
+@cache
+def _create_statement(dialect_name: str) -> sa.Executable:
+    """Create a counter at zero unless it exists (executed once per counter)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(quota_counters)
+        .values(
+            subject=sa.bindparam("b_subject"),
+            period=sa.bindparam("b_period"),
+            calls=0,
+            tokens=0,
+            reserved_tokens=0,
+            cost_micros=0,
+            reserved_cost_micros=0,
+            updated_at=sa.bindparam("b_now"),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+@cache
+def _lock_statement(count: int) -> sa.Select[Any]:
+    return (
+        sa.select(quota_counters)
+        .where(_where(count))
+        .order_by(quota_counters.c.subject, quota_counters.c.period)  # one lock order for all
+        .with_for_update()
+    )
+
+
+@cache
+def _reserve_statement(count: int) -> sa.Update:
+    c = quota_counters.c
+    return (
+        sa.update(quota_counters)
+        .where(_where(count))
+        .values(
+            calls=c.calls + 1,
+            reserved_tokens=c.reserved_tokens + sa.bindparam("b_tokens"),
+            reserved_cost_micros=c.reserved_cost_micros + sa.bindparam("b_cost"),
+            updated_at=sa.bindparam("b_now"),
+        )
+    )
+
+
+@cache
+def _settle_statement(count: int) -> sa.Update:
+    c = quota_counters.c
+    return (
+        sa.update(quota_counters)
+        .where(_where(count))
+        .values(
+            tokens=c.tokens + sa.bindparam("b_tokens"),
+            reserved_tokens=c.reserved_tokens - sa.bindparam("b_reserved_tokens"),
+            cost_micros=c.cost_micros + sa.bindparam("b_cost"),
+            reserved_cost_micros=c.reserved_cost_micros - sa.bindparam("b_reserved_cost"),
+            updated_at=sa.bindparam("b_now"),
+        )
+    )
 
 
 def _counter(row: object) -> Counter:
