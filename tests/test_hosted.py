@@ -23,6 +23,7 @@ from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.metered import Metered
 from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, Limit, QuotaStore, Refusal, Reservation
 from tests.apptest_helpers import (
     alerts,
@@ -384,3 +385,13 @@ def test_the_visitor_is_the_address_or_what_a_trusted_proxy_forwards() -> None:
     proxy = ["127.0.0.1"]
     assert client_address(None, "6.6.6.6, 10.0.0.9", proxy) == "10.0.0.9"  # spoofed hop ignored
     assert client_address(object(), None) is None  # no connection: the session is the visitor
+
+
+def test_a_reply_on_a_shared_model_stops_at_its_time_limit(server, openai_client) -> None:
+    server.fail_next("slow", delay=0.05)
+    provider = TimeLimited(inner=OpenAIChat(model="gpt-4o", client=openai_client), seconds=0.1)
+    reply = provider.stream([Message("user", "Tell me a very long story please")])
+    with pytest.raises(StreamInterrupted, match=r"stopped after 0\.1 seconds") as stopped:
+        for _ in reply:
+            pass
+    assert stopped.value.partial_text and stopped.value.partial_text == reply.partial_text

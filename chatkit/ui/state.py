@@ -34,6 +34,7 @@ from chatkit.providers import (
     provider_variables,
 )
 from chatkit.providers.metered import Metered
+from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, QuotaStore, default_database_url
 
 
@@ -278,6 +279,9 @@ def provider_for(spec: ProviderSpec) -> Provider:
     cache_key = (spec, hash(key) if key else None, metering is not None)
     if cache_key not in data.providers:
         provider = make_provider(spec, api_key=key, store=data.response_store)
+        hosted = config()
+        if hosted.hosted and provider.capabilities.loads_in_process:
+            provider = TimeLimited(inner=provider, seconds=hosted.limits.local_call_seconds)
         if metering is not None:
             provider = Metered(inner=provider, meter=metering)
         data.providers[cache_key] = provider
