@@ -159,6 +159,19 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
             b'{"schema": "chatkit.conversation", "version": 1, "messages": [{"role": "wizard"}]}',
             "Message 1",
         ),
+        (b"[" * 50_000 + b"]" * 50_000, "The file nests its data too deeply"),
+        (b'{"n": ' + b"7" * 5000 + b"}", "The file holds a number too large"),
+        (
+            b'{"schema": "chatkit.conversation", "version": 1, "created_at": "soon", '
+            b'"messages": []}',
+            "This conversation file's creation time",
+        ),
+        (
+            b'{"schema": "chatkit.conversation", "version": 1, "messages": ['
+            + b",".join([b'{"role": "user", "content": "hi"}'] * 10_001)
+            + b"]}",
+            "The file holds 10,001 messages",
+        ),
     ],
 )
 def test_a_malformed_import_says_so_and_changes_nothing(app, content, message) -> None:
