@@ -42,10 +42,12 @@ def from_json(
     *,
     max_messages: int = MAX_IMPORT_MESSAGES,
     max_chars: int = MAX_IMPORT_CHARS,
+    keep_id: bool = False,
 ) -> Conversation:
     """Read an uploaded JSON file; anything malformed or too big raises ``InvalidDocument``.
 
-    The imported conversation gets a new id, so it never overwrites a saved one.
+    The imported conversation gets a new id, so it never overwrites a saved one, unless
+    ``keep_id`` (the caller then decides what to do when that id is already saved).
     """
     if len(data) > MAX_IMPORT_BYTES:
         raise InvalidDocument(
@@ -79,7 +81,9 @@ def from_json(
             f"The conversation holds {chars:,} characters, more than the {max_chars:,} this app "
             f"imports: import a shorter one."
         )
-    conversation.id = new_conversation_id()
+    if not keep_id:
+        conversation.id = new_conversation_id()
+    conversation.version = 0
     # Request and response bodies in a file are not what this app sent: keep only the figures.
     conversation.replies = {i: r.without_bodies() for i, r in conversation.replies.items()}
     return conversation

@@ -6,7 +6,7 @@ from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.summary import recent_summary, seeded_conversation, summarize
-from chatkit.ui import state
+from chatkit.ui import saving, state
 from chatkit.ui.teaching import active_provider, header, model_caption
 
 LLM_SUMMARY_KEY = "summary_llm"
@@ -20,17 +20,14 @@ def _start_seeded(summary_text: str) -> None:
     A callback runs before the script, so the sidebar's system prompt box can still be set.
     """
     seeded = seeded_conversation(state.conversation(), summary_text)
-    state.set_conversation(seeded)
-    st.session_state["system_prompt"] = seeded.system_prompt
-    data = state.session()
-    data.failed_input, data.pending, data.editing = None, None, False
-    st.query_params.clear()
+    seeded.settings = saving.settings_snapshot(state.settings())  # the sidebar stays as it is
+    saving.open_conversation(seeded)
     st.session_state[SWITCH_KEY] = True
 
 
-def _seed_button(summary_text: str, key: str) -> None:
+def _seed_button(summary_text: str, key: str, label: str) -> None:
     st.button(
-        "Start a new conversation from this summary",
+        label,
         icon=":material/forward:",
         key=key,
         on_click=_start_seeded,
@@ -73,7 +70,7 @@ st.caption("Each message cut to one line of at most 100 characters; no model cal
 recent = recent_summary(conversation, shown)
 with st.container(border=True):
     st.text(recent)
-_seed_button(recent, "seed_recent")
+_seed_button(recent, "seed_recent", "Start a new conversation from these lines")
 
 st.subheader("A summary written by the model")
 written = _llm_summary(conversation)
@@ -98,4 +95,4 @@ if written is None:
     st.stop()
 with st.container(border=True):
     st.markdown(inert_markdown(written))
-_seed_button(written, "seed_llm")
+_seed_button(written, "seed_llm", "Start a new conversation from this summary")

@@ -18,6 +18,7 @@ from tests.apptest_helpers import (
     chat_requests,
     choose,
     click,
+    click_key,
     configure_env,
     find,
     has,
@@ -106,13 +107,14 @@ def test_edit_the_last_message_and_resend(app) -> None:
     send(at, "My name is Alice.")
     send(at, "What is my favorite color?")
     assert replies(at)[-1] == "I don't know your favorite color."
-    click(at, "Edit")
-    box = find(at, "text_area", "Edit your last message")
+    click_key(at, "edit_2")
+    box = find(at, "text_area", "Edit your message")
     assert box.value == "What is my favorite color?"
     box.set_value("What is my name?")
     click(at, "Resend")
     assert bubbles(at)[-2:] == [("user", "What is my name?"), ("assistant", "Your name is Alice.")]
     assert len(bubbles(at)) == 4
+    assert "2 / 2" in captions(at)  # the first version is kept
     sent = chat_requests(app)[-1]["messages"]
     assert [m["content"] for m in sent[1:]] == [
         "My name is Alice.",
@@ -124,10 +126,10 @@ def test_edit_the_last_message_and_resend(app) -> None:
 def test_cancel_edit_changes_nothing(app) -> None:
     at = start()
     send(at, "My name is Alice.")
-    click(at, "Edit")
-    find(at, "text_area", "Edit your last message").set_value("something else")
+    click_key(at, "edit_0")
+    find(at, "text_area", "Edit your message").set_value("something else")
     click(at, "Cancel")
-    assert not has(at, "text_area", "Edit your last message")
+    assert not has(at, "text_area", "Edit your message")
     assert bubbles(at)[0] == ("user", "My name is Alice.")
     assert len(chat_requests(app)) == 1
 

@@ -42,9 +42,8 @@ def app(monkeypatch, server, tmp_path):
 
 
 def listed(at) -> list[str]:
-    """Titles in the sidebar's list of saved conversations."""
-    fixed = {"New conversation", "Rename", "Delete"}
-    return [b.label for b in at.sidebar.button if b.label not in fixed]
+    """Titles in the sidebar's list of saved conversations (each label is "title · date")."""
+    return [b.label.rsplit(" · ", 1)[0] for b in at.sidebar.button if " · " in b.label]
 
 
 def reopen(at) -> object:
@@ -140,6 +139,9 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
     other = start()  # another session imports the file and continues it
     other.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
     run(other)
+    # The conversation is already saved here: the app asks before duplicating it.
+    assert any("is already saved here" in text for text in alerts(other))
+    click(other, "Keep both", sidebar=True)
     assert bubbles(other) == bubbles(at)
     assert any("Imported" in text for text in alerts(other))
     send(other, "What's my favorite color?")
@@ -287,3 +289,17 @@ def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server
             continue
         assert not any(f in text for f in fragments), text[:200]
     assert has(at, "text_input", "API key", sidebar=True)
+
+
+def test_importing_a_saved_conversation_can_replace_it(monkeypatch, app) -> None:
+    downloads = Downloads(monkeypatch)
+    at = start()
+    send(at, "My name is Alice.")
+    exported = downloads.data(at, "JSON")
+    send(at, "My favorite color is blue.")  # the saved one goes on after the export
+    at.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
+    run(at)
+    click(at, "Replace", sidebar=True)
+    assert at.query_params["c"] == json.loads(exported)["id"]
+    assert len(bubbles(at)) == 2 and len(bubbles(reopen(at))) == 2
+    assert listed(at) == ["My name is Alice."]  # replaced, not duplicated

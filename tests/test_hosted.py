@@ -389,9 +389,9 @@ def test_the_visitor_is_the_address_or_what_a_trusted_proxy_forwards() -> None:
 
 def test_a_reply_on_a_shared_model_stops_at_its_time_limit(server, openai_client) -> None:
     server.fail_next("slow", delay=0.05)
-    provider = TimeLimited(inner=OpenAIChat(model="gpt-4o", client=openai_client), seconds=0.1)
+    provider = TimeLimited(inner=OpenAIChat(model="gpt-4o", client=openai_client), seconds=0.01)
     reply = provider.stream([Message("user", "Tell me a very long story please")])
-    with pytest.raises(StreamInterrupted, match=r"stopped after 0\.1 seconds") as stopped:
+    with pytest.raises(StreamInterrupted, match=r"stopped after 0\.01 seconds") as stopped:
         for _ in reply:
             pass
     assert stopped.value.partial_text and stopped.value.partial_text == reply.partial_text

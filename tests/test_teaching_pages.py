@@ -13,6 +13,7 @@ from chatkit.conversation import Conversation
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.summary import SEED_HEADING
+from tests.apptest_helpers import open_conversation
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
 MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
@@ -238,7 +239,7 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert written.startswith("Summary:")
     at.button(key="seed_llm").click().run()
     assert not at.exception, at.exception
-    seeded = at.session_state["conversation"]
+    seeded = open_conversation(at)
     assert seeded.id != conversation.id and seeded.messages == []
     assert SEED_HEADING in seeded.system_prompt and written in seeded.system_prompt
     # The page switched to Chat, and the sidebar's system prompt box holds the seeded prompt,
@@ -246,14 +247,14 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.chat_input(key="chat_input") is not None
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
-    assert at.session_state["conversation"].system_prompt == seeded.system_prompt
+    assert open_conversation(at).system_prompt == seeded.system_prompt
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
     at = open_page(conversation, "pages/summary.py")
     calls = len(app_env.requests)
     at.button(key="seed_recent").click().run()
-    seeded = at.session_state["conversation"]
+    seeded = open_conversation(at)
     assert "User: What is my name?" in seeded.system_prompt
     assert len(app_env.requests) == calls
 

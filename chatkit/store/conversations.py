@@ -16,17 +16,20 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chatkit.branches import forks_to_dict
 from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError, SaveConflict
 from chatkit.store.engine import Database, utc_now
 from chatkit.store.rows import (
     conversation_from_rows,
     insert_if_missing,
+    json_column,
     message_rows,
     storable,
     unchanged_prefix,
 )
 from chatkit.store.schema import conversations, messages, migrate
+from chatkit.store.search import matching
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,11 @@ class ConversationStore:
             )
             stored = conn.execute(
                 sa.select(
-                    conversations.c.title, conversations.c.system_prompt, conversations.c.version
+                    conversations.c.title,
+                    conversations.c.system_prompt,
+                    conversations.c.version,
+                    conversations.c.forks,
+                    conversations.c.settings,
                 )
                 .where(conversations.c.id == conversation.id)
                 .with_for_update()
@@ -142,11 +149,15 @@ class ConversationStore:
                 storable(conversation.title),
                 storable(conversation.system_prompt),
             )
+            forks = json_column(forks_to_dict(conversation.forks))
+            settings = json_column(conversation.settings)
             changed = (
                 stored_more
                 or keep < len(rows)
                 or stored.title != title
                 or stored.system_prompt != system_prompt
+                or stored.forks != forks
+                or stored.settings != settings
             )
             if changed or created:
                 version = stored.version + 1
@@ -159,6 +170,8 @@ class ConversationStore:
                         updated_at=now,
                         version=version,
                         chars=sum(len(m.content) for m in conversation.messages),
+                        forks=forks,
+                        settings=settings,
                     )
                 )
                 conversation.version = version
@@ -242,13 +255,19 @@ class ConversationStore:
             ).scalar_one_or_none()
 
     def list(
-        self, owner: str | None = None, *, include_all: bool = False
+        self,
+        owner: str | None = None,
+        *,
+        include_all: bool = False,
+        search: str = "",
+        limit: int | None = None,
     ) -> builtins.list[ConversationSummary]:
-        """Saved conversations, most recently changed first.
+        """Saved conversations, most recently changed first (at most ``limit``).
 
         ``include_all=True`` lists everyone's (a local, single-user app). Otherwise only the
         conversations saved with exactly this ``owner`` are listed, so in a hosted app one
         visitor never sees another's; ``owner=None`` then lists only the ownerless ones.
+        ``search`` keeps those whose title or messages hold every word of it.
         """
         count = (
             sa.select(sa.func.count())
@@ -266,10 +285,14 @@ class ConversationStore:
             query = query.where(
                 conversations.c.owner.is_(None) if owner is None else conversations.c.owner == owner
             )
+        if limit is not None:
+            query = query.limit(limit)
         with (
             self._database.errors("list the saved conversations"),
             self._database.transaction(write=False) as conn,
         ):
+            if search.strip():
+                query = query.where(matching(conn, search))
             return [
                 ConversationSummary(
                     id=row[0], title=row[1], updated_at=row[2], message_count=row[3], owner=row[4]

@@ -37,6 +37,11 @@ def insert_if_missing(conn: Connection, values: dict[str, Any]) -> bool:
     return exists is None
 
 
+def json_column(value: Any) -> str | None:
+    """A JSON value as a column holds it (None for an empty one)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
+
+
 def storable(text: str) -> str:
     """``text`` as every database can store it: PostgreSQL refuses NUL characters in text, so
     a NUL (which means nothing in a chat) is kept as U+FFFD, the replacement character."""
@@ -135,6 +140,14 @@ def conversation_from_rows(
         "system_prompt": head["system_prompt"],
         "messages": items,
     }
+    for column in ("forks", "settings"):
+        if head.get(column):
+            try:
+                document[column] = json.loads(head[column])
+            except ValueError as exc:
+                raise InvalidDocument(
+                    f"The saved conversation {head['id']} is damaged: its {column} are not JSON."
+                ) from exc
     try:
         conversation = Conversation.from_dict(document)
     except InvalidDocument as exc:

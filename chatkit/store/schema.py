@@ -47,6 +47,8 @@ conversations = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("visitor", sa.Text, nullable=True),
     sa.Column("chars", sa.BigInteger, nullable=False),
+    sa.Column("forks", sa.Text, nullable=True),
+    sa.Column("settings", sa.Text, nullable=True),
 )
 
 messages = sa.Table(
@@ -146,6 +148,46 @@ def _add_versions_visitors_and_quotas(conn: Connection) -> None:
     ).create(conn)
 
 
+def _add_branches_and_settings(conn: Connection) -> None:
+    """Version 3: each conversation's other versions (branches, as JSON) and the settings it
+    was had with (provider, mode, model, trimming), restored when it is opened."""
+    for column in ("forks TEXT", "settings TEXT"):
+        conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+
+
+def has_fts5(conn: Connection) -> bool:
+    """True when this SQLite has the FTS5 extension (almost every build does)."""
+    options = conn.exec_driver_sql("PRAGMA compile_options").scalars().all()
+    return "ENABLE_FTS5" in options
+
+
+def _add_search_index(conn: Connection) -> None:
+    """Version 4: full-text search over message text (FTS5 in SQLite, GIN in PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text(
+                "CREATE INDEX ix_messages_search ON messages "
+                "USING GIN (to_tsvector('simple', content))"
+            )
+        )
+    elif conn.dialect.name == "sqlite" and has_fts5(conn):
+        for statement in (
+            "CREATE VIRTUAL TABLE messages_search USING fts5("
+            "content, content='messages', content_rowid='rowid', tokenize='unicode61')",
+            "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN "
+            "INSERT INTO messages_search(rowid, content) VALUES (new.rowid, new.content); END",
+            "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN "
+            "INSERT INTO messages_search(messages_search, rowid, content) "
+            "VALUES ('delete', old.rowid, old.content); END",
+            "CREATE TRIGGER messages_search_update AFTER UPDATE ON messages BEGIN "
+            "INSERT INTO messages_search(messages_search, rowid, content) "
+            "VALUES ('delete', old.rowid, old.content); "
+            "INSERT INTO messages_search(rowid, content) VALUES (new.rowid, new.content); END",
+            "INSERT INTO messages_search(messages_search) VALUES ('rebuild')",
+        ):
+            conn.exec_driver_sql(statement)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder an entry once it has shipped.
@@ -156,6 +198,8 @@ MIGRATIONS: Sequence[Migration] = (
         "conversation versions, visitors and sizes; quota counters",
         _add_versions_visitors_and_quotas,
     ),
+    (3, "conversation branches and settings", _add_branches_and_settings),
+    (4, "full-text search over messages", _add_search_index),
 )
 
 

@@ -5,14 +5,10 @@ Its labels are the app's vocabulary; tests find widgets by them.
 
 from __future__ import annotations
 
-from functools import partial
-
 import streamlit as st
 
 from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
-from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError, InvalidDocument
-from chatkit.export import from_json, to_json, to_markdown
+from chatkit.errors import ChatkitError
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.markdown import inert_markdown
 from chatkit.providers import (
@@ -23,7 +19,7 @@ from chatkit.providers import (
     default_provider_kind,
     provider_kind,
 )
-from chatkit.ui import state
+from chatkit.ui import library, state
 
 SYSTEM_PROMPT_PRESETS: dict[str, str] = {
     "Helpful assistant": "You are a helpful assistant.",
@@ -60,11 +56,16 @@ def _provider_section() -> ProviderSpec:
     kind = provider_kind(name)
     base_url = _base_url_field(kind)
     labels = [kind.mode_label(mode) for mode in MODES]
-    mode = MODES[labels.index(st.radio("API mode", labels, key="api_mode", horizontal=True))]
+    key = f"api_mode_{name}"
+    if key not in st.session_state:  # a provider chosen anew keeps the mode of the last one
+        st.session_state[key] = kind.mode_label(st.session_state.get("api_mode_code", "chat"))
+    mode = MODES[labels.index(st.radio("API mode", labels, key=key, horizontal=True))]
+    st.session_state["api_mode_code"] = mode
     if kind.chains_locally:
         st.caption(
-            f"{name} keeps no responses on its side: Responses mode uses chatkit's local "
-            f"response store, so previous_response_id works the same way."
+            f"{name} keeps no responses on its side: “{kind.mode_label('responses')}” chains "
+            f"through chatkit's local response store, so previous_response_id works the same "
+            f"way."
         )
     model = _model_field(kind)
     if kind.capabilities.needs_api_key:
@@ -200,138 +201,6 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     )
 
 
-def _open(conversation: Conversation) -> None:
-    """Make ``conversation`` the open one (a callback: the sidebar has not been drawn yet)."""
-    state.set_conversation(conversation)
-    st.session_state["system_prompt"] = conversation.system_prompt
-    data = state.session()
-    data.forget_turn()
-    data.loaded_id = conversation.id
-    st.query_params.clear()
-    if conversation.messages:
-        st.query_params["c"] = conversation.id
-
-
-def _on_new() -> None:
-    _open(Conversation(system_prompt=state.conversation().system_prompt))
-
-
-def _on_open(conversation_id: str) -> None:
-    store = state.store()
-    loaded = store.load(conversation_id) if store is not None else None
-    if loaded is None:
-        state.session().notice = "That conversation is no longer saved here."
-        return
-    _open(loaded)
-
-
-def _on_rename(conversation_id: str) -> None:
-    title = (st.session_state.get(f"title_{conversation_id}") or "").strip()
-    store = state.store()
-    current = state.conversation()
-    if not title or store is None or current.id != conversation_id:
-        return
-    current.title = title
-    store.rename(conversation_id, title)
-
-
-def _on_delete(conversation_id: str) -> None:
-    store = state.store()
-    if store is not None:
-        store.delete(conversation_id)
-    if state.conversation().id == conversation_id:
-        _on_new()
-
-
-def _conversations_section() -> None:
-    current = state.conversation()
-    config = state.config()
-    st.button("New conversation", icon=":material/add:", use_container_width=True, on_click=_on_new)
-    store = state.store()
-    if store is None:
-        return
-    saved = store.list(state.owner(), include_all=not config.hosted)
-    for item in saved[:MAX_LISTED]:
-        is_open = item.id == current.id
-        st.button(
-            inert_markdown(item.title) or "Untitled",
-            key=f"open_{item.id}",
-            icon=":material/chat_bubble:" if is_open else ":material/chat_bubble_outline:",
-            use_container_width=True,
-            type="secondary" if is_open else "tertiary",
-            on_click=_on_open,
-            args=(item.id,),
-            help=f"{item.message_count} messages",
-        )
-    if len(saved) > MAX_LISTED:
-        st.caption(f"{len(saved) - MAX_LISTED} older conversations are not listed.")
-    if any(item.id == current.id for item in saved):
-        with st.expander("Rename or delete"):
-            st.text_input("Title", value=current.title, key=f"title_{current.id}")
-            left, right = st.columns(2)
-            left.button("Rename", use_container_width=True, on_click=_on_rename, args=(current.id,))
-            right.button(
-                "Delete",
-                use_container_width=True,
-                type="primary",
-                on_click=_on_delete,
-                args=(current.id,),
-            )
-
-
-def _files_section() -> None:
-    current = state.conversation()
-    left, right = st.columns(2)
-    name = (current.title or "conversation").strip().replace("/", "-")[:40] or "conversation"
-    left.download_button(
-        "JSON",
-        partial(to_json, current),
-        f"{name}.json",
-        "application/json",
-        use_container_width=True,
-        on_click="ignore",
-    )
-    right.download_button(
-        "Markdown",
-        partial(to_markdown, current),
-        f"{name}.md",
-        "text/markdown",
-        use_container_width=True,
-        on_click="ignore",
-    )
-    upload = st.file_uploader(
-        "Import a conversation (JSON)", type=["json"], key="import_file", on_change=_on_upload
-    )
-    failed = st.session_state.get(IMPORT_ERROR_KEY)
-    if upload is not None and failed is not None and failed[0] == upload.file_id:
-        st.error(inert_markdown(failed[1]), icon=":material/error:")
-
-
-def _on_upload() -> None:
-    """Open an uploaded conversation; a malformed file changes nothing and says why."""
-    upload = st.session_state.get("import_file")
-    if upload is None:
-        return
-    config = state.config()
-    limits = (
-        {
-            "max_messages": config.limits.max_import_messages,
-            "max_chars": config.limits.max_import_chars,
-        }
-        if config.hosted
-        else {}
-    )
-    try:
-        imported = from_json(upload.getvalue(), **limits)
-    except InvalidDocument as error:
-        st.session_state[IMPORT_ERROR_KEY] = (upload.file_id, error.message)
-        return
-    st.session_state.pop(IMPORT_ERROR_KEY, None)
-    state.save(imported)
-    _open(imported)
-    state.session().notice = f"Imported “{imported.title or 'Untitled'}”: continue it below."
-
-
 def render_sidebar() -> state.Settings:
     """Draw the sidebar and return the settings it chose (also kept in session state)."""
     with st.sidebar:
@@ -342,9 +211,9 @@ def render_sidebar() -> state.Settings:
         with st.expander("Trimming and generation", expanded=False):
             trimming, options = _generation_section(provider_kind(spec.kind))
         st.subheader("Conversations")
-        _conversations_section()
+        library.conversations_section()
         with st.expander("Download or import"):
-            _files_section()
+            library.files_section()
     current = state.conversation()
     if current.system_prompt != system_prompt:
         current.system_prompt = system_prompt

@@ -1,33 +1,38 @@
 """Session state, settings and process-wide resources for the Streamlit app.
 
-``st.session_state`` holds a ``Conversation`` (``"conversation"``), the sidebar's
-``Settings`` (``"settings"``) and one small ``SessionData``; nothing else. API keys typed into
-the sidebar live only in that session's widget state and are passed to the SDK from there.
+``st.session_state`` holds the sidebar's ``Settings`` (``"settings"``) and one small
+``SessionData`` (``"session"``), whose ``TurnQueue`` holds the open conversation and takes its
+turns in order. API keys typed into the sidebar live only in that session's widget state and
+are passed to the SDK from there.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatkit.chat import PreparedTurn, TrimmingSettings
-from chatkit.config import AppConfig, client_address, exposure_warning, load_config
+from chatkit.chat import TrimmingSettings
+from chatkit.config import (
+    AppConfig,
+    HostedSettings,
+    client_address,
+    exposure_warning,
+    load_config,
+)
 from chatkit.conversation import Conversation, new_conversation_id
-from chatkit.errors import ChatkitError, InvalidDocument, SaveConflict, register_secret
+from chatkit.errors import ChatkitError, SaveConflict, register_secret
 from chatkit.hosted import HostedMeter
 from chatkit.providers import (
     GenerationOptions,
     Provider,
     ProviderKind,
     ProviderSpec,
-    ReplyStream,
     ResponseStore,
     make_provider,
     provider_kind,
@@ -36,6 +41,7 @@ from chatkit.providers import (
 from chatkit.providers.metered import Metered
 from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, QuotaStore, default_database_url
+from chatkit.turn_queue import Saver, TurnQueue
 
 
 @dataclass(frozen=True)
@@ -49,49 +55,11 @@ class Settings:
 
 
 @dataclass
-class Pending:
-    """A reply being streamed, kept so that a Stop click can save what arrived."""
+class Undo:
+    """What the last destructive action removed, and how to say it."""
 
-    prepared: PreparedTurn
-    provider: Provider
-    reply: ReplyStream
-    options: GenerationOptions
-    request: TurnRequest
-
-
-@dataclass(frozen=True)
-class TurnRequest:
-    """A turn asked for by a click or by Enter, taken at the top of the next run.
-
-    ``user_text`` is the new user message (``None`` resends the conversation as it is, to
-    regenerate the last reply); ``drop`` says what to take off the open conversation first:
-    ``"last_reply"`` for regenerate, ``"last_turn"`` for edit-and-resend.
-    """
-
-    user_text: str | None
-    drop: Literal["nothing", "last_reply", "last_turn"] = "nothing"
-
-    def base(self, conversation: Conversation) -> Conversation:
-        """The conversation the turn starts from."""
-        if self.drop == "last_reply":
-            return conversation.without_last_reply()
-        if self.drop == "last_turn":
-            return conversation.without_last_turn()
-        return conversation
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A turn that did not complete: what to show, and the request ``Retry`` sends again.
-
-    ``trim_budget`` is set when the prompt did not fit the context window and turning on
-    trimming (a token budget of that size) would let the turn go through.
-    """
-
-    request: TurnRequest
-    message: str
-    kind: Literal["error", "warning"] = "error"
-    trim_budget: int | None = None
+    label: str  # "Cleared" or "Deleted"
+    conversation: Conversation
 
 
 @dataclass
@@ -101,32 +69,13 @@ class SessionData:
     owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
     response_store: ResponseStore = field(default_factory=ResponseStore)
     providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
+    queue: TurnQueue | None = None
     visible_messages: int = 40
-    request: TurnRequest | None = None
-    pending: Pending | None = None
-    failure: Failure | None = None
-    editing: bool = False
+    editing: int | None = None  # the position of the user message being edited
     notice: str | None = None
     loaded_id: str | None = None
-    # A Stop click starts a new run while the interrupted one may still be streaming in its
-    # own thread (Streamlit's fast reruns): whichever finishes the turn holds this lock.
-    turn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def forget_turn(self) -> None:
-        """Drop any requested, streaming, failed or edited turn (another conversation opens)."""
-        self.request, self.pending, self.failure, self.editing = None, None, None, False
-
-    @property
-    def failed_input(self) -> str | None:
-        """The user text of the failed turn, if any (setting None forgets the failure)."""
-        return self.failure.request.user_text if self.failure else None
-
-    @failed_input.setter
-    def failed_input(self, value: str | None) -> None:
-        if value is None:
-            self.failure = None
-        else:
-            self.failure = Failure(TurnRequest(value), "The message was not sent.")
+    undo: Undo | None = None
+    drawn_version: int = -1  # the turn queue's version when this run started drawing
 
 
 def secrets_mapping() -> Mapping[str, Any]:
@@ -149,15 +98,27 @@ def session() -> SessionData:
     return st.session_state["session"]
 
 
+def queue() -> TurnQueue:
+    """This session's turn queue: the open conversation and the turns being taken on it."""
+    data = session()
+    if data.queue is None:
+        # A conversation put in ``st.session_state["conversation"]`` before the first run is
+        # the one the session opens (how an embedding page, or a test, hands one over).
+        seed = st.session_state.pop("conversation", None)
+        opening = seed if isinstance(seed, Conversation) else Conversation()
+        data.queue = TurnQueue(opening, saver())
+    return data.queue
+
+
 def conversation() -> Conversation:
-    """The open conversation."""
-    if "conversation" not in st.session_state:
-        st.session_state["conversation"] = Conversation()
-    return st.session_state["conversation"]
+    """The open conversation (the branch on screen)."""
+    return queue().conversation
 
 
 def set_conversation(value: Conversation) -> None:
-    st.session_state["conversation"] = value
+    """Open ``value`` (any turn being taken finishes on the conversation it started from)."""
+    queue().replace(value)
+    session().editing = None
 
 
 def settings() -> Settings:
@@ -288,38 +249,48 @@ def provider_for(spec: ProviderSpec) -> Provider:
     return data.providers[cache_key]
 
 
-def save(value: Conversation) -> None:
-    """Save the conversation and put its id in the URL; a storage failure is a notice.
+def saver() -> Saver:
+    """How this session saves a conversation (from any thread: it touches no Streamlit state).
 
-    If another tab saved newer turns to it first, this tab's conversation is saved as a copy
-    and opened, so nothing is lost. In a hosted demo, a visitor's saved conversations and
-    their size are capped: past the cap the conversation stays open but is not saved.
+    Returns what to keep showing and what to tell the person: a conversation another tab
+    changed first is saved as a copy, and a hosted visitor past the storage caps keeps the
+    conversation open but unsaved.
     """
-    target = store()
-    if target is None:
-        return
+    target, who_owns = store(), owner()
     settings = config()
     who = visitor() if settings.hosted else None
-    try:
-        if who is not None:
-            refusal = _storage_refusal(target, value, who)
-            if refusal:
-                session().notice = refusal
-                return
+    limits = settings.limits
+
+    def save(value: Conversation) -> tuple[Conversation, str | None]:
+        if target is None:
+            return value, None
         try:
-            target.save(value, owner=owner(), visitor=who)
-        except SaveConflict as conflict:
-            value = _save_copy(target, value, who, conflict)
-    except ChatkitError as error:
-        session().notice = error.message
-        return
-    if st.query_params.get("c") != value.id:
-        st.query_params["c"] = value.id
-    session().loaded_id = value.id
+            if who is not None:
+                refusal = storage_refusal(target, value, who, limits)
+                if refusal:
+                    return value, refusal
+            try:
+                target.save(value, owner=who_owns, visitor=who)
+            except SaveConflict as conflict:
+                copy = value.copy()
+                copy.id, copy.version = new_conversation_id(), 0
+                copy.title = f"{value.title or 'Untitled'} (copy)"
+                target.save(copy, owner=who_owns, visitor=who)
+                return copy, (
+                    f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is "
+                    f"open now; the other tab's version is in the list."
+                )
+        except ChatkitError as error:
+            return value, error.message
+        return value, None
+
+    return save
 
 
-def _storage_refusal(target: ConversationStore, value: Conversation, who: str) -> str | None:
-    limits = config().limits
+def storage_refusal(
+    target: ConversationStore, value: Conversation, who: str, limits: HostedSettings
+) -> str | None:
+    """Why a hosted visitor's conversation may not be saved (the caps), or None."""
     count, chars = target.visitor_totals(who, excluding=value.id)
     if value.version == 0 and count >= limits.max_conversations:
         return (
@@ -332,50 +303,6 @@ def _storage_refusal(target: ConversationStore, value: Conversation, who: str) -
             f"per visitor, so this one is not saved: delete an older one in the sidebar."
         )
     return None
-
-
-def _save_copy(
-    target: ConversationStore, value: Conversation, who: str | None, conflict: SaveConflict
-) -> Conversation:
-    """Keep this tab's conversation as a new copy (the other tab's version stays as saved)."""
-    copy = value.copy()
-    copy.id, copy.version = new_conversation_id(), 0
-    copy.title = f"{value.title or 'Untitled'} (copy)"
-    target.save(copy, owner=owner(), visitor=who)
-    set_conversation(copy)
-    session().notice = (
-        f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is open now; "
-        f"the other tab's version is in the list."
-    )
-    return copy
-
-
-def open_from_url() -> None:
-    """Open the conversation named by ``?c=`` once per change of the URL."""
-    wanted = st.query_params.get("c")
-    data = session()
-    if not wanted or wanted == data.loaded_id or wanted == conversation().id:
-        data.loaded_id = wanted or data.loaded_id
-        return
-    data.loaded_id = wanted
-    target = store()
-    if target is None:
-        return
-    try:
-        loaded = target.load(wanted)
-    except InvalidDocument as error:
-        data.notice = error.message
-        return
-    if loaded is None:
-        data.notice = (
-            "That conversation link points to nothing saved here: a new conversation is open."
-        )
-        return
-    if config().hosted and target.owner_of(wanted) != owner():
-        # Someone else's link in a public demo: continue on a copy, never on their record.
-        loaded.id = new_conversation_id()
-    set_conversation(loaded)
-    st.session_state["system_prompt"] = loaded.system_prompt  # the sidebar is drawn after this
 
 
 @st.cache_resource(show_spinner=False)
