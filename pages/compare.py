@@ -5,6 +5,7 @@ import streamlit as st
 from chatkit.costs import format_bytes
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
+from chatkit.prices import format_money
 from chatkit.providers import ProviderSpec
 from chatkit.teaching.compare import (
     CHAINED,
@@ -100,6 +101,7 @@ def _charts(result: ComparisonResult) -> None:
             "Way": WAY_LABELS[way],
             "Bytes sent in all": result.total_bytes(way),
             "Input tokens in all": result.total_input_tokens(way),
+            "Cost (estimate)": _money(result.total_cost(way)),
         }
         for way in WAYS
     ]
@@ -112,6 +114,10 @@ def _charts(result: ComparisonResult) -> None:
             "Input tokens in all": st.column_config.NumberColumn(format="localized"),
         },
     )
+
+
+def _money(dollars: float | None) -> str:
+    return format_money(dollars) if dollars is not None else "no listed price"
 
 
 def _run(lines: list[str]) -> None:

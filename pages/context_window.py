@@ -29,7 +29,7 @@ MODEL_SUMMARY_KEY = "context_model_summary"
 def _context_window(provider: Provider) -> int:
     window = provider.context_window()
     if window is not None:
-        st.metric("Context window (tokens)", f"{window:,}", help=f"{provider.model}'s own window.")
+        st.metric("Window (tokens)", f"{window:,}", help=f"{provider.model}'s own context window.")
         return window
     return int(
         st.number_input(
@@ -67,6 +67,11 @@ def _strategy_settings(
         "affected.",
     )
     kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    if kind != active.kind:
+        st.caption(
+            f":material/science: A what-if: the chat itself uses “{TRIMMING_LABELS[active.kind]}” "
+            f"(the sidebar's Trimming); this page only previews “{label}”."
+        )
     if kind == "last_n":
         turns = sum(1 for m in messages if m.role == "user")
         last_n = _clamped_slider(
@@ -91,10 +96,9 @@ def _strategy_settings(
 def _summary_box(view: ContextView, provider: Provider) -> None:
     summary = view.summary
     st.subheader("The summary that would replace the dropped turns")
-    turns = ", ".join(str(t) for t in view.dropped_turns)
     st.caption(
         f"Shown: {summary.source_label} · {summary.tokens:,} tokens instead of "
-        f"{view.dropped_tokens:,} · replaces turn(s) {turns}"
+        f"{view.dropped_tokens:,} · {summary.claim}"
     )
     with st.container(border=True):
         st.text(summary.text)
@@ -160,9 +164,10 @@ try:
     with middle:
         reserve = settings.options.max_output_tokens or 0
         st.metric(
-            "Reserved for the reply (tokens)",
+            "Reply reserve",
             f"{reserve:,}",
-            help="The sidebar's Max output tokens: the reply must fit in the window too.",
+            help="Tokens kept for the reply: the sidebar's Max output tokens (the reply must fit "
+            "in the window too).",
         )
     with right:
         next_message = st.text_input(
@@ -195,18 +200,21 @@ if not conversation.messages and not next_message.strip():
     )
 columns = st.columns(4)
 columns[0].metric(
-    "Request after trimming (tokens)",
+    "Sent (tokens)",
     f"{view.used:,}",
-    help="System prompt, summary, history and current turn, as the model's tokenizer "
+    help="The request after trimming: system prompt, summary, history and current turn, as "
+    "the model's tokenizer "
     "counts them (with the few tokens that start the reply).",
 )
 columns[1].metric(
-    "Left out by trimming (tokens)",
+    "Left out",
     f"{view.dropped_tokens:,}",
-    help="Messages the strategy would not send.",
+    help="Tokens of the messages the trimming strategy would not send.",
 )
-columns[2].metric("Free (tokens)", f"{max(view.free, 0):,}")
-columns[3].metric("Share of the window used", f"{(view.used + reserve) / window:.2%}")
+columns[2].metric("Free", f"{max(view.free, 0):,}", help="Tokens of the window left over.")
+columns[3].metric(
+    "Window used", f"{(view.used + reserve) / window:.2%}", help="Request and reply reserve."
+)
 if not view.fits:
     st.error(
         f"The request and the reply need {-view.free:,} tokens more than the window holds: "

@@ -36,6 +36,11 @@ def _bodies(inspection: TurnInspection) -> None:
     with left:
         st.subheader(f"Request body ({inspection.request_label})")
         st.json(inspection.request_body, expanded=3)
+        if inspection.received_body is not None:
+            with st.expander(
+                f"What the model received ({format_bytes(inspection.received_bytes or 0)})"
+            ):
+                st.json(inspection.received_body, expanded=2)
     with right:
         st.subheader("Response body")
         if inspection.response_body is None:
