@@ -84,9 +84,9 @@ def _base_url_field(kind: ProviderKind) -> str | None:
         return host_url
     if config.hosted:
         return st.selectbox("Base URL", visitor_endpoints(config, kind), key="base_url")
+    _seed("base_url", host_url or kind.default_base_url or "")
     return st.text_input(
         "Base URL",
-        value=host_url or kind.default_base_url or "",
         key="base_url",
         help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
     )
@@ -102,15 +102,16 @@ def _model_field(kind: ProviderKind) -> str:
             return config.provider_setting(kind.model_env) or ""
         return st.selectbox("Model", visitor_models(config, kind), key=f"model_{kind.name}")
     if kind.model_field == "path":
+        _seed(f"model_{kind.name}", config.provider_setting(kind.model_env) or "")
         return st.text_input(
             "Model",
-            value=config.provider_setting(kind.model_env) or "",
             key=f"model_{kind.name}",
             placeholder=kind.default_model_label,
             help="Leave empty for the bundled model, or give the path of any GGUF file.",
         )
     if kind.model_field == "text":
-        return st.text_input("Model", value=kind.suggested_models[0], key=f"model_{kind.name}")
+        _seed(f"model_{kind.name}", kind.suggested_models[0])
+        return st.text_input("Model", key=f"model_{kind.name}")
     return st.selectbox(
         "Model", kind.suggested_models, key=f"model_{kind.name}", accept_new_options=True
     )
@@ -159,6 +160,13 @@ def _prompt_section() -> str:
     return st.text_area("System prompt", key="system_prompt", height=90)
 
 
+def _seed(key: str, default: object) -> None:
+    """Give a widget its first value through session state (so that opening a conversation
+    may set it too), instead of a default the widget would fight with."""
+    if key not in st.session_state:
+        st.session_state[key] = default
+
+
 def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1) -> int:
     """A number input whose value may also be set by a callback (e.g. "Trim to fit")."""
     current = st.session_state.get(key, default)
@@ -176,8 +184,9 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     elif trim_kind in ("token_budget", "summarize"):
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = not kind.capabilities.sampling_parameters
+    _seed("temperature", 0.7)
     temperature = st.slider(
-        "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
+        "Temperature", 0.0, 2.0, step=0.1, key="temperature", disabled=no_sampling
     )
     if no_sampling:
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
