@@ -297,8 +297,7 @@ def build_view(
                     {
                         turns[i]
                         for i in dropped
-                        if turns[i] is not None
-                        and message_lines([messages[i]]).strip() in lines
+                        if turns[i] is not None and message_lines([messages[i]]).strip() in lines
                     }
                 )
             )
