@@ -29,7 +29,11 @@ MODEL_SUMMARY_KEY = "context_model_summary"
 def _context_window(provider: Provider) -> int:
     window = provider.context_window()
     if window is not None:
-        st.metric("Window (tokens)", f"{window:,}", help=f"{provider.model}'s own context window.")
+        st.metric(
+            "Window (tokens)",
+            _compact(window),
+            help=f"{provider.model}'s own context window: {window:,} tokens.",
+        )
         return window
     return int(
         st.number_input(
@@ -42,6 +46,15 @@ def _context_window(provider: Provider) -> int:
             help=f"chatkit does not know {provider.model or 'this model'}'s window: enter it.",
         )
     )
+
+
+def _compact(tokens: int) -> str:
+    """A token count short enough for a metric on a projector: 1,047,576 -> "1.05M"."""
+    if tokens < 100_000:
+        return f"{tokens:,}"
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:.0f}k"
+    return f"{tokens / 1_000_000:.2f}M"
 
 
 def _clamped_slider(label: str, low: int, high: int, default: int, key: str, help: str) -> int:
@@ -201,17 +214,19 @@ if not conversation.messages and not next_message.strip():
 columns = st.columns(4)
 columns[0].metric(
     "Sent (tokens)",
-    f"{view.used:,}",
+    _compact(view.used),
     help="The request after trimming: system prompt, summary, history and current turn, as "
     "the model's tokenizer "
     "counts them (with the few tokens that start the reply).",
 )
 columns[1].metric(
     "Left out",
-    f"{view.dropped_tokens:,}",
+    _compact(view.dropped_tokens),
     help="Tokens of the messages the trimming strategy would not send.",
 )
-columns[2].metric("Free", f"{max(view.free, 0):,}", help="Tokens of the window left over.")
+columns[2].metric(
+    "Free", _compact(max(view.free, 0)), help=f"{max(view.free, 0):,} tokens of the window left."
+)
 columns[3].metric(
     "Window used", f"{(view.used + reserve) / window:.2%}", help="Request and reply reserve."
 )

@@ -75,7 +75,7 @@ def test_context_window_page_shows_the_parts_and_every_message(conversation) -> 
     assert at.title[0].value == "Context window"
     assert len(charts(at)) == 1  # the whole window above, the zoomed bar below
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Window (tokens)"] == "1,047,576"
+    assert metrics["Window (tokens)"] == "1.05M"
     assert metrics["Reply reserve"] == "512"
     assert metrics["Left out"] == "0"
     rows = table(at)

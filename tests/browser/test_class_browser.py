@@ -262,7 +262,8 @@ def test_every_page_at_a_class_projector_size(browser, app_url, width, height):
         page.wait_for_timeout(500)
         shot = whole_page_screenshot(page, f"page-{path}-{width}x{height}")
         assert shot.exists() and shot.parent == ARTIFACTS
-        # No metric label is cut off at this width.
-        for label in page.locator('[data-testid="stMetricLabel"]').all():
-            assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), label.inner_text()
+        # No metric label or value is cut off at this width.
+        selector = '[data-testid="stMetricLabel"] p, [data-testid="stMetricValue"] div'
+        for shown in page.locator(selector).all():
+            assert shown.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), shown.inner_text()
     page.context.close()
