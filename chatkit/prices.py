@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 PRICES_FILE_ENV = "CHATKIT_PRICES_FILE"
@@ -64,7 +64,12 @@ def _table(path: str) -> dict[str, Price]:
 
 def price_for(model: str) -> Price | None:
     """The price of ``model`` (the longest listed name it starts with), or None if unknown."""
-    table = _table(os.environ.get(PRICES_FILE_ENV) or str(DEFAULT_PRICES_FILE))
+    return _price_in(os.environ.get(PRICES_FILE_ENV) or str(DEFAULT_PRICES_FILE), model)
+
+
+@lru_cache(maxsize=4096)
+def _price_in(path: str, model: str) -> Price | None:
+    table = _table(path)
     matches = [name for name in table if model == name or model.startswith(name + "-")]
     return table[max(matches, key=len)] if matches else None
 

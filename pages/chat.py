@@ -233,6 +233,18 @@ def _undo_box() -> None:
     right.button("Undo", icon=":material/undo:", key="undo", on_click=saving.undo)
 
 
+def _totals(current: Conversation) -> str:
+    """The running totals, worked out once per version of the conversation (a rerun with
+    nothing new must not add up 5,000 replies again)."""
+    data = state.session()
+    key = (id(current), current.version, len(current.messages), len(current.forks))
+    if data.totals[0] != key:
+        shown = conversation_totals(current)
+        every = conversation_totals(current, every_version=True)
+        data.totals = (key, totals_caption(shown, every))
+    return data.totals[1]
+
+
 # -- the page -------------------------------------------------------------------------------------
 
 data = state.session()
@@ -253,8 +265,5 @@ turns.queued(queue)
 _failure_box()
 _controls(current, busy)
 st.chat_input("Message", key="chat_input", on_submit=_on_submit)
-summary = totals_caption(
-    conversation_totals(current), conversation_totals(current, every_version=True)
-)
-totals.caption(f"{model_caption()} — {summary}")
+totals.caption(f"{model_caption()} — {_totals(current)}")
 turns.follow(queue, slot)

@@ -76,6 +76,7 @@ class SessionData:
     loaded_id: str | None = None
     undo: Undo | None = None
     drawn_version: int = -1  # the turn queue's version when this run started drawing
+    totals: tuple[Any, str] = ((), "")  # the chat page's running totals, by conversation state
 
 
 def secrets_mapping() -> Mapping[str, Any]:
