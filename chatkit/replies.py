@@ -70,8 +70,7 @@ class ReplyInfo:
         """Read a reply record, ignoring keys this version does not know."""
         if not isinstance(data, Mapping):
             raise InvalidDocument("A reply record must be an object.")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _REPLY_FIELD_KINDS}
         for key, value in values.items():
             if not _is_kind(value, _REPLY_FIELD_KINDS[key]):
                 raise InvalidDocument(f"A reply record's {key} is not {_KIND_WORDS[key]}.")

@@ -11,7 +11,9 @@ Nothing here ever sees an API key: a ``Conversation`` holds none, and no method 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,15 +23,19 @@ from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError, SaveConflict
 from chatkit.store.engine import Database, utc_now
 from chatkit.store.rows import (
+    RowMemo,
     conversation_from_rows,
     insert_if_missing,
     json_column,
+    memo_of,
     message_rows,
     storable,
     unchanged_prefix,
 )
 from chatkit.store.schema import conversations, messages, migrate
 from chatkit.store.search import matching
+
+MEMO_CONVERSATIONS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,10 @@ class ConversationStore:
 
     def __init__(self, url: str) -> None:
         self._database = Database(url)
+        # The rows of recently saved or loaded conversations, so a save works out only what
+        # changed (``message_rows``): by conversation id, the least recently used dropped.
+        self._memos: OrderedDict[str, RowMemo] = OrderedDict()
+        self._memo_lock = threading.Lock()
         try:
             migrate(self._database)
         except ChatkitError:
@@ -99,7 +109,14 @@ class ConversationStore:
         regenerated reply, an edited or cleared conversation) the messages from the first
         one that differs are deleted and written again.
         """
-        rows = message_rows(conversation)
+        known = self._memo(conversation.id)
+        rows, memo = message_rows(conversation, known)
+        title, system_prompt = storable(conversation.title), storable(conversation.system_prompt)
+        forks = json_column(forks_to_dict(conversation.forks))
+        settings = json_column(conversation.settings)
+        head = (conversation.version, title, system_prompt, forks, settings)
+        if known is not None and known.head == head and known.rows == memo.rows:
+            return  # nothing changed since this store last saved or loaded it
         now = utc_now()
         with (
             self._database.errors("save the conversation"),
@@ -145,12 +162,6 @@ class ConversationStore:
                 )
             if keep < len(rows):
                 conn.execute(sa.insert(messages), rows[keep:])
-            title, system_prompt = (
-                storable(conversation.title),
-                storable(conversation.system_prompt),
-            )
-            forks = json_column(forks_to_dict(conversation.forks))
-            settings = json_column(conversation.settings)
             changed = (
                 stored_more
                 or keep < len(rows)
@@ -169,12 +180,16 @@ class ConversationStore:
                         system_prompt=system_prompt,
                         updated_at=now,
                         version=version,
-                        chars=sum(len(m.content) for m in conversation.messages),
+                        chars=memo.chars[-1] if memo.chars else 0,
                         forks=forks,
                         settings=settings,
                     )
                 )
                 conversation.version = version
+        self._remember(
+            conversation.id,
+            replace(memo, head=(conversation.version, title, system_prompt, forks, settings)),
+        )
 
     def visitor_totals(self, visitor: str, *, excluding: str | None = None) -> tuple[int, int]:
         """How many conversations a visitor has saved and how many characters they hold
@@ -220,7 +235,9 @@ class ConversationStore:
             result = conn.execute(
                 sa.delete(conversations).where(conversations.c.id == conversation_id)
             )
-            return result.rowcount > 0
+        with self._memo_lock:
+            self._memos.pop(conversation_id, None)
+        return result.rowcount > 0
 
     # -- reading -----------------------------------------------------------------------------
     def load(self, conversation_id: str) -> Conversation | None:
@@ -237,12 +254,30 @@ class ConversationStore:
             ).first()
             if head is None:
                 return None
-            rows = conn.execute(
+            result = conn.execute(
                 sa.select(messages)
                 .where(messages.c.conversation_id == conversation_id)
                 .order_by(messages.c.position)
-            ).all()
-        return conversation_from_rows(head._mapping, [row._mapping for row in rows])
+            )
+            keys = tuple(result.keys())
+            found = [dict(zip(keys, row, strict=True)) for row in result]
+        conversation = conversation_from_rows(head._mapping, found)
+        self._remember(conversation.id, memo_of(conversation, found, head._mapping))
+        return conversation
+
+    def _memo(self, conversation_id: str) -> RowMemo | None:
+        with self._memo_lock:
+            memo = self._memos.get(conversation_id)
+            if memo is not None:
+                self._memos.move_to_end(conversation_id)
+            return memo
+
+    def _remember(self, conversation_id: str, memo: RowMemo) -> None:
+        with self._memo_lock:
+            self._memos[conversation_id] = memo
+            self._memos.move_to_end(conversation_id)
+            while len(self._memos) > MEMO_CONVERSATIONS:
+                self._memos.popitem(last=False)
 
     def owner_of(self, conversation_id: str) -> str | None:
         """Who first saved the conversation; None if nobody in particular, or if it is not saved."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,11 +49,50 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
-    """The conversation's messages as rows, each with the chained digest up to it."""
-    rows = []
-    digest = ""
-    for position, message in enumerate(conversation.messages):
+@dataclass(frozen=True)
+class RowMemo:
+    """A conversation's rows as last saved or loaded, with the objects they were made from,
+    so the next save works out only the rows of messages that are new or changed."""
+
+    messages: tuple[Any, ...] = ()  # the Message objects, by position
+    replies: tuple[Any, ...] = ()  # the ReplyInfo objects (or None), by position
+    rows: tuple[dict[str, Any], ...] = ()
+    chars: tuple[int, ...] = ()  # characters of the messages up to and including each
+    head: tuple[Any, ...] = ()  # version, title, prompt, branches, settings as last saved
+
+    def unchanged(self, conversation: Conversation) -> int:
+        """How many leading messages (with their replies) are the same as when the rows were
+        made, so their rows still hold. Appending is checked at C speed: the usual case."""
+        size = len(self.messages)
+        if len(conversation.messages) >= size:
+            current = tuple(conversation.messages[:size])
+            replies = tuple(map(conversation.replies.get, range(size)))
+            if current == self.messages and replies == self.replies:
+                return size
+        count = 0
+        for position, (message, reply) in enumerate(zip(self.messages, self.replies, strict=True)):
+            if (
+                position >= len(conversation.messages)
+                or conversation.messages[position] != message
+                or conversation.replies.get(position) != reply
+            ):
+                break
+            count += 1
+        return count
+
+
+def message_rows(
+    conversation: Conversation, memo: RowMemo | None = None
+) -> tuple[list[dict[str, Any]], RowMemo]:
+    """The conversation's messages as rows, each with the chained digest up to it, and the
+    memo for the next save. Rows the memo still holds (the same message and reply objects at
+    the same places) are reused, so appending a turn works out two rows, not all of them."""
+    reuse = memo.unchanged(conversation) if memo is not None else 0
+    rows = list(memo.rows[:reuse]) if memo is not None else []
+    chars = list(memo.chars[:reuse]) if memo is not None else []
+    digest = rows[-1]["digest"] if rows else ""
+    for position in range(reuse, len(conversation.messages)):
+        message = conversation.messages[position]
         info = conversation.replies.get(position)
         reply = (
             json.dumps(info.to_dict(), ensure_ascii=False, sort_keys=True)
@@ -74,7 +114,31 @@ def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
                 "digest": digest,
             }
         )
-    return rows
+        chars.append((chars[-1] if chars else 0) + len(message.content))
+    memo = RowMemo(
+        tuple(conversation.messages),
+        tuple(map(conversation.replies.get, range(len(conversation.messages)))),
+        tuple(rows),
+        tuple(chars),
+    )
+    return rows, memo
+
+
+def memo_of(
+    conversation: Conversation, rows: Sequence[dict[str, Any]], head: Mapping[str, Any]
+) -> RowMemo:
+    """The memo for a conversation just loaded from ``rows`` (its stored rows) and ``head``
+    (its stored conversation row)."""
+    chars: list[int] = []
+    for message in conversation.messages:
+        chars.append((chars[-1] if chars else 0) + len(message.content))
+    return RowMemo(
+        tuple(conversation.messages),
+        tuple(map(conversation.replies.get, range(len(conversation.messages)))),
+        tuple(rows),
+        tuple(chars),
+        (head["version"], head["title"], head["system_prompt"], head["forks"], head["settings"]),
+    )
 
 
 def unchanged_prefix(
