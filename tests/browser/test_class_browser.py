@@ -82,9 +82,8 @@ def _user_texts(page) -> list[str]:
 def _finished(page, count: int) -> None:
     """Wait until ``count`` replies are on the page, each with its caption (saved)."""
     try:
-        assistant_messages(page).nth(count - 1).get_by_text(re.compile("bytes sent")).wait_for(
-            timeout=60_000
-        )
+        caption = re.compile(r"(bytes|KB|MB) sent")
+        assistant_messages(page).nth(count - 1).get_by_text(caption).wait_for(timeout=60_000)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"FAILED-class-{count}.png"), full_page=True)
