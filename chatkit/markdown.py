@@ -11,6 +11,7 @@ unless asked, and its links open only on a click.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
@@ -29,14 +30,40 @@ def inert(text: str) -> str:
     """``text`` as Markdown that renders the same but loads nothing remote."""
     if "![" not in text and "<" not in text:
         return text
-    lines = text.split("\n")
-    verbatim: set[int] = set()
+    careful = _inert_outside_code_blocks(text, _inert_line)
+    if not _has_image_or_html(careful):
+        return careful
+    # A code span across lines can hide what a line-by-line reading sees: escape inside code
+    # spans too (they then show "&lt;" as written, a rare and harmless price).
+    return _inert_outside_code_blocks(text, _inert_text)
+
+
+def _inert_outside_code_blocks(text: str, inert_line: Callable[[str], str]) -> str:
+    """Every line outside fenced and indented code blocks made inert by ``inert_line``."""
+    # Making one line inert can change how the next is read (an indented line after an HTML
+    # block is code; after a paragraph it is not), so repeat until nothing changes. Every
+    # round removes a "<" or "![", so this ends.
+    while True:
+        verbatim: set[int] = set()
+        for token in _parser.parse(text):
+            if token.type in ("fence", "code_block") and token.map:
+                verbatim.update(range(*token.map))
+        lines = text.split("\n")
+        changed = "\n".join(
+            line if number in verbatim else inert_line(line) for number, line in enumerate(lines)
+        )
+        if changed == text:
+            return text
+        text = changed
+
+
+def _has_image_or_html(text: str) -> bool:
     for token in _parser.parse(text):
-        if token.type in ("fence", "code_block") and token.map:
-            verbatim.update(range(*token.map))
-    return "\n".join(
-        line if number in verbatim else _inert_line(line) for number, line in enumerate(lines)
-    )
+        if token.type == "html_block":
+            return True
+        if any(child.type in ("image", "html_inline") for child in token.children or []):
+            return True
+    return False
 
 
 # Messages are drawn again on every rerun: remember the recent ones.

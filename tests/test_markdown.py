@@ -74,3 +74,10 @@ _pieces = st.sampled_from(
 @given(st.lists(_pieces, max_size=40).map("".join))
 def test_no_text_renders_an_image_or_raw_html(text: str) -> None:
     assert _images_and_html(inert(text)) == []
+
+
+def test_what_one_line_hides_from_the_next_is_still_made_inert() -> None:
+    # An indented line after an HTML block is code; after the escaped block it is not.
+    # A code span across two lines leaves the HTML after it outside any span.
+    for text in ("<!-- c -->\n    <!-- c -->", "`\n`<!-- c -->`", "`a\n`<img src=x>`"):
+        assert _images_and_html(inert(text)) == [], text
