@@ -11,6 +11,7 @@ import anthropic
 import openai
 import pytest
 
+from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
 
 # -- network guard ---------------------------------------------------------------------------
@@ -114,3 +115,20 @@ def anthropic_client(server: ProtocolServer) -> Iterator[anthropic.Anthropic]:
     )
     yield client
     client.close()
+
+
+# -- a real PostgreSQL server -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster on 127.0.0.1 for the whole session (started on first use)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    return postgres_server.new_database()

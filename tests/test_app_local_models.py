@@ -24,6 +24,7 @@ from tests.apptest_helpers import (
     click,
     configure_env,
     find,
+    has,
     replies,
     run,
     send,
@@ -141,14 +142,13 @@ def test_offline_says_so_in_one_sentence_and_keeps_the_bundled_model(app, monkey
     assert chosen_model(at) == KEY
 
 
-def test_a_hosted_demo_offers_only_models_the_host_downloaded(app, monkeypatch) -> None:
+def test_a_hosted_demo_shows_the_hosts_model_and_starts_no_download(app, monkeypatch) -> None:
     monkeypatch.setenv("CHATKIT_HOSTED", "true")
     _, model = app
     at = start()
-    choose(at, "Model", KEY)
-    assert download_job(model) is None  # a visitor never starts a download on the host
-    assert any("host has not downloaded" in c for c in captions(at, sidebar=True))
-    assert chosen_model(at) == ""
+    assert not has(at, "selectbox", "Model", sidebar=True)  # visitors use the host's model
+    assert any(c.startswith("Model: bundled SmolLM2") for c in captions(at, sidebar=True))
+    assert download_job(model) is None and chosen_model(at) == ""
 
 
 def test_a_file_on_this_machine(app, tmp_path: Path) -> None:
@@ -156,6 +156,20 @@ def test_a_file_on_this_machine(app, tmp_path: Path) -> None:
     choose(at, "Model", "file")
     choose(at, "GGUF file", str(default_model_path()))
     assert chosen_model(at) == str(default_model_path())
+
+
+def test_opening_a_conversation_restores_its_local_model(app) -> None:
+    at = start()
+    choose(at, "Model", "file")
+    choose(at, "GGUF file", str(default_model_path()))
+    choose(at, "Max output tokens", 8)  # a short reply: the machine may be busy
+    send(at, "My name is Alice.")
+    click(at, "New conversation", sidebar=True)
+    choose(at, "Model", "")
+    choose(at, "Temperature", 1.0)
+    click(at, "My name is Alice.", sidebar=True)
+    assert model_choice(at) == "file" and chosen_model(at) == str(default_model_path())
+    assert generation(at)[:2] == (pytest.approx(local_defaults.TEMPERATURE), 8)
 
 
 def test_the_host_can_make_a_catalogue_model_the_default(app, monkeypatch) -> None:

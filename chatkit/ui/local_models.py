@@ -1,22 +1,15 @@
-"""The local model in the page: which model (bundled, downloaded in one click, or a file) and,
-while the model answers someone else, this visitor's place in its queue.
+"""The local model in the sidebar: which model (bundled, downloaded in one click, or a file).
 
 ``model_picker`` is the sidebar's "Model" field for the Local provider. It lists the bundled
 model, the catalogue's chat GGUFs (size, memory need, licence) and "a GGUF file on this
 machine". Choosing a catalogue model that is not downloaded yet downloads it: in the
 background (it survives reruns and other clicks) while a progress bar follows it, and from the
 moment the checked file is in place the model is used. Offline, one sentence says so, the
-bundled model keeps answering, and "Try again" resumes later. In a hosted demo, visitors may
-choose models the host has downloaded, but do not start downloads.
-
-``queue_notice`` wraps the streaming of a reply: while the model serves other conversations,
-the visitor sees their place in line and an estimate of the wait.
+bundled model keeps answering, and "Try again" resumes later. (A hosted demo shows no picker:
+its visitors use the host's model.)
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import streamlit as st
 
@@ -28,8 +21,6 @@ from chatkit.providers.local.downloads import (
     download_job,
     start_download,
 )
-from chatkit.providers.local.queue import QueueStatus, watch
-from chatkit.ui import state
 
 BUNDLED = ""
 A_FILE = "file"
@@ -45,34 +36,45 @@ def _label(choice: str, kind: ProviderKind) -> str:
     return f"{model.label} · {model.size_label}"
 
 
-def _initial_choice(configured: str) -> str:
-    """The choice a new session starts from: the host's ``CHATKIT_LOCAL_MODEL``, if any."""
-    if not configured:
+def _choice_of(model: str) -> str:
+    """The picker's choice for a model as ``ProviderSpec.model`` holds it (or the host's
+    ``CHATKIT_LOCAL_MODEL``): bundled, a catalogue key, or a file."""
+    key = model.strip().lower()
+    if not key:
         return BUNDLED
-    return configured.strip().lower() if configured.strip().lower() in CATALOGUE_BY_KEY else A_FILE
+    return key if key in CATALOGUE_BY_KEY else A_FILE
 
 
-def model_picker(kind: ProviderKind) -> str:
-    """Draw the Local provider's model choice; return what ``ProviderSpec.model`` takes:
-    ``""`` for the bundled model, a catalogue key once its file is downloaded, or a path."""
-    configured = state.config().provider_setting(kind.model_env) or ""
+def restore_choice(kind: ProviderKind, model: str) -> None:
+    """Put a saved conversation's model into the picker (before it is drawn)."""
+    choice = _choice_of(model)
+    st.session_state[f"model_choice_{kind.name}"] = choice
+    if choice == A_FILE:
+        st.session_state[f"model_{kind.name}"] = model
+
+
+def model_picker(kind: ProviderKind, configured: str = "") -> str:
+    """Draw the Local provider's model choice, starting from ``configured`` (the host's
+    ``CHATKIT_LOCAL_MODEL``); return what ``ProviderSpec.model`` takes: ``""`` for the
+    bundled model, a catalogue key once its file is downloaded, or a path."""
     options = [BUNDLED, *CATALOGUE_BY_KEY, A_FILE]
+    choice_key, file_key = f"model_choice_{kind.name}", f"model_{kind.name}"
+    if st.session_state.get(choice_key) not in options:  # first draw (or a model gone)
+        restore_choice(kind, configured)
     choice = st.selectbox(
         "Model",
         options,
-        index=options.index(_initial_choice(configured)),
-        key=f"model_choice_{kind.name}",
+        key=choice_key,
         format_func=lambda option: _label(option, kind),
         help="The bundled model works offline; a larger one answers better, once downloaded.",
     )
     if choice == BUNDLED:
         return ""
     if choice == A_FILE:
-        in_catalogue = configured.strip().lower() in CATALOGUE_BY_KEY
+        st.session_state.setdefault(file_key, "")
         return st.text_input(
             "GGUF file",
-            value="" if in_catalogue else configured,
-            key=f"model_{kind.name}",
+            key=file_key,
             placeholder="/path/to/model.gguf",
             help="The path of any chat (instruction-tuned) GGUF model file.",
         )
@@ -89,9 +91,6 @@ def _catalogue_choice(model: CatalogueModel) -> str:
     )
     if here:
         return model.key
-    if state.config().hosted:
-        st.caption("The host has not downloaded this model, so the bundled model answers.")
-        return ""
     job = download_job(model)
     if job is None or (not job.running and job.error is None):
         job = start_download(model)  # choosing the model is asking for it
@@ -142,19 +141,3 @@ def _download_progress(model: CatalogueModel) -> None:
         st.rerun()
     progress = job.progress
     st.progress(progress.fraction, text=f"Downloading: {progress.sentence()}")
-
-
-@contextlib.contextmanager
-def queue_notice() -> Iterator[None]:
-    """While inside, a reply waiting for the local model shows the visitor's place in line."""
-    slot = st.empty()
-
-    def show(status: QueueStatus) -> None:
-        if status.served:
-            slot.empty()
-        else:
-            slot.info(status.sentence(), icon=":material/hourglass_top:")
-
-    with watch(show):
-        yield
-    slot.empty()

@@ -20,7 +20,12 @@ from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, TurnResult
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.local import DEFAULT_MAX_OUTPUT_TOKENS, LocalModel, default_model_path
+from chatkit.providers.local import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    DEFAULT_TEMPERATURE,
+    LocalModel,
+    default_model_path,
+)
 from chatkit.providers.local.runtime import available_memory
 from chatkit.providers.local.stream import IncrementalDetokenizer
 from chatkit.summary import summarize_messages
@@ -110,7 +115,8 @@ def test_providers_for_the_same_file_share_one_instance(local: LocalModel):
 def test_the_reply_is_the_bindings_own_for_the_same_seed(local: LocalModel):
     """Incremental detokenization changes the cost, not the text."""
     messages = [SYSTEM, Message("user", "Name three colors and a fruit.")]
-    ours = local.complete(messages, GenerationOptions(max_output_tokens=40, seed=3)).text
+    options = GenerationOptions(max_output_tokens=40, temperature=0.2, seed=3)
+    ours = local.complete(messages, options).text
     loaded = local.load()
     with loaded.queue.turn():
         loaded.llama.reset()
@@ -119,6 +125,7 @@ def test_the_reply_is_the_bindings_own_for_the_same_seed(local: LocalModel):
             max_tokens=40,
             temperature=0.2,
             seed=3,
+            repeat_penalty=local.repeat_penalty,
         )
     assert ours == raw["choices"][0]["message"]["content"]
 
@@ -131,7 +138,8 @@ def test_the_same_seed_gives_the_same_reply(local: LocalModel):
 
 def test_defaults_suit_a_tiny_model_and_developer_means_system(local: LocalModel):
     body = local.build_request([Message("developer", "Be brief."), Message("user", "Hi")])
-    assert body["max_tokens"] == DEFAULT_MAX_OUTPUT_TOKENS and body["temperature"] == 0.2
+    assert body["max_tokens"] == DEFAULT_MAX_OUTPUT_TOKENS
+    assert body["temperature"] == DEFAULT_TEMPERATURE and DEFAULT_TEMPERATURE <= 0.3
     assert "seed" not in body
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     assert body["prompt"].startswith("<|im_start|>system\nBe brief.<|im_end|>")

@@ -2,7 +2,7 @@
 
 The queue is tested on its own (no model), with threads standing in for browser sessions;
 then through ``LocalModel`` with the bundled model: a second session hears its place while the
-first one streams, and a reply that reaches its time limit stops with a note.
+first one streams; a time-limited reply stops at its limit, which waiting in line does not use.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
-from chatkit.errors import ProviderUnavailable
+from chatkit.errors import ProviderUnavailable, StreamInterrupted
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.local.queue import ModelQueue, QueueStatus, watch
+from chatkit.providers.time_limit import TimeLimited
 
 WAIT = 30  # seconds a test waits for another thread before failing (never reached when green)
 
@@ -182,15 +183,65 @@ def test_a_second_session_sees_its_place_while_the_first_streams():
 
 
 @pytest.mark.local_model
-def test_a_reply_that_reaches_its_time_limit_stops_with_a_note():
+def test_a_reply_that_reaches_its_time_limit_stops_and_keeps_what_arrived():
     from chatkit.providers.local import LocalModel
 
-    limited = LocalModel(time_limit_seconds=0.001, logit_bias={0: -1e9, 2: -1e9})
-    result = limited.complete(
+    limited = TimeLimited(inner=LocalModel(logit_bias={0: -1e9, 2: -1e9}), seconds=0.001)
+    reply = limited.stream(
         [Message("user", "Count to one hundred.")], GenerationOptions(max_output_tokens=64, seed=1)
     )
-    assert result.finish_reason == "time_limit"
-    assert result.usage is not None and 1 <= result.usage.output_tokens < 64
-    assert "time limit of 0.001 s" in result.note
-    with pytest.raises(ValueError):
-        LocalModel(time_limit_seconds=0)
+    with pytest.raises(StreamInterrupted, match=r"stopped after 0\.001 seconds") as stopped:
+        reply.finish()
+    assert stopped.value.partial_text and stopped.value.partial_text == reply.partial_text
+    assert not LocalModel().load().queue.busy  # the model is free for the next conversation
+
+
+@pytest.mark.local_model
+def test_time_waiting_in_line_does_not_count_against_the_limit():
+    """A reply that waited for others longer than its limit still gets its whole time."""
+    from chatkit.providers.local import LocalModel
+
+    now = [0.0]
+    first = LocalModel().stream([Message("user", "Tell me a story.")], GenerationOptions(seed=1))
+    chunks = iter(first)
+    next(chunks)  # the first session holds the model
+    second = TimeLimited(inner=LocalModel(), seconds=10, clock=lambda: now[0])
+    heard: list[QueueStatus] = []
+    results = []
+
+    def other_session() -> None:
+        with watch(heard.append):
+            options = GenerationOptions(max_output_tokens=16, seed=1)
+            results.append(second.complete([Message("user", "Hi")], options))
+
+    thread = threading.Thread(target=other_session, daemon=True)
+    thread.start()
+    until(lambda: bool(heard))
+    now[0] = 100.0  # the wait outlasts the limit ten times over
+    first.stop()
+    thread.join(WAIT)
+    assert results and results[0].text  # whole: no StreamInterrupted
+
+
+@pytest.mark.local_model
+def test_a_turn_waiting_for_the_local_model_shows_its_place_on_the_page():
+    """The chat page's turn queue takes turns in a worker thread: its live turn carries the
+    place in line while another conversation holds the model, and drops it when served."""
+    from chatkit.conversation import Conversation
+    from chatkit.providers.local import LocalModel
+    from chatkit.turn_queue import TurnJob, TurnQueue, TurnRequest
+
+    first = LocalModel().stream([Message("user", "Tell me a story.")], GenerationOptions(seed=1))
+    chunks = iter(first)
+    next(chunks)  # another conversation holds the model
+    turns = TurnQueue(Conversation(), save=lambda conversation: (conversation, None))
+    options = GenerationOptions(max_output_tokens=8, seed=1)
+    turns.submit(TurnJob(TurnRequest("Hi"), LocalModel(), options=options))
+    until(lambda: turns.live is not None and turns.live.waiting is not None)
+    live = turns.live
+    assert live is not None and live.waiting is not None
+    assert live.waiting.place == 1 and "next in line" in live.waiting.sentence()
+    first.stop()
+    until(lambda: not turns.busy)
+    assert live.waiting is None and turns.failure is None
+    assert turns.conversation.messages[-1].role == "assistant"

@@ -6,7 +6,7 @@ the Local kind) and by ``LocalModel`` (what it uses when a call sets nothing).
 
 from __future__ import annotations
 
-SYSTEM_PROMPT = "You are a helpful assistant."
-TEMPERATURE = 0.2
-MAX_OUTPUT_TOKENS = 512
+SYSTEM_PROMPT = "You are a helpful assistant with a good memory."
+TEMPERATURE = 0.0
+MAX_OUTPUT_TOKENS = 128
 REPEAT_PENALTY = 1.0

@@ -32,7 +32,6 @@ from chatkit.providers.local.downloads import download_file, local_path
 from chatkit.providers.local.runtime import LoadedModel, Progress, shared_model
 from chatkit.providers.local.stream import (
     MIN_P,
-    TIME_LIMIT,
     TOP_K,
     TOP_P,
     WAIT_FOR_MODEL_SECONDS,
@@ -107,9 +106,9 @@ class LocalModel(StreamingProvider):
 
     Sessions sharing the model take turns in its fair queue (``chatkit.providers.local.queue``:
     ``watch`` shows a waiting session its place). ``max_wait_seconds`` is how long a call waits
-    for its turn before failing with ``ProviderUnavailable``; ``time_limit_seconds`` (default:
-    none) cuts a reply that holds the model longer, so that one visitor cannot keep a class
-    waiting (the reply keeps what it wrote, with a note).
+    for its turn before failing with ``ProviderUnavailable``. To cut a reply that holds the
+    model too long, wrap the provider in ``chatkit.providers.time_limit.TimeLimited`` (its
+    clock starts when the reply's turn comes, not while it waits in line).
     """
 
     model: str = field(default="", kw_only=True)
@@ -125,7 +124,6 @@ class LocalModel(StreamingProvider):
     n_threads: int | None = None
     logit_bias: Mapping[int, float] | None = None
     repeat_penalty: float = REPEAT_PENALTY
-    time_limit_seconds: float | None = None
     max_wait_seconds: float | None = WAIT_FOR_MODEL_SECONDS
     on_progress: Progress | None = field(default=None, repr=False, compare=False)
     _file: Path | None = field(default=None, init=False, repr=False, compare=False)
@@ -137,9 +135,8 @@ class LocalModel(StreamingProvider):
             self.model_path, self.model = self.model, ""  # a model named alone is its file
         if self.hf_repo_id is not None and self.model_path is not None:
             raise ValueError("Give either model_path or hf_repo_id and hf_filename, not both.")
-        for limit in (self.time_limit_seconds, self.max_wait_seconds):
-            if limit is not None and limit <= 0:
-                raise ValueError("Time limits must be positive numbers of seconds.")
+        if self.max_wait_seconds is not None and self.max_wait_seconds <= 0:
+            raise ValueError("max_wait_seconds must be a positive number of seconds.")
         if self.n_ctx is not None and self.n_ctx < 1:
             raise ValueError("n_ctx must be a positive number of tokens.")
         if self.context_window_tokens is not None:
@@ -250,7 +247,6 @@ class LocalModel(StreamingProvider):
             seed=options.seed,
             logit_bias=self.logit_bias,
             repeat_penalty=self.repeat_penalty,
-            time_limit_seconds=self.time_limit_seconds,
             max_wait_seconds=self.max_wait_seconds,
         )
         parts: list[str] = []
@@ -287,17 +283,8 @@ class LocalModel(StreamingProvider):
                     "tokens_per_second": round(completion.completion_tokens / seconds, 1),
                 },
             },
-            note=self._note(completion),
+            note="Generated on this machine by llama.cpp; the response body is chatkit's record.",
         )
-
-    def _note(self, completion: Completion) -> str:
-        note = "Generated on this machine by llama.cpp; the response body is chatkit's record."
-        if completion.finish_reason == TIME_LIMIT:
-            note = (
-                f"Cut at the local model's time limit of {self.time_limit_seconds:g} s per "
-                f"reply, so that other conversations get their turn. {note}"
-            )
-        return note
 
 
 def _collect(

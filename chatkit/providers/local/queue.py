@@ -68,9 +68,11 @@ _listeners = threading.local()
 
 @contextlib.contextmanager
 def watch(listener: Listener) -> Iterator[None]:
-    """While inside, a wait for a local model in this thread reports to ``listener``."""
-    previous = getattr(_listeners, "current", None)
-    _listeners.current = listener
+    """While inside, a wait for a local model in this thread reports to ``listener`` (and to
+    the listeners of enclosing ``watch`` blocks: the page showing the place, a time limit
+    that starts counting when the turn comes)."""
+    previous: tuple[Listener, ...] = getattr(_listeners, "current", ())
+    _listeners.current = (*previous, listener)
     try:
         yield
     finally:
@@ -78,7 +80,15 @@ def watch(listener: Listener) -> Iterator[None]:
 
 
 def _listener() -> Listener | None:
-    return getattr(_listeners, "current", None)
+    listeners: tuple[Listener, ...] = getattr(_listeners, "current", ())
+    if not listeners:
+        return None
+
+    def tell_all(status: QueueStatus) -> None:
+        for listener in listeners:
+            listener(status)
+
+    return tell_all
 
 
 class ModelQueue:

@@ -28,15 +28,14 @@ MIN_P = 0.05
 REPEAT_PENALTY = 1.0
 # Sessions queue for the model; one that waits longer than this gets an error, not a hang.
 WAIT_FOR_MODEL_SECONDS = 600.0
-TIME_LIMIT = "time_limit"  # the finish reason of a reply cut at its time limit
 
 
 @dataclass(frozen=True)
 class Sampling:
     """How to pick each token and when to stop; ``seed=None`` draws a fresh random seed.
 
-    ``time_limit_seconds`` cuts a reply that holds the model longer (finish reason
-    ``"time_limit"``); ``max_wait_seconds`` is how long to wait for the model at most.
+    ``max_wait_seconds`` is how long to wait for the model at most. (A limit on the reply's
+    own time is ``chatkit.providers.time_limit.TimeLimited``, for any provider.)
     """
 
     max_tokens: int
@@ -44,7 +43,6 @@ class Sampling:
     seed: int | None = None
     logit_bias: Mapping[int, float] | None = None
     repeat_penalty: float = REPEAT_PENALTY
-    time_limit_seconds: float | None = None
     max_wait_seconds: float | None = WAIT_FOR_MODEL_SECONDS
 
 
@@ -112,9 +110,6 @@ def stream_completion(
     count, finish_reason = 0, "length"
     with model.queue.turn(sampling.max_wait_seconds):
         started = time.perf_counter()
-        deadline = None
-        if sampling.time_limit_seconds is not None:
-            deadline = started + sampling.time_limit_seconds
         llama = model.llama
         llama.set_seed(llama_c.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
         tokens = llama.generate(
@@ -139,9 +134,6 @@ def stream_completion(
                     finish_reason = "stop"
                     break
                 if count >= max_tokens:
-                    break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    finish_reason = TIME_LIMIT
                     break
             tail = detokenizer.flush()
             if tail:
