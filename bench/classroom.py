@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +40,7 @@ from chatkit.providers.factory import COMPATIBLE, LOCAL, ProviderSpec, make_prov
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.providers.local.defaults import SYSTEM_PROMPT, TEMPERATURE
 from chatkit.providers.local.runtime import default_threads
-from chatkit.providers.local.server import server_command
+from chatkit.providers.local.server import running_server
 
 SIZES = (1, 4, 8)
 SLOTS = 8
@@ -142,43 +139,13 @@ def run_round(
     return Round(engine, size, flat, seconds, busy)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def llama_server(threads: int, context_per_slot: int) -> Iterator[str]:
     """A llama-server with ``SLOTS`` slots on a free port; yields its OpenAI base URL."""
-    port = free_port()
-    command = server_command(
-        default_model_path(),
-        port=port,
-        parallel=SLOTS,
-        context_per_slot=context_per_slot,
-        threads=threads,
-    )
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as health,
-            ):
-                if health.status == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama-server did not start: {' '.join(command)}")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_server(
+        default_model_path(), parallel=SLOTS, context_per_slot=context_per_slot, threads=threads
+    ) as base_url:
+        yield base_url
 
 
 def main() -> None:

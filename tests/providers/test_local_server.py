@@ -3,12 +3,7 @@ provider, started the way ``python -m chatkit.providers.local.server`` starts it
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +13,7 @@ from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.factory import COMPATIBLE, ProviderSpec, make_provider
 from chatkit.providers.local.model import default_model_path
-from chatkit.providers.local.server import main, server_command
+from chatkit.providers.local.server import main, running_server, server_command
 
 
 def test_the_command_asks_for_parallel_slots_and_continuous_batching(tmp_path: Path):
@@ -42,30 +37,8 @@ def test_a_missing_model_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.fixture(scope="module")
 def class_server() -> Iterator[str]:
     """llama-server with 2 slots serving the bundled model; yields its OpenAI base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = server_command(default_model_path(), port=port, parallel=2, context_per_slot=1024)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as health,
-            ):
-                if health.status == 200:
-                    break
-            assert process.poll() is None, "llama-server stopped while starting"
-            assert time.monotonic() < deadline, "llama-server did not start in 2 minutes"
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_server(default_model_path(), parallel=2, context_per_slot=1024) as base_url:
+        yield base_url
 
 
 @pytest.mark.local_model

@@ -13,10 +13,14 @@ with ``OPENAI_BASE_URL=http://127.0.0.1:8080/v1`` and choose "OpenAI-compatible"
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from chatkit.errors import ModelLoadError
@@ -24,6 +28,7 @@ from chatkit.errors import ModelLoadError
 DEFAULT_PORT = 8080
 DEFAULT_PARALLEL = 8
 DEFAULT_CONTEXT_PER_SLOT = 4096
+START_SECONDS = 120  # loading the weights, on a busy machine
 
 
 def llama_server_binary() -> Path:
@@ -76,6 +81,49 @@ def server_command(
     if threads is not None:
         command += ["--threads", str(threads)]
     return command
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(
+    model: Path,
+    *,
+    parallel: int = DEFAULT_PARALLEL,
+    context_per_slot: int = DEFAULT_CONTEXT_PER_SLOT,
+    threads: int | None = None,
+) -> Iterator[str]:
+    """A llama-server on a free local port, stopped on leaving; yields its OpenAI base URL
+    once it answers ``/health`` (for tests and benchmarks; a class uses ``main``)."""
+    port = free_port()
+    command = server_command(
+        model, port=port, parallel=parallel, context_per_slot=context_per_slot, threads=threads
+    )
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as health,
+            ):
+                if health.status == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ModelLoadError(f"llama-server did not start: {' '.join(command)}")
+            time.sleep(0.25)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def resolve_model(name: str | None) -> Path:
