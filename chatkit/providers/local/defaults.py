@@ -8,5 +8,5 @@ from __future__ import annotations
 
 SYSTEM_PROMPT = "You are a helpful assistant with a good memory."
 TEMPERATURE = 0.0
-MAX_OUTPUT_TOKENS = 128
+MAX_OUTPUT_TOKENS = 48
 REPEAT_PENALTY = 1.0
