@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the tests need (pip packages; Debian's chromium for the browser tests and
-# postgresql for the database tests), then run the linters and every test. This is the
-# README's second command and all that .ci/run does.
+# Install what the tests need (pip packages; Debian's chromium for the browser tests,
+# postgresql for the database tests, nginx-light for the test of two processes behind a
+# proxy), then run the linters and every test. This is the README's second command and all
+# that .ci/run does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ python -m pip install --quiet --disable-pip-version-check -r requirements-dev.tx
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing Debian's ${missing[*]} for the tests…"
   SUDO=""

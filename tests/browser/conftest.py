@@ -67,9 +67,10 @@ class RunningApp:
 
 
 def start_app(
-    tmp_dir: Path, env_overrides: dict[str, str]
+    tmp_dir: Path, env_overrides: dict[str, str], script: str = "app.py"
 ) -> tuple[subprocess.Popen[bytes], RunningApp]:
-    """Start the app with a fresh data folder and the given environment."""
+    """Start the app (or another ``script``) with a fresh data folder and the given
+    environment."""
     port = _free_port()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -94,7 +95,7 @@ def start_app(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.port",
             str(port),
             "--server.address",
