@@ -151,7 +151,9 @@ def test_the_inspector_shows_the_exact_last_request_and_the_other_shapes(
     # The three shapes: a message array, a chained Responses call, Anthropic's system + messages.
     chat, responses, messages = bodies[2:5]
     assert chat == bodies[0]
-    assert responses["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert responses["input"] == [
+        {"type": "message", "role": "user", "content": "What is my name?"}
+    ]
     assert "previous_response_id" in responses
     assert messages["system"] == "You are a helpful assistant."
     assert len(charts(at)) == 1
@@ -183,7 +185,7 @@ def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -
     at = open_page(chained, "pages/request_inspector.py")
     body = json_bodies(at)[0]
     assert body["previous_response_id"] == chained.replies[3].response_id
-    assert body["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
 
 
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:

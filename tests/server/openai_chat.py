@@ -110,3 +110,15 @@ def _stream(head: dict[str, Any], reply: str, usage: dict[str, Any] | None) -> S
     events.append(SSEEvent("[DONE]"))
     error = {"message": OPENAI_SERVER_ERROR, "type": "server_error", "param": None, "code": None}
     return StreamReply(events, lambda params: [SSEEvent.of({"error": error})])
+
+
+def tokenize(request: ApiRequest, server: ProtocolServer) -> Reply:
+    """vLLM's ``POST /tokenize`` with ``messages``: the prompt's count (the same number chat
+    completions report as ``prompt_tokens``); a 404 unless ``count_endpoint == "vllm"``."""
+    if server.count_endpoint != "vllm":
+        return openai_error(404, "Invalid URL (POST /tokenize)")
+    messages = request.body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return openai_error(400, "messages is required", param="messages")
+    count = count_input_tokens(chat_context(messages))
+    return JsonReply(200, {"count": count, "max_model_len": 4096, "tokens": list(range(count))})
