@@ -15,6 +15,7 @@ come up within ``STARTUP_SECONDS`` fails the session with the server's log, neve
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -29,9 +30,11 @@ import openai
 import pytest
 
 from chatkit.providers.server_tokens import forget_server_counts
+from tests.browser.conftest import pytest_runtest_makereport  # noqa: F401 - failure screenshots
 from tests.peers.recorder import Recorder
 
 MODEL = "SmolLM2-135M-Instruct"
+API_KEY = "sk-test-peer"  # the server wants it, so a wrong key is a real server's 401
 CONTEXT_TOKENS = 2048
 # The server's own cap on a reply: classic classes send no limit, and a tiny model may ramble.
 SERVER_MAX_REPLY_TOKENS = 48
@@ -54,6 +57,14 @@ class LlamaServer:
     @property
     def anthropic_base_url(self) -> str:
         return self.recorder.base_url
+
+    def generating(self) -> bool:
+        """True while the server's slot is still producing a reply (``GET /slots``)."""
+        request = urllib.request.Request(
+            self.url + "/slots", headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return any(slot.get("is_processing") for slot in json.load(answer))
 
     def log_tail(self, characters: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-characters:] if self.log.exists() else ""
@@ -119,6 +130,8 @@ def start_llama_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
         "--n-predict",
         str(SERVER_MAX_REPLY_TOKENS),
         "--no-webui",
+        "--api-key",
+        API_KEY,
         # one thread: on a small, busy machine (CI, or tests running beside it) a thread pool
         # that waits for its slowest thread is several times slower than one thread alone
         "--threads",
@@ -178,7 +191,7 @@ def llama(llama_server: LlamaServer) -> LlamaServer:
 @pytest.fixture
 def llama_openai(llama: LlamaServer) -> Iterator[openai.OpenAI]:
     """The real OpenAI SDK pointed at llama-server (through the recorder), no retries."""
-    client = openai.OpenAI(base_url=llama.openai_base_url, api_key="sk-test-peer", max_retries=0)
+    client = openai.OpenAI(base_url=llama.openai_base_url, api_key=API_KEY, max_retries=0)
     yield client
     client.close()
 
@@ -186,8 +199,6 @@ def llama_openai(llama: LlamaServer) -> Iterator[openai.OpenAI]:
 @pytest.fixture
 def llama_anthropic(llama: LlamaServer) -> Iterator[anthropic.Anthropic]:
     """The real Anthropic SDK pointed at llama-server's Messages API, no retries."""
-    client = anthropic.Anthropic(
-        base_url=llama.anthropic_base_url, api_key="sk-ant-test-peer", max_retries=0
-    )
+    client = anthropic.Anthropic(base_url=llama.anthropic_base_url, api_key=API_KEY, max_retries=0)
     yield client
     client.close()

@@ -22,7 +22,7 @@ from chatkit.providers.factory import COMPATIBLE, ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_message_tokens
-from tests.peers.conftest import MODEL, LlamaServer
+from tests.peers.conftest import API_KEY, MODEL, LlamaServer
 
 SHORT = GenerationOptions(max_output_tokens=16)
 TURNS = (
@@ -138,7 +138,7 @@ def test_the_app_catalogue_builds_providers_that_work_on_llama_server(llama) -> 
     """OpenAI-compatible, as the sidebar builds it from a base URL (no client passed in)."""
     for mode in ("chat", "responses"):
         spec = ProviderSpec(COMPATIBLE, mode, MODEL, base_url=llama.openai_base_url)
-        provider = make_provider(spec)
+        provider = make_provider(spec, api_key=API_KEY)
         conversation = Conversation()
         for text in TURNS:
             conversation, result, _ = take_turn(conversation, text, provider, streamed=True)
