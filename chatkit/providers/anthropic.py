@@ -28,6 +28,7 @@ from chatkit.providers.sdk_errors import (
 )
 from chatkit.providers.server_tokens import (
     COUNT_TIMEOUT_SECONDS,
+    CountingFailed,
     CountingUnsupported,
     CountMethod,
 )
@@ -74,13 +75,15 @@ def anthropic_count_methods(
     def count(messages: Sequence[Message]) -> int:
         body = anthropic_request(messages, model, stream=False)
         del body["max_tokens"]
-        quick = client_of().with_options(timeout=COUNT_TIMEOUT_SECONDS, max_retries=0)
         try:
+            quick = client_of().with_options(timeout=COUNT_TIMEOUT_SECONDS, max_retries=0)
             return quick.messages.count_tokens(**body).input_tokens
         except anthropic.APIStatusError as exc:
             if exc.status_code in (400, 404, 405, 422, 501):
                 raise CountingUnsupported("/v1/messages/count_tokens") from exc
-            raise
+            raise CountingFailed.because(exc) from exc
+        except (*ANTHROPIC_ERRORS, ChatkitError) as exc:
+            raise CountingFailed.because(exc) from exc
 
     return (CountMethod("Anthropic's /v1/messages/count_tokens", count),)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import openai
 
-from chatkit.errors import MissingApiKey
+from chatkit.errors import ChatkitError, MissingApiKey
 from chatkit.messages import Message
 from chatkit.providers.base import (
     Capabilities,
@@ -25,8 +25,10 @@ from chatkit.providers.base import (
     TurnResult,
     chat_messages,
 )
+from chatkit.providers.sdk_errors import OPENAI_ERRORS
 from chatkit.providers.server_tokens import (
     COUNT_TIMEOUT_SECONDS,
+    CountingFailed,
     CountingUnsupported,
     CountMethod,
     ServerTokenizer,
@@ -118,16 +120,28 @@ def endpoint_label(name: str, base_url: str | None, own_host: str) -> str:
     return f"{name} at {host}"
 
 
-def _server_count(client: openai.OpenAI, path: str, body: dict[str, Any], field: str) -> int:
-    """POST ``body`` to a counting endpoint and read ``field``; a server without the endpoint
-    (or one that answers something else) is ``CountingUnsupported``."""
-    quick = client.with_options(timeout=COUNT_TIMEOUT_SECONDS, max_retries=0)
+def _server_count(
+    client_of: Callable[[], openai.OpenAI],
+    path: str,
+    body: dict[str, Any],
+    field: str,
+    *,
+    at_root: bool = False,
+) -> int:
+    """POST ``body`` to a counting endpoint (under the base URL, or ``at_root`` of the server)
+    and read ``field``; a server without the endpoint (or one that answers something else) is
+    ``CountingUnsupported``, one that does not answer now ``CountingFailed``."""
     try:
-        answer = quick.post(path, cast_to=object, body=body)
+        client = client_of()
+        url = _server_root(client.base_url) + path if at_root else path
+        quick = client.with_options(timeout=COUNT_TIMEOUT_SECONDS, max_retries=0)
+        answer = quick.post(url, cast_to=object, body=body)
     except openai.APIStatusError as exc:
         if exc.status_code in (400, 404, 405, 422, 501):
             raise CountingUnsupported(path) from exc
-        raise
+        raise CountingFailed.because(exc) from exc
+    except (*OPENAI_ERRORS, ChatkitError) as exc:
+        raise CountingFailed.because(exc) from exc
     if not isinstance(answer, dict) or not isinstance(answer.get(field), int):
         raise CountingUnsupported(path)
     return answer[field]
@@ -154,16 +168,11 @@ def compatible_count_methods(
 
     def llama_cpp(messages: Sequence[Message]) -> int:
         body = {"model": model, "messages": chat_messages(messages)}
-        return _server_count(client_of(), "/chat/completions/input_tokens", body, "input_tokens")
+        return _server_count(client_of, "/chat/completions/input_tokens", body, "input_tokens")
 
     def vllm(messages: Sequence[Message]) -> int:
-        client = client_of()
-        body = {
-            "model": model,
-            "messages": chat_messages(messages),
-            "add_generation_prompt": True,
-        }
-        return _server_count(client, _server_root(client.base_url) + "/tokenize", body, "count")
+        body = {"model": model, "messages": chat_messages(messages), "add_generation_prompt": True}
+        return _server_count(client_of, "/tokenize", body, "count", at_root=True)
 
     return (
         CountMethod("llama.cpp's /v1/chat/completions/input_tokens", llama_cpp),

@@ -35,6 +35,16 @@ class CountingUnsupported(Exception):
     """The server has no endpoint for this way of counting (ask it no more)."""
 
 
+class CountingFailed(Exception):
+    """The server did not answer a count now (unreachable, timed out, refused the key)."""
+
+    @classmethod
+    def because(cls, exc: BaseException) -> CountingFailed:
+        """Say what went wrong without the server's own words (they may quote a masked key)."""
+        status = getattr(exc, "status_code", None)
+        return cls(f"HTTP {status}" if isinstance(status, int) else type(exc).__name__)
+
+
 PromptCounter = Callable[[Sequence[Message]], int]
 
 
@@ -43,8 +53,8 @@ class CountMethod:
     """One way a server counts a whole prompt: its words for a note, and the call.
 
     ``count`` returns the prompt's tokens as the server will count them (reply priming
-    included); it raises ``CountingUnsupported`` when the server lacks the endpoint, and any
-    other exception when the server could not answer now.
+    included); it raises ``CountingUnsupported`` when the server lacks the endpoint, and
+    ``CountingFailed`` when the server could not answer now.
     """
 
     label: str
@@ -61,7 +71,7 @@ class _ServerState:
 
 _lock = threading.Lock()
 _states: dict[tuple[str, ...], _ServerState] = {}
-_counts: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], int] = {}
+_counts: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], int] = {}
 
 
 def forget_server_counts() -> None:
@@ -81,8 +91,11 @@ def estimate_for(model: str, reason: str) -> TiktokenTokenizer:
     )
 
 
-def _wire(messages: Sequence[Message]) -> tuple[tuple[str, str], ...]:
-    return tuple(("system" if m.is_instruction else m.role, m.content) for m in messages)
+def _wire(messages: Sequence[Message]) -> tuple[tuple[str, str, str], ...]:
+    """A prompt as a cache key: what a server's count depends on."""
+    return tuple(
+        ("system" if m.is_instruction else m.role, m.content, m.name or "") for m in messages
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,10 +220,10 @@ class ServerTokenizer:
                 if known:  # the server counts, but not this prompt: estimate it alone
                     return None
                 continue
-            except Exception as exc:  # no answer now: estimate, and ask again later
+            except CountingFailed as exc:  # no answer now: estimate, and ask again later
                 with _lock:
                     state.failed_at = time.monotonic()
-                    state.reason = f"{self.where} did not answer a token count ({_short(exc)})"
+                    state.reason = f"{self.where} did not answer a token count ({exc})"
                 return None
             with _lock:
                 state.method, state.failed_at, state.reason = method, None, ""
@@ -219,8 +232,3 @@ class ServerTokenizer:
             state.unsupported = True
             state.reason = f"{self.where} offers no token-counting endpoint"
         return None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "…"
