@@ -36,7 +36,8 @@ from tests.peers.recorder import Recorder
 MODEL = "SmolLM2-135M-Instruct"
 API_KEY = "sk-test-peer"  # the server wants it, so a wrong key is a real server's 401
 CONTEXT_TOKENS = 2048
-# The server's own cap on a reply: classic classes send no limit, and a tiny model may ramble.
+# The longest reply the server writes: its default (classic classes send no limit) and the
+# recorder's cap (Anthropic's requests always carry one), since a tiny model may ramble.
 SERVER_MAX_REPLY_TOKENS = 48
 STARTUP_SECONDS = 90
 
@@ -170,7 +171,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
     """llama-server with the bundled GGUF, for the whole session, stopped at the end."""
     log = tmp_path_factory.mktemp("llama-server") / "llama-server.log"
     process, url = start_llama_server(log)
-    recorder = Recorder(url).start()
+    recorder = Recorder(url, reply_cap=SERVER_MAX_REPLY_TOKENS).start()
     try:
         yield LlamaServer(url, recorder, log)
     finally:

@@ -5,6 +5,11 @@ is copied back as it arrives; the request is kept for assertions ("the third req
 the first turn"). It works for the library and for the app in its own process alike, because
 the SDKs only see a base URL. A client that stops reading (a stopped stream) closes the
 upstream connection too, so the real server sees the disconnect.
+
+One change on the way, like a gateway's output limit: ``reply_cap`` lowers a request's reply
+limit (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``) to at most that many
+tokens, because a tiny model asked for 1024 tokens (Anthropic's default, which the tutorial's
+classes send) may ramble until its context is full. The record keeps the request as sent.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from tests.server import RecordedRequest
 # Hop-by-hop headers are the transport's own; the rest travel unchanged.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 UPSTREAM_TIMEOUT_SECONDS = 300
+_REPLY_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 class _Server(ThreadingHTTPServer):
@@ -49,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        self.server.recorder.record(self.command, self.path, headers, raw)
+        raw = self.server.recorder.record(self.command, self.path, headers, raw)
         upstream = http.client.HTTPConnection(
             self.server.recorder.host, self.server.recorder.port, timeout=UPSTREAM_TIMEOUT_SECONDS
         )
@@ -82,8 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
 class Recorder:
     """A recording pass-through on 127.0.0.1 (ephemeral port) to ``target`` (``http://h:p``)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, reply_cap: int | None = None) -> None:
         parts = urlsplit(target)
+        self.reply_cap = reply_cap
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self._lock = threading.Lock()
@@ -111,13 +118,23 @@ class Recorder:
         """The OpenAI SDK's base URL (with ``/v1``)."""
         return self.base_url + "/v1"
 
-    def record(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> None:
+    def record(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> bytes:
+        """Keep the request as sent; return the body to forward (reply limit capped)."""
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
         with self._lock:
             self._requests.append(RecordedRequest(method, path, headers, body))
+        if not isinstance(body, dict) or self.reply_cap is None:
+            return raw
+        capped = {
+            key: min(value, self.reply_cap)
+            if key in _REPLY_LIMITS and isinstance(value, int)
+            else value
+            for key, value in body.items()
+        }
+        return raw if capped == body else json.dumps(capped).encode()
 
     @property
     def requests(self) -> list[RecordedRequest]:
