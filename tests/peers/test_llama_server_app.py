@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from chatkit.providers import provider_kind
 from tests.browser.conftest import (
     assistant_messages,
     browser,  # noqa: F401 - the shared Chromium fixture
@@ -31,10 +32,10 @@ pytestmark = pytest.mark.browser
 
 TURNS = ("My name is Ada.", "I live in a lighthouse.", "What is my name?")
 CASES = {
-    "compatible-chat": ("OpenAI-compatible", "Chat Completions", "/v1/chat/completions"),
-    "compatible-responses": ("OpenAI-compatible", "Responses", "/v1/responses"),
-    "anthropic-messages": ("Anthropic", "Chat Completions", "/v1/messages"),
-    "anthropic-responses": ("Anthropic", "Responses", "/v1/messages"),
+    "compatible-chat": ("OpenAI-compatible", "chat", "/v1/chat/completions"),
+    "compatible-responses": ("OpenAI-compatible", "responses", "/v1/responses"),
+    "anthropic-messages": ("Anthropic", "chat", "/v1/messages"),
+    "anthropic-responses": ("Anthropic", "responses", "/v1/messages"),
 }
 
 
@@ -58,6 +59,15 @@ def llama_app(llama_server: LlamaServer, tmp_path_factory) -> Iterator[str]:
         process.kill()
 
 
+def choose_mode(tab, label: str) -> None:
+    """Pick the API mode on the visible radio (a provider switch may leave the previous
+    provider's radio in the page for a moment, hidden)."""
+    heading = tab.locator('[data-testid="stWidgetLabel"]', has_text="API mode")
+    radio = sidebar(tab).locator('[data-testid="stRadio"]').filter(has=heading, visible=True)
+    radio.get_by_text(label, exact=True).click()
+    wait_idle(tab)
+
+
 def user_texts(body: dict) -> list[str]:
     items = body.get("messages") or body.get("input") or []
     return [item["content"] for item in items if item["role"] == "user"]
@@ -69,7 +79,7 @@ def test_three_turns_in_the_app(case: str, llama, llama_app, page) -> None:  # n
     page.goto(llama_app)
     wait_for_app(page)
     choose_option(page, "Provider", provider)
-    choose_option(page, "API mode", mode)
+    choose_mode(page, provider_kind(provider).mode_label(mode))
     sidebar(page).get_by_text("Trimming and generation").click()
     limit = sidebar(page).get_by_label("Max output tokens")
     limit.fill("24")
