@@ -30,7 +30,6 @@ import openai
 import pytest
 
 from chatkit.providers.server_tokens import forget_server_counts
-from tests.browser.conftest import pytest_runtest_makereport  # noqa: F401 - failure screenshots
 from tests.peers.recorder import Recorder
 
 MODEL = "SmolLM2-135M-Instruct"

@@ -16,9 +16,7 @@ import pytest
 from chatkit.providers import provider_kind
 from tests.browser.conftest import (
     assistant_messages,
-    browser,  # noqa: F401 - the shared Chromium fixture
     choose_option,
-    page,  # noqa: F401 - a fresh page per test, screenshot on failure
     send_message,
     sidebar,
     start_app,
@@ -74,7 +72,7 @@ def user_texts(body: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_three_turns_in_the_app(case: str, llama, llama_app, page) -> None:  # noqa: F811
+def test_three_turns_in_the_app(case: str, llama, llama_app, page) -> None:
     provider, mode, path = CASES[case]
     page.goto(llama_app)
     wait_for_app(page)
