@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from chatkit.ui import state
+from chatkit.ui import saving, state
 from chatkit.ui.sidebar import render_sidebar
-from chatkit.ui.turns import settle_pending
 
 st.set_page_config(page_title="chatkit", page_icon=":material/forum:", layout="wide")
 
@@ -17,7 +16,10 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-state.open_from_url()
-settle_pending()  # a reply interrupted by the last click is kept before anything is drawn
+if warning := state.exposure():
+    st.warning(warning, icon=":material/public:")
+saving.open_from_url()
+saving.sync_url()  # ?c= stays on every page, so a reload or a shared link reopens it
+state.session().drawn_version = state.queue().version
 render_sidebar()
 navigation.run()

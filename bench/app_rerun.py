@@ -46,9 +46,16 @@ MINIMAL_PAGE = textwrap.dedent(
 
 
 def conversation_of(size: int) -> Conversation:
-    """``size`` messages, user and assistant in turn, each reply with its billed usage."""
+    """``size`` messages, user and assistant in turn, each reply with its billed usage, and
+    branches: every tenth reply was regenerated once, so it has an earlier version kept."""
     conversation = Conversation(system_prompt="You are a helpful assistant.")
     for number in range(size // 2):
+        if number % 10 == 9:  # a version kept at this reply (Regenerate)
+            conversation.add_user(f"Question {number}: what does a context window hold?")
+            conversation.add_assistant(f"An earlier answer {number}.", ReplyInfo(model="m"))
+            conversation = conversation.branched_at(len(conversation.messages) - 1)
+            conversation.messages.pop()  # the question is asked again below
+            conversation.replies.pop(len(conversation.messages), None)
         conversation.add_user(f"Question {number}: what does a context window hold, in short?")
         conversation.add_assistant(
             f"Answer {number}: every token sent with the request - the system prompt, the "

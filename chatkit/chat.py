@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from chatkit.conversation import Conversation, ReplyInfo
+from chatkit.conversation import Conversation, split_turns
 from chatkit.errors import ContextOverflow, EmptyMessage
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
-from chatkit.summary import summarize_messages
+from chatkit.providers.openai_responses import responses_request
+from chatkit.replies import ReplyInfo
+from chatkit.summary import summarize_call
 from chatkit.tokens import count_message_tokens
 from chatkit.trimming import (
     KeepAll,
@@ -46,17 +48,27 @@ class TrimmingSettings:
     max_tokens: int = 4000
 
 
-class _SummaryCache:
-    """Summaries by the exact messages summarized, so each turn does not ask again."""
+class ModelSummarizer:
+    """Summaries written by the model, by the exact messages summarized, so that later turns
+    do not ask again; every call the model really makes is reported to ``on_call``."""
 
-    def __init__(self, summarize: Callable[[Sequence[Message]], str]) -> None:
-        self._summarize = summarize
-        self._cache: dict[tuple[Message, ...], str] = {}
+    def __init__(
+        self,
+        provider: Provider,
+        cache: dict[tuple[Message, ...], str] | None = None,
+        on_call: Callable[[TurnResult], None] | None = None,
+    ) -> None:
+        self._provider = provider
+        self._cache = {} if cache is None else cache
+        self._on_call = on_call
 
     def __call__(self, messages: Sequence[Message]) -> str:
         key = tuple(messages)
         if key not in self._cache:
-            self._cache[key] = self._summarize(messages)
+            result = summarize_call(list(messages), self._provider)
+            if self._on_call is not None:
+                self._on_call(result)
+            self._cache[key] = result.text.strip()
         return self._cache[key]
 
 
@@ -64,15 +76,22 @@ def make_strategy(
     settings: TrimmingSettings,
     provider: Provider,
     summarizer: Callable[[Sequence[Message]], str] | None = None,
+    *,
+    cache: dict[tuple[Message, ...], str] | None = None,
+    on_call: Callable[[TurnResult], None] | None = None,
 ) -> TrimmingStrategy:
-    """The trimming strategy for the settings, counting with the provider's tokenizer."""
+    """The trimming strategy for the settings, counting with the provider's tokenizer.
+
+    "Summarize older turns" asks the provider for its summaries (remembered in ``cache``,
+    each call reported to ``on_call``) unless given another ``summarizer``.
+    """
     tokenizer = provider.tokenizer()
     if settings.kind == "last_n":
         return LastNTurns(settings.last_n)
     if settings.kind == "token_budget":
         return TokenBudget(settings.max_tokens, model=provider.model, tokenizer=tokenizer)
     if settings.kind == "summarize":
-        summarize = summarizer or _SummaryCache(lambda ms: summarize_messages(list(ms), provider))
+        summarize = summarizer or ModelSummarizer(provider, cache, on_call)
         return SummarizeOlder(
             settings.max_tokens, summarize, model=provider.model, tokenizer=tokenizer
         )
@@ -89,6 +108,9 @@ class PreparedTurn:
     previous_response_id: str | None
     prompt_tokens: int
     note: str = ""
+    summary_calls: tuple[TurnResult, ...] = ()  # what a summarizing strategy asked the model
+    options: GenerationOptions | None = None
+    chained_locally: bool = False  # Responses mode through chatkit's local response store
 
 
 def chain_from(conversation: Conversation, provider: Provider) -> str | None:
@@ -164,12 +186,31 @@ def prepare_turn(
             f"history and started a new chain (a server-side chain cannot forget)."
         )
         previous = None
-    return PreparedTurn(draft, to_send, trimmed, previous, prompt_tokens, note)
+    locally = provider.mode == "responses" and not provider.capabilities.server_side_chaining
+    return PreparedTurn(
+        draft,
+        to_send,
+        trimmed,
+        previous,
+        prompt_tokens,
+        note,
+        options=options,
+        chained_locally=locally,
+    )
 
 
-def reply_info(result: TurnResult, *, note: str = "", stopped: bool = False) -> ReplyInfo:
-    """The record kept with an assistant message."""
+def reply_info(
+    result: TurnResult,
+    *,
+    note: str = "",
+    stopped: bool = False,
+    prepared: PreparedTurn | None = None,
+) -> ReplyInfo:
+    """The record kept with an assistant message (what trimming did, from ``prepared``)."""
     usage = result.usage
+    sent, received = result.request_bytes, result.received_bytes
+    if prepared is not None and prepared.chained_locally and received is None:
+        sent, received = client_request_bytes(prepared, result.model, result.request_bytes)
     return ReplyInfo(
         provider=result.provider,
         model=result.model,
@@ -178,20 +219,72 @@ def reply_info(result: TurnResult, *, note: str = "", stopped: bool = False) -> 
         output_tokens=usage.output_tokens if usage else None,
         cached_input_tokens=usage.cached_input_tokens if usage else None,
         tokens_estimated=usage.estimated if usage else False,
-        request_bytes=result.request_bytes,
+        request_bytes=sent,
+        received_bytes=received,
         response_id=result.response_id,
         previous_response_id=result.previous_response_id,
         stopped=stopped or result.stopped,
         note=" ".join(part for part in (note, result.note) if part),
         request_body=result.request_body,
         response_body=result.response_body,
+        **(trim_record(prepared) if prepared is not None else {}),
     )
+
+
+def client_request_bytes(
+    prepared: PreparedTurn, model: str, received: int
+) -> tuple[int, int | None]:
+    """``(sent, received)`` bytes of a Responses-mode turn. A provider chained through
+    chatkit's local response store was handed a Responses request (the new input and
+    ``previous_response_id``) but the model received the whole history: both are kept, so
+    every page counts "bytes sent" the same way, as what the client sent."""
+    if not prepared.previous_response_id:
+        return received, None
+    handed = responses_request(
+        prepared.messages,
+        model,
+        prepared.options,
+        previous_response_id=prepared.previous_response_id,
+    )
+    sent = request_size(handed)
+    return (sent, received) if sent != received else (received, None)
+
+
+def trim_record(prepared: PreparedTurn) -> dict[str, Any]:
+    """What trimming did for a turn and what its summary calls cost, as ``ReplyInfo`` fields."""
+    record: dict[str, Any] = {}
+    calls = prepared.summary_calls
+    if calls:
+        record["summary_calls"] = len(calls)
+        record["summary_input_tokens"] = sum(c.usage.input_tokens for c in calls if c.usage)
+        record["summary_output_tokens"] = sum(c.usage.output_tokens for c in calls if c.usage)
+    dropped = prepared.trim.dropped
+    if not dropped:
+        return record
+    offset = 1 if prepared.conversation.system_prompt else 0
+    positions = [d.index - offset for d in dropped if d.index >= offset]
+    if not positions:
+        return record
+    turns = split_turns(prepared.conversation.messages).turn_numbers()
+    numbers = sorted({turns[p] for p in positions if p < len(turns) and turns[p]})
+    span = f"turn {numbers[0]}" if len(numbers) == 1 else f"turns {numbers[0]}–{numbers[-1]}"
+    summary = prepared.trim.summary
+    record["trimmed"] = (
+        f"Trimming left out {len(positions)} earlier messages ({span}): {dropped[0].reason}"
+        + ("; a summary stood in for them." if summary is not None else ".")
+    )
+    record["kept_from"] = max(positions) + 1
+    if summary is not None:
+        record["summary"] = summary.content
+    return record
 
 
 def finish_turn(prepared: PreparedTurn, result: TurnResult) -> Conversation:
     """The conversation after the turn: the prepared copy plus the reply and its record."""
     conversation = prepared.conversation.copy()
-    conversation.add_assistant(result.text, reply_info(result, note=prepared.note))
+    conversation.add_assistant(
+        result.text, reply_info(result, note=prepared.note, prepared=prepared)
+    )
     return conversation
 
 
@@ -217,6 +310,7 @@ def finish_stopped(
             stopped=True,
             note="Stopped before the reply finished; no usage was reported.",
             request_body=body,
+            **trim_record(prepared),
         ),
     )
     return conversation

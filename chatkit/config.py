@@ -1,21 +1,53 @@
 """App settings from the environment and ``st.secrets`` (passed in as a plain mapping).
 
 Every setting is documented in ``.streamlit/secrets.toml.example``. Environment variables win
-over secrets, so a container can override a file.
+over secrets, so a container can override a file. Lists are TOML lists in secrets, or
+comma-separated in the environment.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+VisitorBy = Literal["user-or-address", "address", "session"]
 
 
 def _flag(value: Any) -> bool:
     return value is True or str(value).strip().lower() in TRUE_WORDS
+
+
+@dataclass(frozen=True)
+class HostedSettings:
+    """What a hosted demo lets a visitor do on the host's resources.
+
+    Allowances are per visitor per day (the logged-in user, else the client's address); every
+    call that spends the host's key or its model counts as a turn. ``providers``, ``models``
+    and ``endpoints`` are allow-lists; empty means the defaults (the providers the host has a
+    key for plus the local model, the models the app suggests, the host's own endpoints).
+    """
+
+    turn_limit: int = 20
+    token_limit: int = 50_000
+    daily_token_limit: int = 2_000_000  # the host key as a whole, every visitor together
+    daily_budget_usd: float | None = None  # the host key as a whole, where prices are known
+    messages_per_minute: int = 40
+    max_output_tokens: int = 1024
+    max_message_chars: int = 8_000
+    max_conversations: int = 50
+    max_stored_chars: int = 2_000_000
+    max_import_messages: int = 1_000
+    max_import_chars: int = 400_000
+    local_call_seconds: int = 120
+    visitor_by: VisitorBy = "user-or-address"
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -24,8 +56,7 @@ class AppConfig:
 
     hosted: bool = False
     database_url: str | None = None
-    hosted_turn_limit: int = 20
-    hosted_token_limit: int = 50_000
+    limits: HostedSettings = field(default_factory=HostedSettings)
     # The providers' keys, endpoints and models as the host set them, by variable name.
     provider_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -55,18 +86,49 @@ def load_config(
         value = environ.get(name)
         return value if value not in (None, "") else secrets.get(name)
 
-    def get_int(name: str, default: int) -> int:
+    def number(name: str, default: Any, kind: type = int) -> Any:
         value = get(name)
         try:
-            return int(value) if value is not None else default
+            return kind(value) if value is not None else default
         except (TypeError, ValueError):
             return default
 
+    def words(name: str) -> tuple[str, ...]:
+        value = get(name)
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        return tuple(str(item).strip() for item in items if str(item).strip())
+
+    defaults = HostedSettings()
+    visitor_by = str(get("CHATKIT_HOSTED_VISITOR") or defaults.visitor_by)
+    limits = HostedSettings(
+        turn_limit=number("CHATKIT_HOSTED_TURN_LIMIT", defaults.turn_limit),
+        token_limit=number("CHATKIT_HOSTED_TOKEN_LIMIT", defaults.token_limit),
+        daily_token_limit=number("CHATKIT_HOSTED_DAILY_TOKEN_LIMIT", defaults.daily_token_limit),
+        daily_budget_usd=number("CHATKIT_HOSTED_DAILY_BUDGET_USD", None, float),
+        messages_per_minute=number(
+            "CHATKIT_HOSTED_MESSAGES_PER_MINUTE", defaults.messages_per_minute
+        ),
+        max_output_tokens=number("CHATKIT_HOSTED_MAX_OUTPUT_TOKENS", defaults.max_output_tokens),
+        max_message_chars=number("CHATKIT_HOSTED_MAX_MESSAGE_CHARS", defaults.max_message_chars),
+        max_conversations=number("CHATKIT_HOSTED_MAX_CONVERSATIONS", defaults.max_conversations),
+        max_stored_chars=number("CHATKIT_HOSTED_MAX_STORED_CHARS", defaults.max_stored_chars),
+        max_import_messages=number(
+            "CHATKIT_HOSTED_MAX_IMPORT_MESSAGES", defaults.max_import_messages
+        ),
+        max_import_chars=number("CHATKIT_HOSTED_MAX_IMPORT_CHARS", defaults.max_import_chars),
+        local_call_seconds=number("CHATKIT_HOSTED_LOCAL_CALL_SECONDS", defaults.local_call_seconds),
+        visitor_by=visitor_by  # type: ignore[arg-type]
+        if visitor_by in ("user-or-address", "address", "session")
+        else defaults.visitor_by,
+        providers=words("CHATKIT_HOSTED_PROVIDERS"),
+        models=words("CHATKIT_HOSTED_MODELS"),
+        endpoints=words("CHATKIT_HOSTED_ENDPOINTS"),
+        trusted_proxies=words("CHATKIT_TRUSTED_PROXIES"),
+    )
     return AppConfig(
         hosted=_flag(get("CHATKIT_HOSTED") or False),
         database_url=get("CHATKIT_DATABASE_URL"),
-        hosted_turn_limit=get_int("CHATKIT_HOSTED_TURN_LIMIT", 20),
-        hosted_token_limit=get_int("CHATKIT_HOSTED_TOKEN_LIMIT", 50_000),
+        limits=limits,
         provider_settings={
             name: str(value)
             for name in provider_variables
@@ -75,27 +137,47 @@ def load_config(
     )
 
 
-@dataclass
-class HostedAllowance:
-    """A visitor's use of the host's key in a hosted demo: turns and tokens so far."""
+def is_loopback(address: str | None) -> bool:
+    """True when a server bound to ``address`` is reachable from this machine only."""
+    if address is None or not address.strip():
+        return False  # no address: every interface
+    host = address.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
-    turns: int = 0
-    tokens: int = 0
 
-    def refusal(self, config: AppConfig) -> str | None:
-        """The sentence to show when the limit is reached, else None."""
-        if self.turns >= config.hosted_turn_limit:
-            return (
-                f"This demo allows {config.hosted_turn_limit} turns per visitor on the host's key: "
-                f"paste your own API key in the sidebar to go on."
-            )
-        if self.tokens >= config.hosted_token_limit:
-            return (
-                f"This demo allows {config.hosted_token_limit:,} tokens per visitor on the host's "
-                f"key: paste your own API key in the sidebar to go on."
-            )
+def exposure_warning(config: AppConfig, server_address: str | None) -> str | None:
+    """The warning for an app served beyond this machine without the hosted setting."""
+    if config.hosted or is_loopback(server_address):
         return None
+    where = server_address or "every network interface"
+    return (
+        f"This app is served on {where} without CHATKIT_HOSTED, so every visitor sees and can "
+        f"open every saved conversation and spends your keys freely: set CHATKIT_HOSTED=true "
+        f"for a shared or public app, or serve it on 127.0.0.1."
+    )
 
-    def record(self, tokens: int) -> None:
-        self.turns += 1
-        self.tokens += tokens
+
+LOOPBACK_PEER = "127.0.0.1"
+
+
+def client_address(
+    peer: object, forwarded_for: str | None, trusted_proxies: Iterable[str] = ()
+) -> str | None:
+    """The visitor's address: the connection's peer (Streamlit reports a loopback peer as
+    ``None``), or, when the peer is a trusted proxy, the nearest untrusted address in its
+    ``X-Forwarded-For``. None when the address is unknown (no server connection at all)."""
+    if peer is None:
+        peer = LOOPBACK_PEER
+    if not isinstance(peer, str) or not peer:
+        return None
+    trusted = set(trusted_proxies)
+    if peer in trusted and forwarded_for:
+        for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+            if hop and hop not in trusted:
+                return hop
+    return peer

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from chatkit.branches import Branch, Fork, forks_from_dict, forks_to_dict, message_items
 from chatkit.errors import EmptyMessage, InvalidDocument
 from chatkit.messages import Message, MessageLike, as_message, clip
+from chatkit.replies import ReplyInfo
+
+__all__ = ["Conversation", "ReplyInfo", "Turn", "TurnLayout", "split_turns"]
 
 SCHEMA = "chatkit.conversation"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: branches ("forks") and the settings a conversation was had with
 
 
 def new_conversation_id() -> str:
@@ -22,84 +26,6 @@ def new_conversation_id() -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyInfo:
-    """What one assistant reply cost and how it was made, as the provider reported it.
-
-    ``request_body`` and ``response_body`` are kept in memory for the request inspector; they
-    are saved only when asked (``to_dict(include_bodies=True)``), since a Chat Completions
-    body repeats the whole history and would make the saved file grow with the square of it.
-    """
-
-    provider: str = ""
-    model: str = ""
-    mode: str = ""
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    tokens_estimated: bool = False
-    request_bytes: int | None = None
-    response_id: str | None = None
-    previous_response_id: str | None = None
-    stopped: bool = False
-    note: str = ""
-    request_body: dict[str, Any] | None = None
-    response_body: dict[str, Any] | None = None
-
-    def to_dict(self, *, include_bodies: bool = False) -> dict[str, Any]:
-        """A JSON-ready dict; bodies only when ``include_bodies``."""
-        data = asdict(self)
-        if not include_bodies:
-            data.pop("request_body")
-            data.pop("response_body")
-        # Drop what is unset, but keep a 0 (``0 == False``): "0 cached tokens" is not "unknown".
-        return {k: v for k, v in data.items() if v is not None and v != "" and v is not False}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReplyInfo:
-        """Read a reply record, ignoring keys this version does not know."""
-        if not isinstance(data, Mapping):
-            raise InvalidDocument("A reply record must be an object.")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for key, value in values.items():
-            if not _is_kind(value, _REPLY_FIELD_KINDS[key]):
-                raise InvalidDocument(f"A reply record's {key} is not {_KIND_WORDS[key]}.")
-        return cls(**values)
-
-
-# What each saved ReplyInfo field must hold (``None`` is allowed where the field allows it).
-_REPLY_FIELD_KINDS: dict[str, tuple[type, bool]] = {
-    "provider": (str, False),
-    "model": (str, False),
-    "mode": (str, False),
-    "input_tokens": (int, True),
-    "output_tokens": (int, True),
-    "cached_input_tokens": (int, True),
-    "tokens_estimated": (bool, False),
-    "request_bytes": (int, True),
-    "response_id": (str, True),
-    "previous_response_id": (str, True),
-    "stopped": (bool, False),
-    "note": (str, False),
-    "request_body": (dict, True),
-    "response_body": (dict, True),
-}
-_KIND_WORDS = {
-    key: {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}[kind]
-    for key, (kind, _) in _REPLY_FIELD_KINDS.items()
-}
-
-
-def _is_kind(value: Any, kind: tuple[type, bool]) -> bool:
-    expected, optional = kind
-    if value is None:
-        return optional
-    if expected is int and isinstance(value, bool):
-        return False
-    return isinstance(value, expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +95,12 @@ def split_turns(messages: Sequence[Message]) -> TurnLayout:
 class Conversation:
     """A system prompt and the messages after it, plus what each reply cost.
 
-    ``messages`` holds the turns (user/assistant, and any summary messages); the system prompt
-    lives apart so that every provider can place it where its API wants it. ``replies`` maps
-    the index of an assistant message in ``messages`` to its ``ReplyInfo``.
+    ``messages`` holds the turns (user/assistant, and any summary messages) of the branch on
+    screen; the system prompt lives apart so that every provider can place it where its API
+    wants it. ``replies`` maps the index of an assistant message in ``messages`` to its
+    ``ReplyInfo``. ``forks`` keeps the other versions (``chatkit.branches``) by position.
+    ``settings`` are the choices the conversation was had with (provider, mode, model,
+    trimming), plain JSON, restored when it is opened again.
     """
 
     system_prompt: str = ""
@@ -180,6 +109,10 @@ class Conversation:
     id: str = field(default_factory=new_conversation_id)
     title: str = ""
     created_at: str = field(default_factory=_now)
+    forks: dict[int, Fork] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    # The saved version this copy is based on (0: never saved); a storage detail, not exported.
+    version: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         self.messages = [as_message(m) for m in self.messages]
@@ -210,29 +143,78 @@ class Conversation:
         return converted
 
     def copy(self) -> Conversation:
-        """A cheap independent copy: messages are frozen, so only the lists are copied."""
-        return replace(self, messages=list(self.messages), replies=dict(self.replies))
+        """A cheap independent copy: messages are frozen, so only the containers are copied."""
+        return replace(
+            self,
+            messages=list(self.messages),
+            replies=dict(self.replies),
+            forks=dict(self.forks),
+            settings=dict(self.settings),
+        )
 
     def clear(self) -> None:
-        """Forget every turn and the title taken from them; the system prompt stays."""
+        """Forget every turn, every branch and the title taken from them; the system prompt
+        stays."""
         self.messages.clear()
         self.replies.clear()
+        self.forks.clear()
         self.title = ""
 
     def without_last_reply(self) -> Conversation:
-        """A copy ending at the last user message (for regenerate)."""
-        copy = self.copy()
-        while copy.messages and copy.messages[-1].role == "assistant":
-            copy.replies.pop(len(copy.messages) - 1, None)
-            copy.messages.pop()
-        return copy
+        """A copy ending at the last user message (its replies are dropped, not kept)."""
+        return self._cut(self.trailing_replies_start())
 
     def without_last_turn(self) -> Conversation:
-        """A copy without the last user message and its reply (for edit-and-resend)."""
-        copy = self.without_last_reply()
-        if copy.messages and copy.messages[-1].role == "user":
-            copy.messages.pop()
+        """A copy without the last user message and its reply (dropped, not kept)."""
+        start = self.trailing_replies_start()
+        if start and self.messages[start - 1].role == "user":
+            start -= 1
+        return self._cut(start)
+
+    # -- branches ---------------------------------------------------------------------
+    @property
+    def branch(self) -> Branch:
+        """The branch on screen, as ``chatkit.branches`` works on it."""
+        return Branch(tuple(self.messages), dict(self.replies), dict(self.forks))
+
+    def _with_branch(self, branch: Branch) -> Conversation:
+        copy = self.copy()
+        copy.messages, copy.replies = list(branch.messages), dict(branch.replies)
+        copy.forks = dict(branch.forks)
         return copy
+
+    def _cut(self, position: int) -> Conversation:
+        head, _ = self.branch.cut(position)
+        head_forks = {i: f for i, f in head.forks.items() if i < position}
+        return self._with_branch(Branch(head.messages, head.replies, head_forks))
+
+    def trailing_replies_start(self) -> int:
+        """Where the replies after the last user message start (``len`` if there are none)."""
+        start = len(self.messages)
+        while start and self.messages[start - 1].role == "assistant":
+            start -= 1
+        return start
+
+    def branched_at(self, position: int) -> Conversation:
+        """A copy ending before ``position``, with everything from there on kept as a version
+        at that point (Regenerate and Edit start a new version this way)."""
+        return self._with_branch(self.branch.fork(position))
+
+    def switched(self, position: int, index: int) -> Conversation:
+        """A copy showing version ``index`` of the fork at ``position``."""
+        return self._with_branch(self.branch.switch(position, index))
+
+    def versions_at(self, position: int) -> tuple[int, int] | None:
+        """``(shown, count)`` for the fork at ``position`` (1-based ``shown``), else None."""
+        fork = self.forks.get(position)
+        return None if fork is None else (fork.active + 1, fork.count)
+
+    def all_replies(self) -> list[ReplyInfo]:
+        """Every reply record: the branch on screen's and every other version's."""
+        return [
+            *self.replies.values(),
+            *(r for fork in self.forks.values() for r in fork.stashed_replies()),
+        ]
 
     # -- reading ------------------------------------------------------------------
     def to_messages(self) -> list[Message]:
@@ -275,14 +257,8 @@ class Conversation:
     # -- JSON ---------------------------------------------------------------------
     def to_dict(self, *, include_bodies: bool = False) -> dict[str, Any]:
         """A versioned, JSON-ready document that ``from_dict`` reads back."""
-        messages = []
-        for position, message in enumerate(self.messages):
-            item: dict[str, Any] = message.to_dict()
-            reply = self.replies.get(position)
-            if reply is not None:
-                item["reply"] = reply.to_dict(include_bodies=include_bodies)
-            messages.append(item)
-        return {
+        messages = message_items(self.messages, self.replies, include_bodies=include_bodies)
+        document = {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "id": self.id,
@@ -291,6 +267,11 @@ class Conversation:
             "system_prompt": self.system_prompt,
             "messages": messages,
         }
+        if self.forks:
+            document["forks"] = forks_to_dict(self.forks)
+        if self.settings:
+            document["settings"] = dict(self.settings)
+        return document
 
     @classmethod
     def from_dict(cls, data: Any) -> Conversation:
@@ -332,6 +313,12 @@ class Conversation:
         ):
             if not isinstance(value, str):
                 raise InvalidDocument(f"This conversation file's {label} is not text.")
+        try:
+            datetime.fromisoformat(created_at)
+        except ValueError as exc:
+            raise InvalidDocument(
+                f"This conversation file's creation time ({created_at[:40]!r}) is not a date."
+            ) from exc
         messages: list[Message] = []
         replies: dict[int, ReplyInfo] = {}
         for position, item in enumerate(raw_messages):
@@ -343,6 +330,9 @@ class Conversation:
                 raise InvalidDocument(f"Message {position + 1}: {exc.message}") from exc
             if "reply" in item:
                 replies[position] = ReplyInfo.from_dict(item["reply"])
+        settings = data.get("settings") or {}
+        if not isinstance(settings, Mapping):
+            raise InvalidDocument("This conversation file's settings are not an object.")
         return cls(
             system_prompt=system_prompt,
             messages=messages,
@@ -350,6 +340,8 @@ class Conversation:
             id=conversation_id,
             title=title,
             created_at=created_at,
+            forks=forks_from_dict(data.get("forks"), len(messages)),
+            settings=dict(settings),
         )
 
 

@@ -10,6 +10,8 @@ from chatkit.messages import ROLE_LABELS
 from chatkit.providers.factory import provider_kind
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_IMPORT_MESSAGES = 10_000
+MAX_IMPORT_CHARS = 5_000_000
 
 
 def to_json(conversation: Conversation) -> str:
@@ -35,10 +37,17 @@ def to_markdown(conversation: Conversation) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def from_json(data: bytes | str) -> Conversation:
-    """Read an uploaded JSON file; anything malformed raises ``InvalidDocument``.
+def from_json(
+    data: bytes | str,
+    *,
+    max_messages: int = MAX_IMPORT_MESSAGES,
+    max_chars: int = MAX_IMPORT_CHARS,
+    keep_id: bool = False,
+) -> Conversation:
+    """Read an uploaded JSON file; anything malformed or too big raises ``InvalidDocument``.
 
-    The imported conversation gets a new id, so it never overwrites a saved one.
+    The imported conversation gets a new id, so it never overwrites a saved one, unless
+    ``keep_id`` (the caller then decides what to do when that id is already saved).
     """
     if len(data) > MAX_IMPORT_BYTES:
         raise InvalidDocument(
@@ -51,6 +60,30 @@ def from_json(data: bytes | str) -> Conversation:
         raise InvalidDocument(
             "The file is not valid JSON: choose a conversation downloaded as JSON."
         ) from exc
+    except RecursionError as exc:
+        raise InvalidDocument(
+            "The file nests its data too deeply to be a conversation chatkit exported."
+        ) from exc
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise InvalidDocument(
+            "The file holds a number too large to be part of a conversation."
+        ) from exc
+    messages = document.get("messages") if isinstance(document, dict) else None
+    if isinstance(messages, list) and len(messages) > max_messages:
+        raise InvalidDocument(
+            f"The file holds {len(messages):,} messages, more than the {max_messages:,} this "
+            f"app imports: split the conversation, or import a shorter one."
+        )
     conversation = Conversation.from_dict(document)
-    conversation.id = new_conversation_id()
+    chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system_prompt)
+    if chars > max_chars:
+        raise InvalidDocument(
+            f"The conversation holds {chars:,} characters, more than the {max_chars:,} this app "
+            f"imports: import a shorter one."
+        )
+    if not keep_id:
+        conversation.id = new_conversation_id()
+    conversation.version = 0
+    # Request and response bodies in a file are not what this app sent: keep only the figures.
+    conversation.replies = {i: r.without_bodies() for i, r in conversation.replies.items()}
     return conversation

@@ -10,7 +10,7 @@ from chatkit.errors import EmptyMessage
 from chatkit.messages import ROLE_LABELS, Message, clip
 
 if TYPE_CHECKING:
-    from chatkit.providers.base import Provider
+    from chatkit.providers.base import Provider, TurnResult
 
 SUMMARY_LINE_LIMIT = 100
 SEED_HEADING = "Summary of an earlier conversation (continue from it):"
@@ -38,11 +38,16 @@ def transcript(messages: list[Message]) -> str:
     return "\n".join(f"{ROLE_LABELS[m.role]}: {m.content}" for m in messages)
 
 
-def summarize_messages(messages: list[Message], provider: Provider) -> str:
-    """An LLM-written summary of ``messages`` (used by ``SummarizeOlder`` in the app)."""
+def summarize_call(messages: list[Message], provider: Provider) -> TurnResult:
+    """Ask the model for a summary of ``messages``: the whole call, with what it cost."""
     request = Conversation(system_prompt=SUMMARIZE_INSTRUCTIONS)
     request.add_user("Summarize this conversation:\n\n" + transcript(messages))
-    return provider.complete(request.to_messages()).text.strip()
+    return provider.complete(request.to_messages())
+
+
+def summarize_messages(messages: list[Message], provider: Provider) -> str:
+    """An LLM-written summary of ``messages`` (used by ``SummarizeOlder`` in the app)."""
+    return summarize_call(messages, provider).text.strip()
 
 
 def summarize(conversation: Conversation, provider: Provider) -> str:

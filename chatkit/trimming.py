@@ -10,7 +10,7 @@ and the current message are always kept; turns are kept or dropped whole, newest
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from chatkit.conversation import split_turns
@@ -37,6 +37,7 @@ class TrimResult:
     messages: list[Message]
     dropped: list[Dropped] = field(default_factory=list)
     summary: Message | None = None
+    summary_shortened: bool = False  # only its newest part fitted: older details were cut
 
     @property
     def dropped_indices(self) -> frozenset[int]:
@@ -192,25 +193,44 @@ class SummarizeOlder:
         shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
         if shortened is None:
             return _result(converted, keep, reason)
-        return _result(converted, keep, reason, shortened, len(layout.head))
+        result = _result(converted, keep, reason, shortened, len(layout.head))
+        return replace(result, summary_shortened=True)
 
 
 def _shorten_to_fit(text: str, room: int, tokenizer: Tokenizer) -> Message | None:
-    """The longest prefix of the summary (with an ellipsis) whose message fits in ``room``."""
+    """The longest *end* of the summary (after an ellipsis) whose message fits in ``room``.
 
-    def message(length: int) -> Message:
-        return Message("system", SUMMARY_PREFIX + text[:length].rstrip() + "…")
+    The end, because a summary runs oldest to newest and the newest facts matter most (a name
+    corrected late in a conversation must survive). The cut falls between words, and between
+    lines when the summary is one line per message.
+    """
 
-    if tokenizer.count_message(message(0)) > room:
+    def message(start: int) -> Message:
+        return Message("system", SUMMARY_PREFIX + "…" + text[start:].lstrip())
+
+    if tokenizer.count_message(message(len(text))) > room:
         return None
-    low, high = 0, len(text)
+    low, high = 0, len(text)  # the earliest start that fits lies in [low, high]
     while low < high:
-        middle = (low + high + 1) // 2
+        middle = (low + high) // 2
         if tokenizer.count_message(message(middle)) <= room:
-            low = middle
+            high = middle
         else:
-            high = middle - 1
-    return message(low)
+            low = middle + 1
+    start = _boundary(text, low)
+    return message(start) if text[start:].strip() else None
+
+
+def _boundary(text: str, start: int) -> int:
+    """``start`` moved forward so nothing is cut in half: to the next line start when the
+    summary has lines (one per message), else to the next word."""
+    if start <= 0 or start >= len(text) or text[start - 1] in "\n" + ("" if "\n" in text else " "):
+        return start
+    if "\n" in text:
+        line = text.find("\n", start)
+        return len(text) if line < 0 else line + 1
+    space = text.find(" ", start)
+    return len(text) if space < 0 else space + 1
 
 
 @dataclass(frozen=True)

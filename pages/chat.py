@@ -1,75 +1,86 @@
-"""The chat page: the conversation as bubbles, a streamed reply, and the turn controls.
+"""The chat page: the conversation as bubbles, the reply as it streams, and what to do next.
 
-Every action (Enter in the input box, Regenerate, Resend, Retry) is a widget callback that
-only records a ``TurnRequest``; the run that follows draws the conversation the turn starts
-from and streams the reply under it (``chatkit.ui.turns``), so the page never shows a reply
-that is about to be replaced. When a turn ends the app reruns once, so the sidebar (saved
-list, downloads) and the controls match the saved conversation.
-
-The page is deliberately not an ``st.fragment``: a click inside a fragment does not interrupt
-a run in progress (``_fragment_run_should_not_preempt_script`` in Streamlit's script
-requests), and the Stop button must interrupt the run that is streaming.
-
-Only a window of the latest messages is drawn (``Show earlier messages`` widens it), so a
-rerun costs the same at 50 messages as at 5,000.
+Every action (Enter, Regenerate, Edit, Retry) only asks for a turn (``chatkit.ui.turns.ask``);
+the session's turn queue takes turns in the order asked, so messages sent quickly, or while a
+reply streams or the model loads, all arrive in order. Regenerate and Edit keep the earlier
+versions ("‹ 2 / 3 ›" under the message). Only a window of the latest messages is drawn (``Show
+earlier messages`` widens it), so a rerun costs the same at 50 messages as at 5,000.
 """
 
 import streamlit as st
 
-from chatkit.chat import TRIMMING_LABELS
+from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
 from chatkit.conversation import Conversation
 from chatkit.costs import conversation_totals, reply_caption, totals_caption
+from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
-from chatkit.ui import state
-from chatkit.ui.state import TurnRequest
+from chatkit.turn_queue import TurnRequest
+from chatkit.ui import saving, state, turns
 from chatkit.ui.teaching import model_caption
-from chatkit.ui.turns import bubble, settle_pending, take_turn
 
 WINDOW_STEP = 40
 
 
-# -- callbacks: they only record what was asked; the run after them does it ------------------
-
-
-def _request(request: TurnRequest) -> None:
-    data = state.session()
-    data.request, data.failure, data.editing = request, None, False
+# -- callbacks: they only ask; the turn queue does it ---------------------------------------------
 
 
 def _on_submit() -> None:
     text = st.session_state.get("chat_input")
     if text and text.strip():  # empty input is ignored
-        _request(TurnRequest(text))
+        turns.ask(TurnRequest(text))
 
 
-def _on_resend() -> None:
-    _request(TurnRequest(st.session_state.get("edit_text", ""), drop="last_turn"))
+def _on_edit(position: int | None) -> None:
+    state.session().editing = position
+    if position is not None:
+        st.session_state["edit_text"] = state.conversation().messages[position].content
 
 
-def _on_retry() -> None:
-    failure = state.session().failure
-    if failure is not None:
-        _request(failure.request)
+def _on_resend(position: int) -> None:
+    turns.ask(TurnRequest(st.session_state.get("edit_text", ""), edit_at=position))
+
+
+def _on_edit_unsent() -> None:
+    queue = state.queue()
+    if queue.failure is not None:
+        st.session_state["edit_text"] = queue.failure.request.user_text or ""
+        state.session().editing = -1
+
+
+def _on_resend_unsent() -> None:
+    state.queue().dismiss_failure()
+    turns.ask(TurnRequest(st.session_state.get("edit_text", "")))
 
 
 def _on_trim_and_retry() -> None:
-    failure = state.session().failure
+    failure = state.queue().failure
     if failure is None or failure.trim_budget is None:
         return
     st.session_state["trimming"] = TRIMMING_LABELS["token_budget"]
     st.session_state["trim_max_tokens"] = failure.trim_budget
-    _request(failure.request)
+    turns.retry(TrimmingSettings("token_budget", max_tokens=failure.trim_budget))
 
 
-def _on_edit(editing: bool) -> None:
-    state.session().editing = editing
+def _on_switch(position: int, index: int) -> None:
+    try:
+        state.queue().update(lambda c: c.switched(position, index))
+    except ChatkitError as error:
+        state.session().notice = error.message
 
 
 def _on_clear() -> None:
     current = state.conversation()
-    current.clear()
-    state.session().forget_turn()
-    state.save(current)
+    saving.remember_for_undo("Cleared", current)
+
+    def cleared(conversation: Conversation) -> Conversation:
+        conversation.clear()
+        return conversation
+
+    try:
+        state.queue().update(cleared)
+    except ChatkitError as error:
+        state.session().notice = error.message
 
 
 def _on_show_more(count: int | None) -> None:
@@ -77,10 +88,72 @@ def _on_show_more(count: int | None) -> None:
     data.visible_messages = count if count is not None else data.visible_messages + WINDOW_STEP
 
 
-# -- drawing -----------------------------------------------------------------------------------
+# -- drawing --------------------------------------------------------------------------------------
 
 
-def _history(current: Conversation) -> None:
+def _versions(current: Conversation, position: int) -> None:
+    """ "‹ 2 / 3 ›" under a message that has other versions."""
+    shown = current.versions_at(position)
+    if shown is None:
+        return
+    index, count = shown
+    with st.container(horizontal=True, key=f"versions_{position}"):
+        st.button(
+            "‹",
+            key=f"older_{position}",
+            disabled=index == 1,
+            on_click=_on_switch,
+            args=(position, index - 2),
+            type="tertiary",
+            help="The previous version",
+        )
+        st.caption(f"{index} / {count}")
+        st.button(
+            "›",
+            key=f"newer_{position}",
+            disabled=index == count,
+            on_click=_on_switch,
+            args=(position, index),
+            type="tertiary",
+            help="The next version",
+        )
+
+
+def _message(current: Conversation, position: int, busy: bool) -> None:
+    message = current.messages[position]
+    info = current.replies.get(position)
+    if info is not None and info.trimmed:
+        st.caption(f":material/content_cut: {inert_markdown(info.trimmed)}")
+    with st.chat_message(turns.ROLE_AVATARS.get(message.role, message.role)):
+        st.markdown(inert_markdown(message.content))
+        if info is not None:
+            st.caption(inert_markdown(reply_caption(info)))
+        with st.container(horizontal=True, key=f"actions_{position}"):
+            with st.popover("", icon=":material/content_copy:", help="Copy this message"):
+                st.code(message.content, language=None, wrap_lines=True)
+            if message.role == "user" and not busy:
+                st.button(
+                    "",
+                    icon=":material/edit:",
+                    key=f"edit_{position}",
+                    help="Edit this message: the conversation from here is kept as a version",
+                    on_click=_on_edit,
+                    args=(position,),
+                    type="tertiary",
+                )
+        _versions(current, position)
+    if state.session().editing == position:
+        _edit_box(position)
+
+
+def _edit_box(position: int) -> None:
+    st.text_area("Edit your message", key="edit_text")
+    with st.container(horizontal=True):
+        st.button("Resend", type="primary", key="resend", on_click=_on_resend, args=(position,))
+        st.button("Cancel", key="cancel_edit", on_click=_on_edit, args=(None,))
+
+
+def _history(current: Conversation, busy: bool) -> None:
     data = state.session()
     total = len(current.messages)
     start = max(0, total - data.visible_messages)
@@ -94,52 +167,26 @@ def _history(current: Conversation) -> None:
         )
         right.button("Show all", key="show_all", on_click=_on_show_more, args=(total,))
     for position in range(start, total):
-        info = current.replies.get(position)
-        bubble(current.messages[position], reply_caption(info) if info is not None else None)
+        _message(current, position, busy)
 
 
-def _controls(current: Conversation) -> None:
-    data = state.session()
-    if not current.messages or data.editing:
-        return
-    has_reply = current.messages[-1].role == "assistant"
-    with st.container(horizontal=True, key="turn_controls"):
-        if has_reply:
-            st.button(
-                "Regenerate",
-                icon=":material/refresh:",
-                key="regenerate",
-                on_click=_request,
-                args=(TurnRequest(None, drop="last_reply"),),
-            )
-        if current.last_user_text is not None:
-            st.button("Edit", icon=":material/edit:", key="edit", on_click=_on_edit, args=(True,))
-        st.button("Clear", icon=":material/delete_sweep:", key="clear", on_click=_on_clear)
-
-
-def _edit_box(current: Conversation) -> None:
-    if not state.session().editing:
-        return
-    st.text_area("Edit your last message", value=current.last_user_text or "", key="edit_text")
-    with st.container(horizontal=True):
-        st.button("Resend", type="primary", key="resend", on_click=_on_resend)
-        st.button("Cancel", key="cancel_edit", on_click=_on_edit, args=(False,))
-
-
-def _failure_box(current: Conversation) -> None:
+def _failure_box() -> None:
     """The turn that failed: its message, what it said, and how to go on."""
-    data = state.session()
-    failure = data.failure
-    if failure is None or data.editing:
+    queue = state.queue()
+    failure = queue.failure
+    if failure is None:
         return
     text = failure.request.user_text
-    if text is not None and failure.request.drop == "nothing":
-        bubble(Message("user", text), "not sent")
+    unsent = text is not None and failure.request.edit_at is None
+    if state.session().editing == -1 and unsent:
+        _edit_unsent_box()
+    elif unsent:
+        turns.bubble(Message("user", text or ""), "not sent")
     alert = st.warning if failure.kind == "warning" else st.error
-    alert(failure.message, icon=":material/error:")
+    alert(inert_markdown(failure.message), icon=":material/error:")
     with st.container(horizontal=True):
         st.button(
-            "Retry", icon=":material/replay:", key="retry", type="primary", on_click=_on_retry
+            "Retry", icon=":material/replay:", key="retry", type="primary", on_click=turns.retry
         )
         if failure.trim_budget is not None:
             st.button(
@@ -148,27 +195,75 @@ def _failure_box(current: Conversation) -> None:
                 key="trim_and_retry",
                 on_click=_on_trim_and_retry,
             )
+        if unsent:
+            st.button("Edit", icon=":material/edit:", key="edit_unsent", on_click=_on_edit_unsent)
+        st.button("Discard", key="discard", on_click=queue.dismiss_failure)
 
 
-# -- the page ----------------------------------------------------------------------------------
+def _edit_unsent_box() -> None:
+    st.text_area("Edit your message", key="edit_text")
+    with st.container(horizontal=True):
+        st.button("Send", type="primary", key="send_edited", on_click=_on_resend_unsent)
+        st.button("Cancel", key="cancel_unsent", on_click=_on_edit, args=(None,))
 
-settle_pending()  # app.py settles first; this keeps the page right when run on its own
+
+def _controls(current: Conversation, busy: bool) -> None:
+    if not current.messages or busy:
+        return
+    with st.container(horizontal=True, key="turn_controls"):
+        if current.messages[-1].role == "assistant":
+            st.button(
+                "Regenerate",
+                icon=":material/refresh:",
+                key="regenerate",
+                on_click=turns.ask,
+                args=(TurnRequest(None),),
+                help="Ask again: this reply is kept as a version",
+            )
+        st.button("Clear", icon=":material/delete_sweep:", key="clear", on_click=_on_clear)
+
+
+def _undo_box() -> None:
+    data = state.session()
+    if data.undo is None:
+        return
+    left, right = st.columns([4, 1])
+    title = data.undo.conversation.title or "Untitled"
+    left.info(f"{data.undo.label} “{inert_markdown(title)}”.", icon=":material/info:")
+    right.button("Undo", icon=":material/undo:", key="undo", on_click=saving.undo)
+
+
+def _totals(current: Conversation) -> str:
+    """The running totals, worked out once per version of the conversation (a rerun with
+    nothing new must not add up 5,000 replies again)."""
+    data = state.session()
+    key = (id(current), current.version, len(current.messages), len(current.forks))
+    if data.totals[0] != key:
+        shown = conversation_totals(current)
+        every = conversation_totals(current, every_version=True)
+        data.totals = (key, totals_caption(shown, every))
+    return data.totals[1]
+
+
+# -- the page -------------------------------------------------------------------------------------
+
 data = state.session()
-current = state.conversation()
-st.subheader(current.title or "New conversation", anchor=False)
+queue = state.queue()
+live = queue.live
+current = live.base if live is not None else queue.conversation
+busy = queue.busy
+st.subheader(inert_markdown(current.title) or "New conversation", anchor=False)
 totals = st.empty()
-if data.notice:
-    st.info(data.notice, icon=":material/info:")
-    data.notice = None
-request, data.request = data.request, None
-base = request.base(current) if request is not None else current
-_history(base)
-if request is not None:
-    take_turn(request, base)
-    if request.drop != "nothing":
-        st.rerun()  # it failed before streaming: draw the conversation as it still is
-_failure_box(current)
-_controls(current)
-_edit_box(current)
+if queue.notice:
+    data.notice, queue.notice = queue.notice, None
+if data.notice:  # shown until the next message is sent
+    st.info(inert_markdown(data.notice), icon=":material/info:")
+_undo_box()
+_history(current, busy)
+slot = turns.live_slot(queue)
+turns.queued(queue)
+_failure_box()
+_controls(current, busy)
 st.chat_input("Message", key="chat_input", on_submit=_on_submit)
-totals.caption(f"{model_caption()} — {totals_caption(conversation_totals(current))}")
+totals.caption(f"{model_caption()} — {_totals(current)}")
+turns.follow(queue, slot)

@@ -4,6 +4,8 @@ import streamlit as st
 
 from chatkit.costs import format_bytes
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
+from chatkit.prices import format_money
 from chatkit.providers import ProviderSpec
 from chatkit.teaching.compare import (
     CHAINED,
@@ -15,7 +17,7 @@ from chatkit.teaching.compare import (
     run_comparison,
     script_lines,
 )
-from chatkit.ui import allowance, state
+from chatkit.ui import state
 from chatkit.ui.charts import per_turn_chart
 from chatkit.ui.teaching import header, model_caption
 
@@ -33,7 +35,7 @@ def _transcripts(result: ComparisonResult) -> None:
         if not calls:
             break
         with st.chat_message("user"):
-            st.markdown(f"**Turn {turn}:** {line}")
+            st.markdown(f"**Turn {turn}:** {inert_markdown(line)}")
         for column, way in zip(st.columns(3), WAYS, strict=True):
             call = calls.get(way)
             with column:
@@ -41,7 +43,7 @@ def _transcripts(result: ComparisonResult) -> None:
                     st.caption("waiting…")
                     continue
                 with st.chat_message("assistant"):
-                    st.markdown(call.reply)
+                    st.markdown(inert_markdown(call.reply))
                     approx = "≈" if call.tokens_estimated else ""
                     st.caption(
                         f"{call.request_bytes:,} bytes sent · {approx}{call.input_tokens:,} "
@@ -99,6 +101,7 @@ def _charts(result: ComparisonResult) -> None:
             "Way": WAY_LABELS[way],
             "Bytes sent in all": result.total_bytes(way),
             "Input tokens in all": result.total_input_tokens(way),
+            "Cost (estimate)": _money(result.total_cost(way)),
         }
         for way in WAYS
     ]
@@ -113,6 +116,10 @@ def _charts(result: ComparisonResult) -> None:
     )
 
 
+def _money(dollars: float | None) -> str:
+    return format_money(dollars) if dollars is not None else "no listed price"
+
+
 def _run(lines: list[str]) -> None:
     settings = state.settings()
     spec = settings.spec
@@ -124,7 +131,7 @@ def _run(lines: list[str]) -> None:
         chat_provider = state.provider_for(chat_spec)
         responses_provider = state.provider_for(responses_spec)
     except ChatkitError as error:
-        st.error(error.message, icon=":material/error:")
+        st.error(inert_markdown(error.message), icon=":material/error:")
         return
     progress = st.progress(0.0, text=f"Turn 1 of {len(lines)}: starting…")
     live = st.empty()
@@ -144,12 +151,13 @@ def _run(lines: list[str]) -> None:
                 result = finished.value
                 break
             result = step.result
-            allowance.record_use(step.latest.input_tokens + step.latest.output_tokens)
             progress.progress(step.done / step.total, text=step.text)
             with live.container():
                 _transcripts(result)
     except ChatkitError as error:
-        st.error(f"The comparison stopped: {error.message}", icon=":material/error:")
+        st.error(
+            f"The comparison stopped: {inert_markdown(error.message)}", icon=":material/error:"
+        )
     progress.empty()
     live.empty()
     st.session_state[RESULT_KEY] = result
@@ -174,11 +182,7 @@ lines = script_lines(text)
 if st.button(
     "Run the comparison", type="primary", icon=":material/play_arrow:", disabled=not lines
 ):
-    refusal = allowance.refusal()
-    if refusal:
-        st.warning(refusal, icon=":material/block:")
-    else:
-        _run(lines)
+    _run(lines)
 result: ComparisonResult | None = st.session_state.get(RESULT_KEY)
 if result is None:
     st.info(

@@ -5,6 +5,7 @@ import streamlit as st
 
 from chatkit.chat import TRIMMING_LABELS, TrimmingSettings, make_strategy
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import Provider
 from chatkit.summary import summarize_messages
@@ -17,7 +18,7 @@ from chatkit.teaching.context_view import (
     minimum_budget,
 )
 from chatkit.tokens import count_message_tokens
-from chatkit.ui import allowance, state
+from chatkit.ui import state
 from chatkit.ui.charts import context_window_chart
 from chatkit.ui.teaching import active_provider, header, model_caption
 
@@ -28,7 +29,11 @@ MODEL_SUMMARY_KEY = "context_model_summary"
 def _context_window(provider: Provider) -> int:
     window = provider.context_window()
     if window is not None:
-        st.metric("Context window (tokens)", f"{window:,}", help=f"{provider.model}'s own window.")
+        st.metric(
+            "Window (tokens)",
+            _compact(window),
+            help=f"{provider.model}'s own context window: {window:,} tokens.",
+        )
         return window
     return int(
         st.number_input(
@@ -41,6 +46,15 @@ def _context_window(provider: Provider) -> int:
             help=f"chatkit does not know {provider.model or 'this model'}'s window: enter it.",
         )
     )
+
+
+def _compact(tokens: int) -> str:
+    """A token count short enough for a metric on a projector: 1,047,576 -> "1.05M"."""
+    if tokens < 100_000:
+        return f"{tokens:,}"
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:.0f}k"
+    return f"{tokens / 1_000_000:.2f}M"
 
 
 def _clamped_slider(label: str, low: int, high: int, default: int, key: str, help: str) -> int:
@@ -66,6 +80,11 @@ def _strategy_settings(
         "affected.",
     )
     kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    if kind != active.kind:
+        st.caption(
+            f":material/science: A what-if: the chat itself uses “{TRIMMING_LABELS[active.kind]}” "
+            f"(the sidebar's Trimming); this page only previews “{label}”."
+        )
     if kind == "last_n":
         turns = sum(1 for m in messages if m.role == "user")
         last_n = _clamped_slider(
@@ -90,25 +109,19 @@ def _strategy_settings(
 def _summary_box(view: ContextView, provider: Provider) -> None:
     summary = view.summary
     st.subheader("The summary that would replace the dropped turns")
-    turns = ", ".join(str(t) for t in view.dropped_turns)
     st.caption(
         f"Shown: {summary.source_label} · {summary.tokens:,} tokens instead of "
-        f"{view.dropped_tokens:,} · replaces turn(s) {turns}"
+        f"{view.dropped_tokens:,} · {summary.claim}"
     )
     with st.container(border=True):
         st.text(summary.text)
     if st.button("Ask the model for the summary", icon=":material/auto_awesome:", key="cw_ask"):
-        refusal = allowance.refusal()
-        if refusal:
-            st.warning(refusal, icon=":material/block:")
-            return
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
                 text = summarize_messages(list(summary.replaces), provider)
             except ChatkitError as error:
-                st.error(error.message, icon=":material/error:")
+                st.error(inert_markdown(error.message), icon=":material/error:")
                 return
-        allowance.record_use(0)
         st.session_state[MODEL_SUMMARY_KEY] = (summary.replaces, text)
         st.rerun()
 
@@ -164,9 +177,10 @@ try:
     with middle:
         reserve = settings.options.max_output_tokens or 0
         st.metric(
-            "Reserved for the reply (tokens)",
+            "Reply reserve",
             f"{reserve:,}",
-            help="The sidebar's Max output tokens: the reply must fit in the window too.",
+            help="Tokens kept for the reply: the sidebar's Max output tokens (the reply must fit "
+            "in the window too).",
         )
     with right:
         next_message = st.text_input(
@@ -188,7 +202,7 @@ try:
         model=provider.model,
     )
 except ChatkitError as error:
-    st.error(error.message, icon=":material/error:")
+    st.error(inert_markdown(error.message), icon=":material/error:")
     st.stop()
 
 if not conversation.messages and not next_message.strip():
@@ -199,18 +213,23 @@ if not conversation.messages and not next_message.strip():
     )
 columns = st.columns(4)
 columns[0].metric(
-    "Request after trimming (tokens)",
-    f"{view.used:,}",
-    help="System prompt, summary, history and current turn, as the model's tokenizer "
+    "Sent (tokens)",
+    _compact(view.used),
+    help="The request after trimming: system prompt, summary, history and current turn, as "
+    "the model's tokenizer "
     "counts them (with the few tokens that start the reply).",
 )
 columns[1].metric(
-    "Left out by trimming (tokens)",
-    f"{view.dropped_tokens:,}",
-    help="Messages the strategy would not send.",
+    "Left out",
+    _compact(view.dropped_tokens),
+    help="Tokens of the messages the trimming strategy would not send.",
 )
-columns[2].metric("Free (tokens)", f"{max(view.free, 0):,}")
-columns[3].metric("Share of the window used", f"{(view.used + reserve) / window:.2%}")
+columns[2].metric(
+    "Free", _compact(max(view.free, 0)), help=f"{max(view.free, 0):,} tokens of the window left."
+)
+columns[3].metric(
+    "Window used", f"{(view.used + reserve) / window:.2%}", help="Request and reply reserve."
+)
 if not view.fits:
     st.error(
         f"The request and the reply need {-view.free:,} tokens more than the window holds: "

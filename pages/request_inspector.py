@@ -3,6 +3,7 @@
 import streamlit as st
 
 from chatkit.costs import format_bytes
+from chatkit.markdown import inert_markdown
 from chatkit.teaching.inspector import SHAPE_TITLES, TurnInspection, inspect_turn, turn_choices
 from chatkit.ui import state
 from chatkit.ui.charts import size_bars
@@ -25,7 +26,7 @@ def _figures(inspection: TurnInspection) -> None:
     )
     api = SHAPE_TITLES[inspection.shape].split(":")[0]
     where = f" by {info.provider} {info.model}".rstrip() if info and info.provider else ""
-    st.markdown(f"Sent through the **{api}** API{where}.")
+    st.markdown(f"Sent through the **{api}** API{inert_markdown(where)}.")
     if usage.get("Cached input tokens"):
         st.caption(f"{usage['Cached input tokens']:,} of the input tokens were cached.")
 
@@ -35,6 +36,11 @@ def _bodies(inspection: TurnInspection) -> None:
     with left:
         st.subheader(f"Request body ({inspection.request_label})")
         st.json(inspection.request_body, expanded=3)
+        if inspection.received_body is not None:
+            with st.expander(
+                f"What the model received ({format_bytes(inspection.received_bytes or 0)})"
+            ):
+                st.json(inspection.received_body, expanded=2)
     with right:
         st.subheader("Response body")
         if inspection.response_body is None:
@@ -105,10 +111,10 @@ inspection = inspect_turn(
     fallback_model=settings.spec.model,
 )
 with st.container(border=True):
-    st.markdown(f"**You:** {inspection.user_text}")
-    st.markdown(f"**Reply:** {inspection.reply_text}")
+    st.markdown(f"**You:** {inert_markdown(inspection.user_text)}")
+    st.markdown(f"**Reply:** {inert_markdown(inspection.reply_text)}")
 _figures(inspection)
 for note in inspection.notes:
-    st.caption(note)
+    st.caption(inert_markdown(note))
 _bodies(inspection)
 _every_shape(inspection)

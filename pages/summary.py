@@ -4,8 +4,9 @@ import streamlit as st
 
 from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.summary import recent_summary, seeded_conversation, summarize
-from chatkit.ui import allowance, state
+from chatkit.ui import saving, state
 from chatkit.ui.teaching import active_provider, header, model_caption
 
 LLM_SUMMARY_KEY = "summary_llm"
@@ -19,17 +20,14 @@ def _start_seeded(summary_text: str) -> None:
     A callback runs before the script, so the sidebar's system prompt box can still be set.
     """
     seeded = seeded_conversation(state.conversation(), summary_text)
-    state.set_conversation(seeded)
-    st.session_state["system_prompt"] = seeded.system_prompt
-    data = state.session()
-    data.failed_input, data.pending, data.editing = None, None, False
-    st.query_params.clear()
+    seeded.settings = saving.settings_snapshot(state.settings())  # the sidebar stays as it is
+    saving.open_conversation(seeded)
     st.session_state[SWITCH_KEY] = True
 
 
-def _seed_button(summary_text: str, key: str) -> None:
+def _seed_button(summary_text: str, key: str, label: str) -> None:
     st.button(
-        "Start a new conversation from this summary",
+        label,
         icon=":material/forward:",
         key=key,
         on_click=_start_seeded,
@@ -72,23 +70,19 @@ st.caption("Each message cut to one line of at most 100 characters; no model cal
 recent = recent_summary(conversation, shown)
 with st.container(border=True):
     st.text(recent)
-_seed_button(recent, "seed_recent")
+_seed_button(recent, "seed_recent", "Start a new conversation from these lines")
 
 st.subheader("A summary written by the model")
 written = _llm_summary(conversation)
 if st.button("Summarize the whole conversation", icon=":material/auto_awesome:"):
-    refusal = allowance.refusal()
-    provider = None if refusal else active_provider()
-    if refusal:
-        st.warning(refusal, icon=":material/block:")
-    elif provider is not None:
+    provider = active_provider()
+    if provider is not None:
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
                 written = summarize(conversation, provider)
             except ChatkitError as error:
-                st.error(error.message, icon=":material/error:")
+                st.error(inert_markdown(error.message), icon=":material/error:")
             else:
-                allowance.record_use(0)
                 st.session_state[LLM_SUMMARY_KEY] = (
                     (conversation.id, len(conversation.messages)),
                     written,
@@ -100,5 +94,5 @@ if written is None:
     )
     st.stop()
 with st.container(border=True):
-    st.markdown(written)
-_seed_button(written, "seed_llm")
+    st.markdown(inert_markdown(written))
+_seed_button(written, "seed_llm", "Start a new conversation from this summary")

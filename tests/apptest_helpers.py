@@ -110,10 +110,19 @@ def click(at: AppTest, label: str, *, sidebar: bool = False) -> AppTest:
     return run(at)
 
 
+def click_key(at: AppTest, key: str) -> AppTest:
+    """Click the button whose key is ``key`` (icon buttons have no label)."""
+    at.button(key=key).click()
+    return run(at)
+
+
 def find(at: AppTest, kind: str, label: str, *, sidebar: bool = False) -> Any:
-    """The widget of ``kind`` (``button``, ``selectbox``...) labelled ``label``."""
+    """The widget of ``kind`` (``button``, ``selectbox``...) labelled ``label`` (a saved
+    conversation's button, "title · date", is found by its title)."""
     where = at.sidebar if sidebar else at.main
-    matches = [w for w in getattr(where, kind) if w.label == label]
+    matches = [
+        w for w in getattr(where, kind) if w.label == label or w.label.startswith(label + " · ")
+    ]
     assert matches, f"no {kind} labelled {label!r}; have {[w.label for w in getattr(where, kind)]}"
     return matches[0]
 
@@ -216,3 +225,8 @@ class Downloads:
         assert file_id, f"{label!r} has no deferred data"
         data = self._callables[file_id]()
         return data.decode() if isinstance(data, bytes) else str(data)
+
+
+def open_conversation(at: AppTest) -> Any:
+    """The session's open conversation (the branch on screen)."""
+    return at.session_state["session"].queue.conversation

@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
 
 # -- network guard ---------------------------------------------------------------------------
@@ -154,3 +155,20 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+
+# -- a real PostgreSQL server -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster on 127.0.0.1 for the whole session (started on first use)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    return postgres_server.new_database()

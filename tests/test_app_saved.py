@@ -15,6 +15,7 @@ from tests.apptest_helpers import (
     alerts,
     all_text,
     bubbles,
+    captions,
     chat_requests,
     choose,
     click,
@@ -41,9 +42,8 @@ def app(monkeypatch, server, tmp_path):
 
 
 def listed(at) -> list[str]:
-    """Titles in the sidebar's list of saved conversations."""
-    fixed = {"New conversation", "Rename", "Delete"}
-    return [b.label for b in at.sidebar.button if b.label not in fixed]
+    """Titles in the sidebar's list of saved conversations (each label is "title · date")."""
+    return [b.label.rsplit(" · ", 1)[0] for b in at.sidebar.button if " · " in b.label]
 
 
 def reopen(at) -> object:
@@ -139,6 +139,9 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
     other = start()  # another session imports the file and continues it
     other.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
     run(other)
+    # The conversation is already saved here: the app asks before duplicating it.
+    assert any("is already saved here" in text for text in alerts(other))
+    click(other, "Keep both", sidebar=True)
     assert bubbles(other) == bubbles(at)
     assert any("Imported" in text for text in alerts(other))
     send(other, "What's my favorite color?")
@@ -157,6 +160,19 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
         (
             b'{"schema": "chatkit.conversation", "version": 1, "messages": [{"role": "wizard"}]}',
             "Message 1",
+        ),
+        (b"[" * 50_000 + b"]" * 50_000, "The file nests its data too deeply"),
+        (b'{"n": ' + b"7" * 5000 + b"}", "The file holds a number too large"),
+        (
+            b'{"schema": "chatkit.conversation", "version": 1, "created_at": "soon", '
+            b'"messages": []}',
+            "This conversation file's creation time",
+        ),
+        (
+            b'{"schema": "chatkit.conversation", "version": 1, "messages": ['
+            + b",".join([b'{"role": "user", "content": "hi"}'] * 10_001)
+            + b"]}",
+            "The file holds 10,001 messages",
         ),
     ],
 )
@@ -220,15 +236,22 @@ def test_hosted_turn_limit(monkeypatch, server, tmp_path) -> None:
     assert server.last_request("/chat/completions").headers["authorization"].endswith("0000")
 
 
-def test_hosted_token_limit(monkeypatch, server, tmp_path) -> None:
+def test_hosted_token_limit_reserves_the_longest_reply_before_each_call(
+    monkeypatch, server, tmp_path
+) -> None:
     configure_env(
-        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TOKEN_LIMIT="25"
+        monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TOKEN_LIMIT="560"
     )
     at = start()
-    send(at, "My name is Alice.")  # 20 tokens in, 10 out: over the limit afterwards
+    # About 25 prompt tokens plus the 512 a reply may take fit in 560; the reply then cost 30.
+    send(at, "My name is Alice.")
+    # Now about 45 plus 512 would not fit beside the 30 spent: refused before the call.
     send(at, "What is my name?")
-    assert at.warning[0].value.startswith("This demo allows 25 tokens per visitor")
+    [warning] = at.warning
+    assert warning.value.startswith("This demo allows 560 tokens per visitor a day")
+    assert "530 are left" in warning.value and "paste your own API key" in warning.value
     assert len(chat_requests(server)) == 1
+    assert any("530 of 560 tokens left today" in c for c in captions(at, sidebar=True))
 
 
 # -- API keys stay out of everything ------------------------------------------------------------
@@ -266,3 +289,17 @@ def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server
             continue
         assert not any(f in text for f in fragments), text[:200]
     assert has(at, "text_input", "API key", sidebar=True)
+
+
+def test_importing_a_saved_conversation_can_replace_it(monkeypatch, app) -> None:
+    downloads = Downloads(monkeypatch)
+    at = start()
+    send(at, "My name is Alice.")
+    exported = downloads.data(at, "JSON")
+    send(at, "My favorite color is blue.")  # the saved one goes on after the export
+    at.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
+    run(at)
+    click(at, "Replace", sidebar=True)
+    assert at.query_params["c"] == json.loads(exported)["id"]
+    assert len(bubbles(at)) == 2 and len(bubbles(reopen(at))) == 2
+    assert listed(at) == ["My name is Alice."]  # replaced, not duplicated

@@ -247,7 +247,12 @@ def test_switching_provider_keeps_the_history(app) -> None:
 def test_anthropic_in_responses_mode_chains_through_the_local_store(app) -> None:
     at = start()
     choose(at, "Provider", "Anthropic")
-    choose(at, "API mode", "Responses")
+    # Anthropic's modes go by its own names: Messages, and Messages with local chaining.
+    assert find(at, "radio", "API mode", sidebar=True).options == [
+        "Messages",
+        "Messages + local chaining",
+    ]
+    choose(at, "API mode", "Messages + local chaining")
     send(at, "My name is Alice.")
     send(at, "What is my name?")
     assert replies(at)[-1] == "Your name is Alice."

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.config import AppConfig, load_config
 from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
 from chatkit.errors import InvalidDocument
@@ -66,7 +66,7 @@ def test_environment_wins_over_secrets():
     assert config.provider_setting("OPENAI_API_KEY") == "sk-env"
     assert config.provider_setting("ANTHROPIC_API_KEY") == "sk-ant"
     assert config.provider_setting("OPENAI_BASE_URL") is None
-    assert config.hosted and config.hosted_turn_limit == 3
+    assert config.hosted and config.limits.turn_limit == 3
 
 
 def test_config_never_shows_keys_in_its_repr():
@@ -80,17 +80,6 @@ def test_default_provider_is_local_without_any_key():
     assert default_provider_kind({}, {}) == LOCAL
     assert default_provider_kind({"OPENAI_API_KEY": "k"}, {}) == OPENAI
     assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "k"}) == ANTHROPIC
-
-
-def test_hosted_allowance_refuses_with_a_sentence_when_spent():
-    config = AppConfig(hosted=True, hosted_turn_limit=2, hosted_token_limit=100)
-    allowance = HostedAllowance()
-    assert allowance.refusal(config) is None
-    allowance.record(30)
-    allowance.record(30)
-    assert "2 turns" in allowance.refusal(config)
-    tokens = HostedAllowance(turns=0, tokens=150)
-    assert "100 tokens" in tokens.refusal(config)
 
 
 def test_json_export_round_trips_without_bodies_and_with_a_new_id():
@@ -144,12 +133,17 @@ def test_markdown_export_reads_like_a_transcript():
 def test_reply_caption_and_totals():
     conversation = _conversation()
     first = reply_caption(conversation.replies[1])
-    assert first == "20 tokens in · 6 out · 180 bytes sent · OpenAI gpt-4o · Chat Completions"
+    # gpt-4o: $2.50 in and $10.00 out per million tokens -> 20 * 2.5e-6 + 6 * 1e-5
+    assert first == (
+        "20 tokens in · 6 out · ≈$0.00011 · 180 bytes sent · OpenAI gpt-4o · Chat Completions"
+    )
     second = reply_caption(conversation.replies[3])
-    assert second.startswith("≈40 tokens in (10 cached) · 2 out · 1.2 KB sent")
+    assert second.startswith("≈40 tokens in (10 cached) · 2 out")
+    assert "1.2 KB sent" in second
     totals = conversation_totals(conversation)
     assert (totals.input_tokens, totals.output_tokens, totals.request_bytes) == (60, 8, 1380)
-    assert totals_caption(totals) == "2 replies · ≈60 tokens in · 8 out · 1.4 KB sent in all"
+    assert totals_caption(totals).startswith("2 replies · ≈60 tokens in · 8 out · ≈$0.000")
+    assert totals_caption(totals).endswith("1.4 KB sent in all")
     assert totals_caption(conversation_totals(Conversation())) == "No replies yet."
     single = Conversation()
     single.add_user("Hi")
@@ -168,3 +162,33 @@ def test_stopped_reply_without_usage():
 
 def test_format_bytes():
     assert [format_bytes(n) for n in (999, 1000, 1_500_000)] == ["999 bytes", "1.0 KB", "1.5 MB"]
+
+
+def test_every_attempt_counts_in_the_totals_and_summaries_too():
+    conversation = Conversation()
+    conversation.add_user("Hi")
+    conversation.add_assistant("Hello", ReplyInfo(model="gpt-4o", input_tokens=10, output_tokens=5))
+    retried = conversation.branched_at(1)  # Regenerate: the first reply is kept as a version
+    retried.add_assistant(
+        "Hi there",
+        ReplyInfo(
+            model="gpt-4o",
+            input_tokens=10,
+            output_tokens=7,
+            summary_calls=1,
+            summary_input_tokens=30,
+            summary_output_tokens=4,
+        ),
+    )
+    shown = conversation_totals(retried)
+    every = conversation_totals(retried, every_version=True)
+    assert (shown.replies, shown.input_tokens, shown.output_tokens) == (1, 40, 11)
+    assert (every.replies, every.input_tokens, every.output_tokens) == (2, 50, 16)
+    assert shown.summary_calls == 1
+    assert "every version: 2 replies" in totals_caption(shown, every)
+    assert "+ 1 summary call (34 tokens)" in reply_caption(retried.replies[1])
+
+
+def test_a_model_without_a_price_shows_tokens_only():
+    caption = reply_caption(ReplyInfo(model="llama3.2", input_tokens=10, output_tokens=5))
+    assert "$" not in caption and "10 tokens in" in caption

@@ -13,6 +13,7 @@ from chatkit.conversation import Conversation
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.summary import SEED_HEADING
+from tests.apptest_helpers import open_conversation
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
 MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
@@ -74,9 +75,9 @@ def test_context_window_page_shows_the_parts_and_every_message(conversation) -> 
     assert at.title[0].value == "Context window"
     assert len(charts(at)) == 1  # the whole window above, the zoomed bar below
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Context window (tokens)"] == "1,047,576"
-    assert metrics["Reserved for the reply (tokens)"] == "512"
-    assert metrics["Left out by trimming (tokens)"] == "0"
+    assert metrics["Window (tokens)"] == "1.05M"
+    assert metrics["Reply reserve"] == "512"
+    assert metrics["Left out"] == "0"
     rows = table(at)
     assert list(rows["Role"]) == ["system"] + ["user", "assistant"] * 3
     assert rows["Kept"].all()
@@ -95,7 +96,7 @@ def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> No
     assert dropped["Message"].iloc[0] == "My name is Alice."
     assert all("budget" in why for why in dropped["Why"])
     assert "would be left out" in texts(at)
-    assert {m.label: m.value for m in at.metric}["Left out by trimming (tokens)"] != "0"
+    assert {m.label: m.value for m in at.metric}["Left out"] != "0"
 
 
 def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request(
@@ -107,8 +108,10 @@ def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request
     slider.set_value(slider.max - 20).run()
     before = len(app_env.requests_to("/chat/completions"))
     page = texts(at)
-    assert "Summary of the earlier conversation: User: My name is Alice." in page
+    assert "Summary of the earlier conversation: " in page
     assert "no model call" in page
+    # Shortened to fit, it keeps its newest lines and never claims turns it lost.
+    assert "replaces turn 1" in page or "shortened" in page
     assert len(app_env.requests_to("/chat/completions")) == before
     at.button(key="cw_ask").click().run()
     assert not at.exception
@@ -240,7 +243,7 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert written.startswith("Summary:")
     at.button(key="seed_llm").click().run()
     assert not at.exception, at.exception
-    seeded = at.session_state["conversation"]
+    seeded = open_conversation(at)
     assert seeded.id != conversation.id and seeded.messages == []
     assert SEED_HEADING in seeded.system_prompt and written in seeded.system_prompt
     # The page switched to Chat, and the sidebar's system prompt box holds the seeded prompt,
@@ -248,14 +251,14 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.chat_input(key="chat_input") is not None
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
-    assert at.session_state["conversation"].system_prompt == seeded.system_prompt
+    assert open_conversation(at).system_prompt == seeded.system_prompt
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
     at = open_page(conversation, "pages/summary.py")
     calls = len(app_env.requests)
     at.button(key="seed_recent").click().run()
-    seeded = at.session_state["conversation"]
+    seeded = open_conversation(at)
     assert "User: What is my name?" in seeded.system_prompt
     assert len(app_env.requests) == calls
 
@@ -287,5 +290,5 @@ def test_the_pages_work_offline_on_the_local_model(app_env) -> None:
     # The context window page counts with the local model's own tokenizer and window.
     at.switch_page("pages/context_window.py").run()
     assert not at.exception, at.exception
-    assert {m.label for m in at.metric} >= {"Context window (tokens)"}
+    assert {m.label for m in at.metric} >= {"Window (tokens)"}
     assert len(charts(at)) == 1

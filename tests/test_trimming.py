@@ -219,7 +219,9 @@ def test_summarize_older_replaces_what_it_drops_by_one_summary(
     if result.summary is not None:
         text = as_message(result.summary).content.removeprefix(SUMMARY_PREFIX)
         full = _RecordingSummarizer(verbose)(summarizer.calls[-1])
-        assert text == full or (text.endswith("…") and full.startswith(text[:-1]))
+        # Whole, or shortened to its newest part (an ellipsis in front of the end of it).
+        assert text == full or (text.startswith("…") and full.endswith(text[1:]))
+        assert result.summary_shortened == (text != full)
 
 
 _strategies = st.one_of(
@@ -348,9 +350,14 @@ def test_summarize_older_does_nothing_when_everything_fits() -> None:
 def test_a_summary_too_long_for_the_budget_is_shortened_to_fit() -> None:
     messages = _conversation(8)
     budget = count_tokens([messages[0], messages[-1]]) + 40
-    result = SummarizeOlder(budget, _RecordingSummarizer(verbose=True)).apply(messages)
-    assert result.summary is not None
-    assert result.summary.content.endswith("…")
+    summarizer = _RecordingSummarizer(verbose=True)
+    result = SummarizeOlder(budget, summarizer).apply(messages)
+    assert result.summary is not None and result.summary_shortened
+    # The newest part is kept (a late correction must survive), cut between words.
+    text = result.summary.content.removeprefix(SUMMARY_PREFIX)
+    full = _RecordingSummarizer(verbose=True)(summarizer.calls[-1])
+    assert text.startswith("…") and full.endswith(text[1:])
+    assert full[len(full) - len(text) : len(full) - len(text) + 1] in (" ", "\n")
     assert count_tokens(result.messages) <= budget
     assert result.messages == [messages[0], result.summary, messages[-1]]
 

@@ -79,6 +79,7 @@ class TurnResult:
     response_body: dict[str, Any] | None = None
     note: str = ""
     stopped: bool = False
+    received_bytes: int | None = None  # locally chained: the request the model received
 
 
 def request_size(body: dict[str, Any]) -> int:

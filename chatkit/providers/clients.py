@@ -43,6 +43,14 @@ ANTHROPIC_HOST = "api.anthropic.com"
 PLACEHOLDER_KEY = "not-needed"
 
 
+def environment_key(key_variable: str, url_variable: str, base_url: str | None) -> str | None:
+    """The key in ``key_variable``, but only for the endpoint it belongs to: the SDK's default
+    or the one in ``url_variable``. A base URL named anywhere else never gets the host's key."""
+    if base_url and base_url.rstrip("/") != (os.environ.get(url_variable) or "").rstrip("/"):
+        return None
+    return os.environ.get(key_variable) or None
+
+
 def openai_client(
     api_key: str | None = None,
     base_url: str | None = None,
@@ -51,9 +59,13 @@ def openai_client(
     max_retries: int = 2,
     provider: str = "OpenAI",
 ) -> openai.OpenAI:
-    """An ``openai.OpenAI`` client; no key is a ``MissingApiKey`` unless a base URL is set."""
+    """An ``openai.OpenAI`` client; no key is a ``MissingApiKey`` unless a base URL is set.
+
+    Without ``api_key``, ``OPENAI_API_KEY`` is used only for OpenAI itself or the endpoint in
+    ``OPENAI_BASE_URL``: any other ``base_url`` gets a placeholder key, never the host's.
+    """
+    key = api_key or environment_key("OPENAI_API_KEY", "OPENAI_BASE_URL", base_url)
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    key = api_key or os.environ.get("OPENAI_API_KEY")
     if not key:
         if not base_url:
             raise MissingApiKey(
@@ -70,8 +82,12 @@ def anthropic_client(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     max_retries: int = 2,
 ) -> anthropic.Anthropic:
-    """An ``anthropic.Anthropic`` client; a missing key is a ``MissingApiKey``."""
-    key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+    """An ``anthropic.Anthropic`` client; a missing key is a ``MissingApiKey``.
+
+    Without ``api_key``, ``ANTHROPIC_API_KEY`` is used only for Anthropic itself or the
+    endpoint in ``ANTHROPIC_BASE_URL``, never for another ``base_url``.
+    """
+    key = api_key or environment_key("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", base_url)
     if not key:
         raise MissingApiKey(
             "No Anthropic API key is set: paste one in the sidebar or set ANTHROPIC_API_KEY."

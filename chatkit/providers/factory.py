@@ -92,6 +92,7 @@ PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
         ProviderKind(
             ANTHROPIC,
             Capabilities(sampling_parameters=False),
+            mode_labels={"chat": "Messages", "responses": "Messages + local chaining"},
             chat_shape=MESSAGES_SHAPE,
             api_key_env="ANTHROPIC_API_KEY",
             base_url_env="ANTHROPIC_BASE_URL",
@@ -114,6 +115,7 @@ PROVIDER_KINDS_BY_NAME: dict[str, ProviderKind] = {
         ProviderKind(
             LOCAL,
             Capabilities(exact_token_counts=True, needs_api_key=False, loads_in_process=True),
+            mode_labels={"chat": "Chat", "responses": "Chat + local chaining"},
             model_env="CHATKIT_LOCAL_MODEL",
             model_field="path",
             default_model_label="bundled SmolLM2-135M",

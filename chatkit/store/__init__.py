@@ -1,8 +1,9 @@
-"""Saved conversations, in a SQLite file by default or any SQLAlchemy database.
+"""Saved conversations and quotas, in a SQLite file by default or any SQLAlchemy database.
 
 The door: ``ConversationStore`` (save, load, list, rename, delete), and where the database is
 (``default_database_url``). Inside: ``engine`` (the database and its transactions), ``schema``
-(tables and ordered migrations), ``rows`` (conversations as rows and back).
+(tables and ordered migrations), ``rows`` (conversations as rows and back), ``quotas`` (the
+hosted demo's counters, shared by every session and replica).
 """
 
 from chatkit.store.conversations import ConversationStore, ConversationSummary
@@ -12,6 +13,7 @@ from chatkit.store.engine import (
     Database,
     default_database_url,
 )
+from chatkit.store.quotas import Counter, Limit, QuotaStore, Refusal, Reservation
 from chatkit.store.schema import MIGRATIONS
 
 __all__ = [
@@ -20,6 +22,11 @@ __all__ = [
     "MIGRATIONS",
     "ConversationStore",
     "ConversationSummary",
+    "Counter",
     "Database",
+    "Limit",
+    "QuotaStore",
+    "Refusal",
+    "Reservation",
     "default_database_url",
 ]

@@ -11,21 +11,31 @@ Nothing here ever sees an API key: a ``Conversation`` holds none, and no method 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chatkit.branches import forks_to_dict
 from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError
+from chatkit.errors import ChatkitError, SaveConflict
 from chatkit.store.engine import Database, utc_now
 from chatkit.store.rows import (
+    RowMemo,
     conversation_from_rows,
     insert_if_missing,
+    json_column,
+    memo_of,
     message_rows,
+    storable,
     unchanged_prefix,
 )
 from chatkit.store.schema import conversations, messages, migrate
+from chatkit.store.search import matching
+
+MEMO_CONVERSATIONS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,10 @@ class ConversationStore:
 
     def __init__(self, url: str) -> None:
         self._database = Database(url)
+        # The rows of recently saved or loaded conversations, so a save works out only what
+        # changed (``message_rows``): by conversation id, the least recently used dropped.
+        self._memos: OrderedDict[str, RowMemo] = OrderedDict()
+        self._memo_lock = threading.Lock()
         try:
             migrate(self._database)
         except ChatkitError:
@@ -76,40 +90,68 @@ class ConversationStore:
         self.close()
 
     # -- writing -----------------------------------------------------------------------------
-    def save(self, conversation: Conversation, owner: str | None = None) -> None:
+    def save(
+        self, conversation: Conversation, owner: str | None = None, visitor: str | None = None
+    ) -> None:
         """Make the saved copy of ``conversation`` equal to it (creating it if new).
 
-        ``owner`` is recorded when the conversation is first saved and kept afterwards: the
-        caller decides who may write to a conversation (``owner_of``), the store never moves
-        one between owners. Replies are saved without their request and response bodies.
-        The list order (``updated_at``) changes only when something saved did change.
+        ``owner`` (whose list shows it) and ``visitor`` (whose hosted caps it counts against)
+        are recorded when the conversation is first saved and kept afterwards: the caller
+        decides who may write to a conversation (``owner_of``), the store never moves one
+        between owners. Replies are saved without their request and response bodies. The list
+        order (``updated_at``) changes only when something saved did change.
+
+        Every change raises the saved ``version`` by one, and ``conversation.version`` follows.
+        A conversation whose version is not the saved one was changed elsewhere (another tab)
+        since it was loaded: ``SaveConflict`` is raised and nothing is written.
 
         The common case - a turn appended - inserts only the new messages. Otherwise (a
         regenerated reply, an edited or cleared conversation) the messages from the first
         one that differs are deleted and written again.
         """
-        rows = message_rows(conversation)
+        known = self._memo(conversation.id)
+        rows, memo = message_rows(conversation, known)
+        title, system_prompt = storable(conversation.title), storable(conversation.system_prompt)
+        forks = json_column(forks_to_dict(conversation.forks))
+        settings = json_column(conversation.settings)
+        head = (conversation.version, title, system_prompt, forks, settings)
+        if known is not None and known.head == head and known.rows == memo.rows:
+            return  # nothing changed since this store last saved or loaded it
         now = utc_now()
         with (
             self._database.errors("save the conversation"),
             self._database.transaction(write=True) as conn,
         ):
-            insert_if_missing(
+            created = insert_if_missing(
                 conn,
                 {
                     "id": conversation.id,
-                    "title": conversation.title,
-                    "system_prompt": conversation.system_prompt,
+                    "title": storable(conversation.title),
+                    "system_prompt": storable(conversation.system_prompt),
                     "owner": owner,
+                    "visitor": visitor,
                     "created_at": conversation.created_at,
                     "updated_at": now,
+                    "version": conversation.version,
+                    "chars": 0,
                 },
             )
             stored = conn.execute(
-                sa.select(conversations.c.title, conversations.c.system_prompt)
+                sa.select(
+                    conversations.c.title,
+                    conversations.c.system_prompt,
+                    conversations.c.version,
+                    conversations.c.forks,
+                    conversations.c.settings,
+                )
                 .where(conversations.c.id == conversation.id)
                 .with_for_update()
             ).one()
+            if not created and stored.version != conversation.version:
+                raise SaveConflict(
+                    "This conversation was changed in another tab or window since this one "
+                    "opened it, so it was not overwritten."
+                )
             keep, stored_more = unchanged_prefix(conn, conversation.id, rows)
             if stored_more:
                 conn.execute(
@@ -123,19 +165,46 @@ class ConversationStore:
             changed = (
                 stored_more
                 or keep < len(rows)
-                or stored.title != conversation.title
-                or stored.system_prompt != conversation.system_prompt
+                or stored.title != title
+                or stored.system_prompt != system_prompt
+                or stored.forks != forks
+                or stored.settings != settings
             )
-            if changed:
+            if changed or created:
+                version = stored.version + 1
                 conn.execute(
                     sa.update(conversations)
                     .where(conversations.c.id == conversation.id)
                     .values(
-                        title=conversation.title,
-                        system_prompt=conversation.system_prompt,
+                        title=title,
+                        system_prompt=system_prompt,
                         updated_at=now,
+                        version=version,
+                        chars=memo.chars[-1] if memo.chars else 0,
+                        forks=forks,
+                        settings=settings,
                     )
                 )
+                conversation.version = version
+        self._remember(
+            conversation.id,
+            replace(memo, head=(conversation.version, title, system_prompt, forks, settings)),
+        )
+
+    def visitor_totals(self, visitor: str, *, excluding: str | None = None) -> tuple[int, int]:
+        """How many conversations a visitor has saved and how many characters they hold
+        (leaving out the conversation ``excluding``, if given)."""
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(conversations.c.chars), 0)
+        ).where(conversations.c.visitor == visitor)
+        if excluding is not None:
+            query = query.where(conversations.c.id != excluding)
+        with (
+            self._database.errors("count the saved conversations"),
+            self._database.transaction(write=False) as conn,
+        ):
+            count, chars = conn.execute(query).one()
+        return int(count), int(chars)
 
     def rename(self, conversation_id: str, title: str) -> bool:
         """Set a saved conversation's title; False if there is no such conversation.
@@ -150,7 +219,7 @@ class ConversationStore:
             result = conn.execute(
                 sa.update(conversations)
                 .where(conversations.c.id == conversation_id)
-                .values(title=title)
+                .values(title=storable(title))
             )
             return result.rowcount > 0
 
@@ -166,7 +235,9 @@ class ConversationStore:
             result = conn.execute(
                 sa.delete(conversations).where(conversations.c.id == conversation_id)
             )
-            return result.rowcount > 0
+        with self._memo_lock:
+            self._memos.pop(conversation_id, None)
+        return result.rowcount > 0
 
     # -- reading -----------------------------------------------------------------------------
     def load(self, conversation_id: str) -> Conversation | None:
@@ -183,12 +254,30 @@ class ConversationStore:
             ).first()
             if head is None:
                 return None
-            rows = conn.execute(
+            result = conn.execute(
                 sa.select(messages)
                 .where(messages.c.conversation_id == conversation_id)
                 .order_by(messages.c.position)
-            ).all()
-        return conversation_from_rows(head._mapping, [row._mapping for row in rows])
+            )
+            keys = tuple(result.keys())
+            found = [dict(zip(keys, row, strict=True)) for row in result]
+        conversation = conversation_from_rows(head._mapping, found)
+        self._remember(conversation.id, memo_of(conversation, found, head._mapping))
+        return conversation
+
+    def _memo(self, conversation_id: str) -> RowMemo | None:
+        with self._memo_lock:
+            memo = self._memos.get(conversation_id)
+            if memo is not None:
+                self._memos.move_to_end(conversation_id)
+            return memo
+
+    def _remember(self, conversation_id: str, memo: RowMemo) -> None:
+        with self._memo_lock:
+            self._memos[conversation_id] = memo
+            self._memos.move_to_end(conversation_id)
+            while len(self._memos) > MEMO_CONVERSATIONS:
+                self._memos.popitem(last=False)
 
     def owner_of(self, conversation_id: str) -> str | None:
         """Who first saved the conversation; None if nobody in particular, or if it is not saved."""
@@ -201,13 +290,19 @@ class ConversationStore:
             ).scalar_one_or_none()
 
     def list(
-        self, owner: str | None = None, *, include_all: bool = False
+        self,
+        owner: str | None = None,
+        *,
+        include_all: bool = False,
+        search: str = "",
+        limit: int | None = None,
     ) -> builtins.list[ConversationSummary]:
-        """Saved conversations, most recently changed first.
+        """Saved conversations, most recently changed first (at most ``limit``).
 
         ``include_all=True`` lists everyone's (a local, single-user app). Otherwise only the
         conversations saved with exactly this ``owner`` are listed, so in a hosted app one
         visitor never sees another's; ``owner=None`` then lists only the ownerless ones.
+        ``search`` keeps those whose title or messages hold every word of it.
         """
         count = (
             sa.select(sa.func.count())
@@ -225,10 +320,14 @@ class ConversationStore:
             query = query.where(
                 conversations.c.owner.is_(None) if owner is None else conversations.c.owner == owner
             )
+        if limit is not None:
+            query = query.limit(limit)
         with (
             self._database.errors("list the saved conversations"),
             self._database.transaction(write=False) as conn,
         ):
+            if search.strip():
+                query = query.where(matching(conn, search))
             return [
                 ConversationSummary(
                     id=row[0], title=row[1], updated_at=row[2], message_count=row[3], owner=row[4]

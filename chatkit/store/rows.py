@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,46 +21,124 @@ from chatkit.errors import InvalidDocument
 from chatkit.store.schema import conversations, messages
 
 
-def insert_if_missing(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert the conversation row unless it exists, without racing a concurrent insert."""
+def insert_if_missing(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert the conversation row unless it exists, without racing a concurrent insert;
+    True when this call created it."""
     if conn.dialect.name == "sqlite":
-        conn.execute(sqlite.insert(conversations).values(values).on_conflict_do_nothing())
-    elif conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(conversations).values(values).on_conflict_do_nothing())
-    else:
-        exists = conn.execute(
-            sa.select(conversations.c.id).where(conversations.c.id == values["id"])
-        ).first()
-        if exists is None:
-            conn.execute(sa.insert(conversations).values(values))
+        statement = sqlite.insert(conversations).values(values).on_conflict_do_nothing()
+        return conn.execute(statement).rowcount > 0
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(conversations).values(values).on_conflict_do_nothing()
+        return conn.execute(statement).rowcount > 0
+    exists = conn.execute(
+        sa.select(conversations.c.id).where(conversations.c.id == values["id"])
+    ).first()
+    if exists is None:
+        conn.execute(sa.insert(conversations).values(values))
+    return exists is None
 
 
-def message_rows(conversation: Conversation) -> list[dict[str, Any]]:
-    """The conversation's messages as rows, each with the chained digest up to it."""
-    rows = []
-    digest = ""
-    for position, message in enumerate(conversation.messages):
+def json_column(value: Any) -> str | None:
+    """A JSON value as a column holds it (None for an empty one)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
+
+
+def storable(text: str) -> str:
+    """``text`` as every database can store it: PostgreSQL refuses NUL characters in text, so
+    a NUL (which means nothing in a chat) is kept as U+FFFD, the replacement character."""
+    return text.replace("\x00", "\ufffd")
+
+
+@dataclass(frozen=True)
+class RowMemo:
+    """A conversation's rows as last saved or loaded, with the objects they were made from,
+    so the next save works out only the rows of messages that are new or changed."""
+
+    messages: tuple[Any, ...] = ()  # the Message objects, by position
+    replies: tuple[Any, ...] = ()  # the ReplyInfo objects (or None), by position
+    rows: tuple[dict[str, Any], ...] = ()
+    chars: tuple[int, ...] = ()  # characters of the messages up to and including each
+    head: tuple[Any, ...] = ()  # version, title, prompt, branches, settings as last saved
+
+    def unchanged(self, conversation: Conversation) -> int:
+        """How many leading messages (with their replies) are the same as when the rows were
+        made, so their rows still hold. Appending is checked at C speed: the usual case."""
+        size = len(self.messages)
+        if len(conversation.messages) >= size:
+            current = tuple(conversation.messages[:size])
+            replies = tuple(map(conversation.replies.get, range(size)))
+            if current == self.messages and replies == self.replies:
+                return size
+        count = 0
+        for position, (message, reply) in enumerate(zip(self.messages, self.replies, strict=True)):
+            if (
+                position >= len(conversation.messages)
+                or conversation.messages[position] != message
+                or conversation.replies.get(position) != reply
+            ):
+                break
+            count += 1
+        return count
+
+
+def message_rows(
+    conversation: Conversation, memo: RowMemo | None = None
+) -> tuple[list[dict[str, Any]], RowMemo]:
+    """The conversation's messages as rows, each with the chained digest up to it, and the
+    memo for the next save. Rows the memo still holds (the same message and reply objects at
+    the same places) are reused, so appending a turn works out two rows, not all of them."""
+    reuse = memo.unchanged(conversation) if memo is not None else 0
+    rows = list(memo.rows[:reuse]) if memo is not None else []
+    chars = list(memo.chars[:reuse]) if memo is not None else []
+    digest = rows[-1]["digest"] if rows else ""
+    for position in range(reuse, len(conversation.messages)):
+        message = conversation.messages[position]
         info = conversation.replies.get(position)
         reply = (
             json.dumps(info.to_dict(), ensure_ascii=False, sort_keys=True)
             if info is not None
             else None
         )
-        name = message.name or None
-        record = json.dumps([message.role, message.content, name, reply], ensure_ascii=False)
+        name = storable(message.name) if message.name else None
+        content = storable(message.content)
+        record = json.dumps([message.role, content, name, reply], ensure_ascii=False)
         digest = hashlib.sha256(f"{digest}\n{record}".encode()).hexdigest()
         rows.append(
             {
                 "conversation_id": conversation.id,
                 "position": position,
                 "role": message.role,
-                "content": message.content,
+                "content": content,
                 "name": name,
                 "reply": reply,
                 "digest": digest,
             }
         )
-    return rows
+        chars.append((chars[-1] if chars else 0) + len(message.content))
+    memo = RowMemo(
+        tuple(conversation.messages),
+        tuple(map(conversation.replies.get, range(len(conversation.messages)))),
+        tuple(rows),
+        tuple(chars),
+    )
+    return rows, memo
+
+
+def memo_of(
+    conversation: Conversation, rows: Sequence[dict[str, Any]], head: Mapping[str, Any]
+) -> RowMemo:
+    """The memo for a conversation just loaded from ``rows`` (its stored rows) and ``head``
+    (its stored conversation row)."""
+    chars: list[int] = []
+    for message in conversation.messages:
+        chars.append((chars[-1] if chars else 0) + len(message.content))
+    return RowMemo(
+        tuple(conversation.messages),
+        tuple(map(conversation.replies.get, range(len(conversation.messages)))),
+        tuple(rows),
+        tuple(chars),
+        (head["version"], head["title"], head["system_prompt"], head["forks"], head["settings"]),
+    )
 
 
 def unchanged_prefix(
@@ -125,9 +204,19 @@ def conversation_from_rows(
         "system_prompt": head["system_prompt"],
         "messages": items,
     }
+    for column in ("forks", "settings"):
+        if head.get(column):
+            try:
+                document[column] = json.loads(head[column])
+            except ValueError as exc:
+                raise InvalidDocument(
+                    f"The saved conversation {head['id']} is damaged: its {column} are not JSON."
+                ) from exc
     try:
-        return Conversation.from_dict(document)
+        conversation = Conversation.from_dict(document)
     except InvalidDocument as exc:
         raise InvalidDocument(
             f"The saved conversation {head['id']} is damaged: {exc.message}"
         ) from exc
+    conversation.version = int(head["version"])
+    return conversation

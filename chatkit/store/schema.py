@@ -44,6 +44,11 @@ conversations = sa.Table(
     sa.Column("owner", sa.Text, nullable=True),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("visitor", sa.Text, nullable=True),
+    sa.Column("chars", sa.BigInteger, nullable=False),
+    sa.Column("forks", sa.Text, nullable=True),
+    sa.Column("settings", sa.Text, nullable=True),
 )
 
 messages = sa.Table(
@@ -97,11 +102,104 @@ def _create_conversations_and_messages(conn: Connection) -> None:
     ).create(conn)
 
 
+quota_counters = sa.Table(
+    "quota_counters",
+    _tables,
+    sa.Column("subject", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("tokens", sa.BigInteger, nullable=False),
+    sa.Column("reserved_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("reserved_cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+
+def _add_versions_visitors_and_quotas(conn: Connection) -> None:
+    """Version 2: each conversation's version (saves that would overwrite newer turns from
+    another tab are refused), the visitor who made it and its size (hosted caps), and the
+    quota counters (per visitor and for the host, per day and per minute)."""
+    for column in (
+        "version INTEGER NOT NULL DEFAULT 0",
+        "visitor TEXT",
+        "chars BIGINT NOT NULL DEFAULT 0",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+    conn.execute(
+        sa.text(
+            "UPDATE conversations SET chars = (SELECT COALESCE(SUM(LENGTH(content)), 0) "
+            "FROM messages WHERE messages.conversation_id = conversations.id)"
+        )
+    )
+    conn.execute(sa.text("CREATE INDEX ix_conversations_visitor ON conversations (visitor)"))
+    schema = sa.MetaData()
+    sa.Table(
+        "quota_counters",
+        schema,
+        sa.Column("subject", sa.Text, primary_key=True),
+        sa.Column("period", sa.Text, primary_key=True),
+        sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("tokens", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("reserved_tokens", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("cost_micros", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("reserved_cost_micros", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("updated_at", sa.Text, nullable=False),
+    ).create(conn)
+
+
+def _add_branches_and_settings(conn: Connection) -> None:
+    """Version 3: each conversation's other versions (branches, as JSON) and the settings it
+    was had with (provider, mode, model, trimming), restored when it is opened."""
+    for column in ("forks TEXT", "settings TEXT"):
+        conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+
+
+def has_fts5(conn: Connection) -> bool:
+    """True when this SQLite has the FTS5 extension (almost every build does)."""
+    options = conn.exec_driver_sql("PRAGMA compile_options").scalars().all()
+    return "ENABLE_FTS5" in options
+
+
+def _add_search_index(conn: Connection) -> None:
+    """Version 4: full-text search over message text (FTS5 in SQLite, GIN in PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text(
+                "CREATE INDEX ix_messages_search ON messages "
+                "USING GIN (to_tsvector('simple', content))"
+            )
+        )
+    elif conn.dialect.name == "sqlite" and has_fts5(conn):
+        for statement in (
+            "CREATE VIRTUAL TABLE messages_search USING fts5("
+            "content, content='messages', content_rowid='rowid', tokenize='unicode61')",
+            "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN "
+            "INSERT INTO messages_search(rowid, content) VALUES (new.rowid, new.content); END",
+            "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN "
+            "INSERT INTO messages_search(messages_search, rowid, content) "
+            "VALUES ('delete', old.rowid, old.content); END",
+            "CREATE TRIGGER messages_search_update AFTER UPDATE ON messages BEGIN "
+            "INSERT INTO messages_search(messages_search, rowid, content) "
+            "VALUES ('delete', old.rowid, old.content); "
+            "INSERT INTO messages_search(rowid, content) VALUES (new.rowid, new.content); END",
+            "INSERT INTO messages_search(messages_search) VALUES ('rebuild')",
+        ):
+            conn.exec_driver_sql(statement)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder an entry once it has shipped.
 MIGRATIONS: Sequence[Migration] = (
     (1, "create conversations and messages", _create_conversations_and_messages),
+    (
+        2,
+        "conversation versions, visitors and sizes; quota counters",
+        _add_versions_visitors_and_quotas,
+    ),
+    (3, "conversation branches and settings", _add_branches_and_settings),
+    (4, "full-text search over messages", _add_search_index),
 )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
+from chatkit.prices import cost_of
 from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
 from chatkit.providers.openai_responses import responses_request
 from chatkit.tokens import count_message_tokens
@@ -98,6 +99,14 @@ class ComparisonResult:
 
     def total_input_tokens(self, way: str) -> int:
         return sum(call.input_tokens for call in self.calls_of(way))
+
+    def total_cost(self, way: str) -> float | None:
+        """Dollars the way's calls cost at the model's listed price (None if not listed)."""
+        costs = [
+            cost_of(self.model, call.input_tokens, call.output_tokens)
+            for call in self.calls_of(way)
+        ]
+        return None if not costs or None in costs else sum(c for c in costs if c is not None)
 
     @property
     def finished(self) -> bool:

@@ -131,10 +131,37 @@ class SummaryPreview:
     source: SummarySource
     replaces: tuple[Message, ...]
     tokens: int
+    shortened: bool = False  # only its newest part fitted the budget
+    covered_turns: tuple[int, ...] = ()  # the turns its text really covers
+    dropped_turns: tuple[int, ...] = ()  # every turn it stands in for
 
     @property
     def source_label(self) -> str:
         return SUMMARY_SOURCE_LABELS[self.source]
+
+    @property
+    def claim(self) -> str:
+        """What the summary covers, in words that never claim more than its text holds."""
+        covered = _span(self.covered_turns)
+        if not self.shortened:
+            return f"replaces {covered}"
+        if self.covered_turns and self.covered_turns != self.dropped_turns:
+            return (
+                f"covers {covered} (shortened to fit the budget); "
+                f"{_span(tuple(t for t in self.dropped_turns if t not in self.covered_turns))} "
+                f"left out without a summary"
+            )
+        return f"stands in for {_span(self.dropped_turns)}, shortened to its newest part to fit"
+
+
+def _span(turns: tuple[int, ...]) -> str:
+    if not turns:
+        return "no turn"
+    if len(turns) == 1:
+        return f"turn {turns[0]}"
+    if list(turns) == list(range(turns[0], turns[-1] + 1)):
+        return f"turns {turns[0]}–{turns[-1]}"
+    return "turns " + ", ".join(map(str, turns))
 
 
 @dataclass(frozen=True)
@@ -260,7 +287,29 @@ def build_view(
         summarizer = getattr(strategy, "summarizer", None)
         source = getattr(summarizer, "last_source", "lines")
         replaces = tuple(messages[i] for i in sorted(dropped))
-        summary = SummaryPreview(summary_message.content, source, replaces, summary_tokens)
+        dropped_turns = tuple(sorted({turns[i] for i in dropped if turns[i] is not None}))
+        covered = dropped_turns
+        if trimmed.summary_shortened and source == "lines":
+            # One line per message: the turns whose lines survived the shortening.
+            lines = summary_message.content
+            covered = tuple(
+                sorted(
+                    {
+                        turns[i]
+                        for i in dropped
+                        if turns[i] is not None and message_lines([messages[i]]).strip() in lines
+                    }
+                )
+            )
+        summary = SummaryPreview(
+            summary_message.content,
+            source,
+            replaces,
+            summary_tokens,
+            shortened=trimmed.summary_shortened,
+            covered_turns=covered,
+            dropped_turns=dropped_turns,
+        )
     budget = ContextBudget(
         context_window=context_window,
         reserved_for_reply=reserved_for_reply,

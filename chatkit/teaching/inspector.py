@@ -59,11 +59,16 @@ def turn_choices(conversation: Conversation) -> list[TurnChoice]:
 
 
 def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[Message]:
-    """What the turn answered: the system prompt and every message before the reply."""
+    """What the turn sent: the system prompt and the messages before the reply that trimming
+    kept (after the summary that stood in for the others, if one did)."""
     if not 0 <= assistant_index < len(conversation.messages):
         raise IndexError(f"There is no message {assistant_index} in this conversation.")
     head = [Message("system", conversation.system_prompt)] if conversation.system_prompt else []
-    return head + conversation.messages[:assistant_index]
+    info = conversation.replies.get(assistant_index)
+    start = info.kept_from if info is not None and info.kept_from is not None else 0
+    if info is not None and info.summary:
+        head.append(Message("system", info.summary))
+    return head + conversation.messages[start:assistant_index]
 
 
 def shape_of(info: ReplyInfo | None, fallback_kind: str = "", fallback_mode: str = CHAT) -> str:
@@ -194,6 +199,9 @@ class TurnInspection:
     response_body: dict[str, Any] | None
     shapes: tuple[ShapedRequest, ...]
     notes: tuple[str, ...] = ()
+    # Chained through chatkit's local response store: what the model itself received.
+    received_body: dict[str, Any] | None = None
+    received_bytes: int | None = None
 
     @property
     def request_label(self) -> str:
@@ -240,16 +248,28 @@ def inspect_turn(
     shape = shape_of(info, fallback_kind, fallback_mode)
     model = (info.model if info and info.model else "") or fallback_model
     notes: list[str] = []
+    received_body: dict[str, Any] | None = None
+    received_bytes: int | None = None
+    if info is not None and info.trimmed:
+        notes.append(info.trimmed)
+    if info is not None and info.summary_calls:
+        notes.append(
+            f"Before this turn, the trimming strategy asked the model for a summary "
+            f"({info.summary_calls} call(s), {info.summary_input_tokens:,} tokens in and "
+            f"{info.summary_output_tokens:,} out): counted in the totals."
+        )
     if info is not None and info.request_body is not None:
         body, rebuilt = info.request_body, False
         options = options_of(body)
         size = info.request_bytes if info.request_bytes is not None else request_size(body)
-        provider = info.provider
-        if info.mode == RESPONSES and provider_kind(provider).chains_locally:
+        if info.received_bytes is not None:
+            # The client handed the local store a Responses request; the model got the rest.
+            received_body, received_bytes = body, info.received_bytes
+            body = request_in_shape(RESPONSES, messages, model, options, info.previous_response_id)
             notes.append(
-                f"{provider} has no server-side chain: chatkit's local response store rebuilt "
-                f"the history, so this body (what the model received) holds the whole "
-                f"conversation."
+                f"{info.provider} has no server-side chain: the client sent this Responses "
+                f"request ({size:,} bytes) to chatkit's local response store, which rebuilt the "
+                f"history; the model itself received {received_bytes:,} bytes (below)."
             )
     else:
         previous = info.previous_response_id if info else None
@@ -257,8 +277,8 @@ def inspect_turn(
         rebuilt, size = True, request_size(body)
         notes.append(
             "The exact request was not kept (it lives only in memory, so a reload forgets it): "
-            "rebuilt from the conversation as it is now, with the current generation settings. "
-            "Trimming at the time, if any, is not known."
+            "rebuilt from the conversation as it is now (with what trimming kept at the time), "
+            "and the current generation settings."
         )
         if info is not None and provider_kind(info.provider).capabilities.loads_in_process:
             notes.append(
@@ -285,4 +305,6 @@ def inspect_turn(
             same_turn_in_every_shape(conversation, assistant_index, model, options, shape)
         ),
         notes=tuple(notes),
+        received_body=received_body,
+        received_bytes=received_bytes,
     )

@@ -5,24 +5,21 @@ Its labels are the app's vocabulary; tests find widgets by them.
 
 from __future__ import annotations
 
-from functools import partial
-
 import streamlit as st
 
 from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
-from chatkit.conversation import Conversation
-from chatkit.errors import InvalidDocument
-from chatkit.export import from_json, to_json, to_markdown
+from chatkit.errors import ChatkitError
+from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
+from chatkit.markdown import inert_markdown
 from chatkit.providers import (
     MODES,
-    PROVIDER_KINDS,
     GenerationOptions,
     ProviderKind,
     ProviderSpec,
     default_provider_kind,
     provider_kind,
 )
-from chatkit.ui import state
+from chatkit.ui import library, state
 
 SYSTEM_PROMPT_PRESETS: dict[str, str] = {
     "Helpful assistant": "You are a helpful assistant.",
@@ -48,46 +45,73 @@ def _apply_preset() -> None:
 
 def _provider_section() -> ProviderSpec:
     config = state.config()
+    names = visitor_providers(config)
     default_name = default_provider_kind({}, config.provider_settings)
     name = st.selectbox(
-        "Provider", PROVIDER_KINDS, index=PROVIDER_KINDS.index(default_name), key="provider_kind"
+        "Provider",
+        names,
+        index=names.index(default_name) if default_name in names else 0,
+        key="provider_kind",
     )
     kind = provider_kind(name)
-    base_url = config.provider_setting(kind.base_url_env)
-    if kind.asks_base_url:
-        base_url = st.text_input(
-            "Base URL",
-            value=base_url or kind.default_base_url or "",
-            key="base_url",
-            help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
-        )
+    base_url = _base_url_field(kind)
     labels = [kind.mode_label(mode) for mode in MODES]
-    mode = MODES[labels.index(st.radio("API mode", labels, key="api_mode", horizontal=True))]
+    key = f"api_mode_{name}"
+    if key not in st.session_state:  # a provider chosen anew keeps the mode of the last one
+        st.session_state[key] = kind.mode_label(st.session_state.get("api_mode_code", "chat"))
+    mode = MODES[labels.index(st.radio("API mode", labels, key=key, horizontal=True))]
+    st.session_state["api_mode_code"] = mode
     if kind.chains_locally:
         st.caption(
-            f"{name} keeps no responses on its side: Responses mode uses chatkit's local "
-            f"response store, so previous_response_id works the same way."
+            f"{name} keeps no responses on its side: “{kind.mode_label('responses')}” chains "
+            f"through chatkit's local response store, so previous_response_id works the same "
+            f"way."
         )
     model = _model_field(kind)
     if kind.capabilities.needs_api_key:
         _api_key_field(kind)
+    _allowance_caption(kind)
     return ProviderSpec(
         kind=name, mode=mode, model=(model or "").strip(), base_url=base_url or None
     )
 
 
+def _base_url_field(kind: ProviderKind) -> str | None:
+    """The server's address: typed (a hosted demo offers only the host's list)."""
+    config = state.config()
+    host_url = config.provider_setting(kind.base_url_env)
+    if not kind.asks_base_url:
+        return host_url
+    if config.hosted:
+        return st.selectbox("Base URL", visitor_endpoints(config, kind), key="base_url")
+    _seed("base_url", host_url or kind.default_base_url or "")
+    return st.text_input(
+        "Base URL",
+        key="base_url",
+        help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
+    )
+
+
 def _model_field(kind: ProviderKind) -> str:
-    """The model: a path (empty for the bundled model), free text, or a suggestion."""
+    """The model: a path (empty for the bundled model), free text, or a suggestion; in a
+    hosted demo, one of the models the host allows (and no model files)."""
+    config = state.config()
+    if config.hosted:
+        if kind.model_field == "path":
+            st.caption(f"Model: {kind.model_label(config.provider_setting(kind.model_env) or '')}")
+            return config.provider_setting(kind.model_env) or ""
+        return st.selectbox("Model", visitor_models(config, kind), key=f"model_{kind.name}")
     if kind.model_field == "path":
+        _seed(f"model_{kind.name}", config.provider_setting(kind.model_env) or "")
         return st.text_input(
             "Model",
-            value=state.config().provider_setting(kind.model_env) or "",
             key=f"model_{kind.name}",
             placeholder=kind.default_model_label,
             help="Leave empty for the bundled model, or give the path of any GGUF file.",
         )
     if kind.model_field == "text":
-        return st.text_input("Model", value=kind.suggested_models[0], key=f"model_{kind.name}")
+        _seed(f"model_{kind.name}", kind.suggested_models[0])
+        return st.text_input("Model", key=f"model_{kind.name}")
     return st.selectbox(
         "Model", kind.suggested_models, key=f"model_{kind.name}", accept_new_options=True
     )
@@ -106,11 +130,18 @@ def _api_key_field(kind: ProviderKind) -> None:
         help="Kept only in this browser session; never saved, logged or exported.",
         placeholder="optional: your own key" if has_host_key else f"{kind.api_key_env}",
     )
-    if config.hosted and has_host_key:
-        st.caption(
-            f"Without your own key, this demo allows {config.hosted_turn_limit} turns and "
-            f"{config.hosted_token_limit:,} tokens on the host's key."
-        )
+
+
+def _allowance_caption(kind: ProviderKind) -> None:
+    """In a hosted demo: what this visitor has left today on the host's resources."""
+    if not state.config().hosted or not state.uses_host_key(kind.name):
+        return
+    meter = state.meter()
+    if meter is not None:
+        try:
+            st.caption(meter.allowance().caption())
+        except ChatkitError as error:
+            st.caption(inert_markdown(error.message))
 
 
 def _prompt_section() -> str:
@@ -129,10 +160,17 @@ def _prompt_section() -> str:
     return st.text_area("System prompt", key="system_prompt", height=90)
 
 
-def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1) -> int:
-    """A number input whose value may also be set by a callback (e.g. "Trim to fit")."""
+def _seed(key: str, default: object) -> None:
+    """Give a widget its first value through session state (so that opening a conversation
+    may set it too), instead of a default the widget would fight with."""
     if key not in st.session_state:
         st.session_state[key] = default
+
+
+def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1) -> int:
+    """A number input whose value may also be set by a callback (e.g. "Trim to fit")."""
+    current = st.session_state.get(key, default)
+    st.session_state[key] = min(max(int(current), low), high)  # within the range it has now
     return int(st.number_input(label, low, high, step=step, key=key))
 
 
@@ -146,13 +184,23 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     elif trim_kind in ("token_budget", "summarize"):
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = not kind.capabilities.sampling_parameters
+    _seed("temperature", 0.7)
     temperature = st.slider(
-        "Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature", disabled=no_sampling
+        "Temperature", 0.0, 2.0, step=0.1, key="temperature", disabled=no_sampling
     )
     if no_sampling:
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
+    config = state.config()
+    highest = config.limits.max_output_tokens if config.hosted else 200_000
     max_output = int(
-        _number("Max output tokens", "max_output", DEFAULT_MAX_OUTPUT_TOKENS, 1, 200_000, 64)
+        _number(
+            "Max output tokens",
+            "max_output",
+            min(DEFAULT_MAX_OUTPUT_TOKENS, highest),
+            1,
+            highest,
+            64,
+        )
     )
     return (
         TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
@@ -160,129 +208,6 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
             max_output_tokens=max_output, temperature=None if no_sampling else temperature
         ),
     )
-
-
-def _open(conversation: Conversation) -> None:
-    """Make ``conversation`` the open one (a callback: the sidebar has not been drawn yet)."""
-    state.set_conversation(conversation)
-    st.session_state["system_prompt"] = conversation.system_prompt
-    data = state.session()
-    data.forget_turn()
-    data.loaded_id = conversation.id
-    st.query_params.clear()
-    if conversation.messages:
-        st.query_params["c"] = conversation.id
-
-
-def _on_new() -> None:
-    _open(Conversation(system_prompt=state.conversation().system_prompt))
-
-
-def _on_open(conversation_id: str) -> None:
-    store = state.store()
-    loaded = store.load(conversation_id) if store is not None else None
-    if loaded is None:
-        state.session().notice = "That conversation is no longer saved here."
-        return
-    _open(loaded)
-
-
-def _on_rename(conversation_id: str) -> None:
-    title = (st.session_state.get(f"title_{conversation_id}") or "").strip()
-    store = state.store()
-    current = state.conversation()
-    if not title or store is None or current.id != conversation_id:
-        return
-    current.title = title
-    store.rename(conversation_id, title)
-
-
-def _on_delete(conversation_id: str) -> None:
-    store = state.store()
-    if store is not None:
-        store.delete(conversation_id)
-    if state.conversation().id == conversation_id:
-        _on_new()
-
-
-def _conversations_section() -> None:
-    current = state.conversation()
-    config = state.config()
-    st.button("New conversation", icon=":material/add:", use_container_width=True, on_click=_on_new)
-    store = state.store()
-    if store is None:
-        return
-    saved = store.list(state.owner(), include_all=not config.hosted)
-    for item in saved[:MAX_LISTED]:
-        is_open = item.id == current.id
-        st.button(
-            item.title or "Untitled",
-            key=f"open_{item.id}",
-            icon=":material/chat_bubble:" if is_open else ":material/chat_bubble_outline:",
-            use_container_width=True,
-            type="secondary" if is_open else "tertiary",
-            on_click=_on_open,
-            args=(item.id,),
-            help=f"{item.message_count} messages",
-        )
-    if len(saved) > MAX_LISTED:
-        st.caption(f"{len(saved) - MAX_LISTED} older conversations are not listed.")
-    if any(item.id == current.id for item in saved):
-        with st.expander("Rename or delete"):
-            st.text_input("Title", value=current.title, key=f"title_{current.id}")
-            left, right = st.columns(2)
-            left.button("Rename", use_container_width=True, on_click=_on_rename, args=(current.id,))
-            right.button(
-                "Delete",
-                use_container_width=True,
-                type="primary",
-                on_click=_on_delete,
-                args=(current.id,),
-            )
-
-
-def _files_section() -> None:
-    current = state.conversation()
-    left, right = st.columns(2)
-    name = (current.title or "conversation").strip().replace("/", "-")[:40] or "conversation"
-    left.download_button(
-        "JSON",
-        partial(to_json, current),
-        f"{name}.json",
-        "application/json",
-        use_container_width=True,
-        on_click="ignore",
-    )
-    right.download_button(
-        "Markdown",
-        partial(to_markdown, current),
-        f"{name}.md",
-        "text/markdown",
-        use_container_width=True,
-        on_click="ignore",
-    )
-    upload = st.file_uploader(
-        "Import a conversation (JSON)", type=["json"], key="import_file", on_change=_on_upload
-    )
-    failed = st.session_state.get(IMPORT_ERROR_KEY)
-    if upload is not None and failed is not None and failed[0] == upload.file_id:
-        st.error(failed[1], icon=":material/error:")
-
-
-def _on_upload() -> None:
-    """Open an uploaded conversation; a malformed file changes nothing and says why."""
-    upload = st.session_state.get("import_file")
-    if upload is None:
-        return
-    try:
-        imported = from_json(upload.getvalue())
-    except InvalidDocument as error:
-        st.session_state[IMPORT_ERROR_KEY] = (upload.file_id, error.message)
-        return
-    st.session_state.pop(IMPORT_ERROR_KEY, None)
-    state.save(imported)
-    _open(imported)
-    state.session().notice = f"Imported “{imported.title or 'Untitled'}”: continue it below."
 
 
 def render_sidebar() -> state.Settings:
@@ -295,9 +220,9 @@ def render_sidebar() -> state.Settings:
         with st.expander("Trimming and generation", expanded=False):
             trimming, options = _generation_section(provider_kind(spec.kind))
         st.subheader("Conversations")
-        _conversations_section()
+        library.conversations_section()
         with st.expander("Download or import"):
-            _files_section()
+            library.files_section()
     current = state.conversation()
     if current.system_prompt != system_prompt:
         current.system_prompt = system_prompt

@@ -1,37 +1,47 @@
 """Session state, settings and process-wide resources for the Streamlit app.
 
-``st.session_state`` holds a ``Conversation`` (``"conversation"``), the sidebar's
-``Settings`` (``"settings"``) and one small ``SessionData``; nothing else. API keys typed into
-the sidebar live only in that session's widget state and are passed to the SDK from there.
+``st.session_state`` holds the sidebar's ``Settings`` (``"settings"``) and one small
+``SessionData`` (``"session"``), whose ``TurnQueue`` holds the open conversation and takes its
+turns in order. API keys typed into the sidebar live only in that session's widget state and
+are passed to the SDK from there.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatkit.chat import PreparedTurn, TrimmingSettings
-from chatkit.config import AppConfig, HostedAllowance, load_config
+from chatkit.chat import TrimmingSettings
+from chatkit.config import (
+    AppConfig,
+    HostedSettings,
+    client_address,
+    exposure_warning,
+    load_config,
+)
 from chatkit.conversation import Conversation, new_conversation_id
-from chatkit.errors import ChatkitError, InvalidDocument
+from chatkit.errors import ChatkitError, SaveConflict, register_secret
+from chatkit.hosted import HostedMeter
 from chatkit.providers import (
     GenerationOptions,
     Provider,
     ProviderKind,
     ProviderSpec,
-    ReplyStream,
     ResponseStore,
     make_provider,
     provider_kind,
     provider_variables,
 )
-from chatkit.store import ConversationStore, default_database_url
+from chatkit.providers.metered import Metered
+from chatkit.providers.time_limit import TimeLimited
+from chatkit.store import ConversationStore, QuotaStore, default_database_url
+from chatkit.turn_queue import Saver, TurnQueue
 
 
 @dataclass(frozen=True)
@@ -45,49 +55,11 @@ class Settings:
 
 
 @dataclass
-class Pending:
-    """A reply being streamed, kept so that a Stop click can save what arrived."""
+class Undo:
+    """What the last destructive action removed, and how to say it."""
 
-    prepared: PreparedTurn
-    provider: Provider
-    reply: ReplyStream
-    options: GenerationOptions
-    request: TurnRequest
-
-
-@dataclass(frozen=True)
-class TurnRequest:
-    """A turn asked for by a click or by Enter, taken at the top of the next run.
-
-    ``user_text`` is the new user message (``None`` resends the conversation as it is, to
-    regenerate the last reply); ``drop`` says what to take off the open conversation first:
-    ``"last_reply"`` for regenerate, ``"last_turn"`` for edit-and-resend.
-    """
-
-    user_text: str | None
-    drop: Literal["nothing", "last_reply", "last_turn"] = "nothing"
-
-    def base(self, conversation: Conversation) -> Conversation:
-        """The conversation the turn starts from."""
-        if self.drop == "last_reply":
-            return conversation.without_last_reply()
-        if self.drop == "last_turn":
-            return conversation.without_last_turn()
-        return conversation
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A turn that did not complete: what to show, and the request ``Retry`` sends again.
-
-    ``trim_budget`` is set when the prompt did not fit the context window and turning on
-    trimming (a token budget of that size) would let the turn go through.
-    """
-
-    request: TurnRequest
-    message: str
-    kind: Literal["error", "warning"] = "error"
-    trim_budget: int | None = None
+    label: str  # "Cleared" or "Deleted"
+    conversation: Conversation
 
 
 @dataclass
@@ -97,33 +69,14 @@ class SessionData:
     owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
     response_store: ResponseStore = field(default_factory=ResponseStore)
     providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
-    allowance: HostedAllowance = field(default_factory=HostedAllowance)
+    queue: TurnQueue | None = None
     visible_messages: int = 40
-    request: TurnRequest | None = None
-    pending: Pending | None = None
-    failure: Failure | None = None
-    editing: bool = False
+    editing: int | None = None  # the position of the user message being edited
     notice: str | None = None
     loaded_id: str | None = None
-    # A Stop click starts a new run while the interrupted one may still be streaming in its
-    # own thread (Streamlit's fast reruns): whichever finishes the turn holds this lock.
-    turn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def forget_turn(self) -> None:
-        """Drop any requested, streaming, failed or edited turn (another conversation opens)."""
-        self.request, self.pending, self.failure, self.editing = None, None, None, False
-
-    @property
-    def failed_input(self) -> str | None:
-        """The user text of the failed turn, if any (setting None forgets the failure)."""
-        return self.failure.request.user_text if self.failure else None
-
-    @failed_input.setter
-    def failed_input(self, value: str | None) -> None:
-        if value is None:
-            self.failure = None
-        else:
-            self.failure = Failure(TurnRequest(value), "The message was not sent.")
+    undo: Undo | None = None
+    drawn_version: int = -1  # the turn queue's version when this run started drawing
+    totals: tuple[Any, str] = ((), "")  # the chat page's running totals, by conversation state
 
 
 def secrets_mapping() -> Mapping[str, Any]:
@@ -146,15 +99,27 @@ def session() -> SessionData:
     return st.session_state["session"]
 
 
+def queue() -> TurnQueue:
+    """This session's turn queue: the open conversation and the turns being taken on it."""
+    data = session()
+    if data.queue is None:
+        # A conversation put in ``st.session_state["conversation"]`` before the first run is
+        # the one the session opens (how an embedding page, or a test, hands one over).
+        seed = st.session_state.pop("conversation", None)
+        opening = seed if isinstance(seed, Conversation) else Conversation()
+        data.queue = TurnQueue(opening, saver())
+    return data.queue
+
+
 def conversation() -> Conversation:
-    """The open conversation."""
-    if "conversation" not in st.session_state:
-        st.session_state["conversation"] = Conversation()
-    return st.session_state["conversation"]
+    """The open conversation (the branch on screen)."""
+    return queue().conversation
 
 
 def set_conversation(value: Conversation) -> None:
-    st.session_state["conversation"] = value
+    """Open ``value`` (any turn being taken finishes on the conversation it started from)."""
+    queue().replace(value)
+    session().editing = None
 
 
 def settings() -> Settings:
@@ -185,6 +150,44 @@ def store() -> ConversationStore | None:
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def _quotas(url: str) -> QuotaStore:
+    return QuotaStore(_store(url).database)
+
+
+def visitor() -> str:
+    """Who a hosted demo's quotas count against: the logged-in user, else the client's address
+    (as ``CHATKIT_HOSTED_VISITOR`` chooses; behind a trusted proxy, the address it forwards),
+    else this browser session."""
+    limits = config().limits
+    user = getattr(st, "user", None)
+    if (
+        limits.visitor_by == "user-or-address"
+        and user is not None
+        and getattr(user, "is_logged_in", False)
+    ):
+        email = user.get("email")
+        if email:
+            return f"user:{email}"
+    if limits.visitor_by != "session":
+        address = client_address(
+            st.context.ip_address, st.context.headers.get("X-Forwarded-For"), limits.trusted_proxies
+        )
+        if address:
+            return f"address:{address}"
+    return session().owner
+
+
+def meter() -> HostedMeter | None:
+    """The quota meter for this visitor in a hosted demo (None when not hosted, or when the
+    database cannot be opened, in which case nothing may spend the host's resources)."""
+    settings = config()
+    if not settings.hosted or store() is None:
+        return None
+    url = settings.database_url or default_database_url()
+    return HostedMeter(_quotas(url), visitor(), settings.limits)
+
+
 def kind() -> ProviderKind:
     """The provider the sidebar chose, as data: its labels, fields and capabilities."""
     return provider_kind(settings().spec.kind)
@@ -192,73 +195,126 @@ def kind() -> ProviderKind:
 
 def typed_api_key(name: str) -> str | None:
     """The key typed into this session's sidebar for the provider called ``name``, if any."""
-    return st.session_state.get(f"api_key_{name}") or None
+    key = st.session_state.get(f"api_key_{name}") or None
+    register_secret(key)
+    return key
 
 
 def host_api_key(name: str) -> str | None:
     """The host's key for the provider called ``name`` (environment or secrets), if any."""
-    return config().provider_setting(provider_kind(name).api_key_env)
+    key = config().provider_setting(provider_kind(name).api_key_env)
+    register_secret(key)
+    return key
 
 
-def api_key_for(name: str) -> str | None:
-    """The key to use for a provider: typed in this session, else the host's."""
-    return typed_api_key(name) or host_api_key(name)
+def api_key_for(spec: ProviderSpec) -> str | None:
+    """The key to use: typed in this session, else the host's - but the host's only for the
+    host's own endpoint, never for a base URL chosen in the sidebar."""
+    typed = typed_api_key(spec.kind)
+    if typed:
+        return typed
+    host_url = config().provider_setting(provider_kind(spec.kind).base_url_env)
+    if spec.base_url and spec.base_url.rstrip("/") != (host_url or "").rstrip("/"):
+        return None
+    return host_api_key(spec.kind)
 
 
 def uses_host_key(name: str) -> bool:
-    """True when this session would spend the host's resources (hosted demo limits apply):
-    every provider but one that runs in this process, unless the visitor typed a key."""
-    return not provider_kind(name).capabilities.loads_in_process and not typed_api_key(name)
+    """True when this session's calls spend the host's resources (its key, its server or its
+    model), so a hosted demo's quotas apply: every call unless the visitor typed a key."""
+    return not typed_api_key(name)
 
 
 def provider_for(spec: ProviderSpec) -> Provider:
-    """This session's provider for ``spec`` (built once per spec and key, kept per session)."""
+    """This session's provider for ``spec`` (built once per spec and key, kept per session);
+    in a hosted demo, every call on the host's resources is booked on the visitor's quota."""
     data = session()
-    key = api_key_for(spec.kind)
-    cache_key = (spec, hash(key) if key else None)
+    key = api_key_for(spec)
+    metering = None
+    if config().hosted and uses_host_key(spec.kind):
+        metering = meter()
+        if metering is None:
+            raise ChatkitError(
+                "The demo's database cannot be opened, so its allowance cannot be checked: "
+                "paste your own API key in the sidebar, or try again later."
+            )
+    cache_key = (spec, hash(key) if key else None, metering is not None)
     if cache_key not in data.providers:
-        data.providers[cache_key] = make_provider(spec, api_key=key, store=data.response_store)
+        provider = make_provider(spec, api_key=key, store=data.response_store)
+        hosted = config()
+        if hosted.hosted and provider.capabilities.loads_in_process:
+            provider = TimeLimited(inner=provider, seconds=hosted.limits.local_call_seconds)
+        if metering is not None:
+            provider = Metered(inner=provider, meter=metering)
+        data.providers[cache_key] = provider
     return data.providers[cache_key]
 
 
-def save(value: Conversation) -> None:
-    """Save the conversation and put its id in the URL; a storage failure is a notice."""
-    target = store()
-    if target is None:
-        return
-    try:
-        target.save(value, owner=owner())
-    except ChatkitError as error:
-        session().notice = error.message
-        return
-    if st.query_params.get("c") != value.id:
-        st.query_params["c"] = value.id
-    session().loaded_id = value.id
+def saver() -> Saver:
+    """How this session saves a conversation (from any thread: it touches no Streamlit state).
+
+    Returns what to keep showing and what to tell the person: a conversation another tab
+    changed first is saved as a copy, and a hosted visitor past the storage caps keeps the
+    conversation open but unsaved.
+    """
+    target, who_owns = store(), owner()
+    settings = config()
+    who = visitor() if settings.hosted else None
+    limits = settings.limits
+
+    def save(value: Conversation) -> tuple[Conversation, str | None]:
+        if target is None:
+            return value, None
+        try:
+            if who is not None:
+                refusal = storage_refusal(target, value, who, limits)
+                if refusal:
+                    return value, refusal
+            try:
+                target.save(value, owner=who_owns, visitor=who)
+            except SaveConflict as conflict:
+                copy = value.copy()
+                copy.id, copy.version = new_conversation_id(), 0
+                copy.title = f"{value.title or 'Untitled'} (copy)"
+                target.save(copy, owner=who_owns, visitor=who)
+                return copy, (
+                    f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is "
+                    f"open now; the other tab's version is in the list."
+                )
+        except ChatkitError as error:
+            return value, error.message
+        return value, None
+
+    return save
 
 
-def open_from_url() -> None:
-    """Open the conversation named by ``?c=`` once per change of the URL."""
-    wanted = st.query_params.get("c")
-    data = session()
-    if not wanted or wanted == data.loaded_id or wanted == conversation().id:
-        data.loaded_id = wanted or data.loaded_id
-        return
-    data.loaded_id = wanted
-    target = store()
-    if target is None:
-        return
-    try:
-        loaded = target.load(wanted)
-    except InvalidDocument as error:
-        data.notice = error.message
-        return
-    if loaded is None:
-        data.notice = (
-            "That conversation link points to nothing saved here: a new conversation is open."
+def storage_refusal(
+    target: ConversationStore, value: Conversation, who: str, limits: HostedSettings
+) -> str | None:
+    """Why a hosted visitor's conversation may not be saved (the caps), or None."""
+    count, chars = target.visitor_totals(who, excluding=value.id)
+    if value.version == 0 and count >= limits.max_conversations:
+        return (
+            f"This demo keeps at most {limits.max_conversations} conversations per visitor, so "
+            f"this one is not saved: delete an older one in the sidebar to save it."
         )
-        return
-    if config().hosted and target.owner_of(wanted) != owner():
-        # Someone else's link in a public demo: continue on a copy, never on their record.
-        loaded.id = new_conversation_id()
-    set_conversation(loaded)
-    st.session_state["system_prompt"] = loaded.system_prompt  # the sidebar is drawn after this
+    if chars + sum(len(m.content) for m in value.messages) > limits.max_stored_chars:
+        return (
+            f"This demo keeps at most {limits.max_stored_chars:,} characters of conversations "
+            f"per visitor, so this one is not saved: delete an older one in the sidebar."
+        )
+    return None
+
+
+@st.cache_resource(show_spinner=False)
+def _log_once(message: str) -> None:
+    logging.getLogger("chatkit").warning(message)
+
+
+def exposure() -> str | None:
+    """A warning when the app is served beyond this machine without the hosted setting (also
+    written to the log, once per process)."""
+    message = exposure_warning(config(), st.get_option("server.address"))
+    if message:
+        _log_once(message)
+    return message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chatkit.errors import ChatkitError
+from chatkit.markdown import inert_markdown
 from chatkit.providers import Provider
 from chatkit.ui import state
 
@@ -27,5 +28,5 @@ def active_provider() -> Provider | None:
     try:
         return state.provider_for(state.settings().spec)
     except ChatkitError as error:
-        st.error(error.message, icon=":material/error:")
+        st.error(inert_markdown(error.message), icon=":material/error:")
         return None

@@ -1,9 +1,10 @@
-"""Taking a turn in the app: stream the reply under the history, and keep it however it ends.
+"""Turns in the app: asking for them, and drawing them as they are taken.
 
-A turn is asked for by a callback (a ``TurnRequest``) and taken by the next run:
-``take_turn`` prepares it with chatkit, streams the reply into the page, and saves the result.
-A click during the stream (Stop, or any other) interrupts that run; ``settle_pending``, called
-at the top of the next run, keeps what arrived. A failure records a ``Failure`` with Retry.
+A click or Enter only asks (``ask``): the turn goes into this session's ``TurnQueue`` with the
+sidebar's settings of that moment, and a worker thread takes the turns in order. The page
+draws what the queue holds: the reply arriving (``live_slot`` then ``follow``), the messages
+waiting their turn, and a failure with what to do. A rerun (any click) never cuts a reply:
+the worker keeps streaming and the next run follows it again.
 """
 
 from __future__ import annotations
@@ -12,155 +13,134 @@ from dataclasses import replace
 
 import streamlit as st
 
-from chatkit.chat import finish_stopped, finish_turn, make_strategy, prepare_turn
-from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError, ContextOverflow, ContextTooLong, StreamInterrupted
+from chatkit.chat import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
+from chatkit.errors import ChatkitError
+from chatkit.markdown import inert, inert_markdown
 from chatkit.messages import Message
-from chatkit.providers import GenerationOptions, Provider
-from chatkit.tokens import count_message_tokens
-from chatkit.ui import allowance, state
-from chatkit.ui.state import Failure, TurnRequest
+from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
+from chatkit.ui import state
+from chatkit.ui.saving import settings_snapshot
 
+FOLLOW_SECONDS = 0.05  # how often a streaming reply is drawn again
 ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/summarize:"}
-STOPPED_EMPTY = "The reply was stopped before any text arrived: nothing was added."
 
 
-def settle_pending() -> None:
-    """A run that streamed was interrupted (the Stop button, or any click): keep what arrived.
+# -- asking ---------------------------------------------------------------------------------------
 
-    With Streamlit's fast reruns (``runner.fastReruns``, on by default) the interrupted run
-    may still be waiting for its next chunk in its own thread, so this never touches the SDK
-    stream (that run closes it when it wakes); it keeps the text that has arrived so far.
-    ``turn_lock`` makes sure exactly one of the two runs finishes the turn.
-    """
+
+def job_for(request: TurnRequest, trimming: TrimmingSettings | None = None) -> TurnJob:
+    """The turn with the sidebar's settings as they are now (``trimming`` in place of the
+    sidebar's, when given); raises ``ChatkitError`` when the provider cannot be used."""
+    settings = state.settings()
+    if trimming is not None:
+        settings = replace(settings, trimming=trimming)
+    config = state.config()
+    return TurnJob(
+        request=request,
+        provider=state.provider_for(settings.spec),
+        trimming=settings.trimming,
+        options=settings.options,
+        settings=settings_snapshot(settings),
+        max_input_chars=(
+            config.limits.max_message_chars if config.hosted else DEFAULT_MAX_INPUT_CHARS
+        ),
+        offer_trim_budget=(
+            settings.trimming.max_tokens if settings.trimming.kind == "none" else None
+        ),
+    )
+
+
+def ask(request: TurnRequest) -> None:
+    """Queue a turn (a callback): it is taken after every turn asked for before it."""
+    queue = state.queue()
     data = state.session()
-    with data.turn_lock:
-        pending = data.pending
-        if pending is None:
-            return
-        data.pending = None
-        _settle(pending)
+    data.editing, data.notice, data.undo = None, None, None
+    try:
+        job = job_for(request)
+    except ChatkitError as error:
+        queue.report(Failure(request, error.message))
+        return
+    queue.submit(job)
 
 
-def _settle(pending: state.Pending) -> None:
-    """(Under ``turn_lock``.) Add the reply: whole if it finished, else what arrived, stopped."""
-    reply = pending.reply
-    result = reply.result
-    if result is not None:
-        allowance.record_use(result.usage.total_tokens if result.usage else 0)
-        updated = finish_turn(pending.prepared, result)
-    else:
-        allowance.record_use(pending.prepared.prompt_tokens)
-        text = reply.partial_text
-        if not text:
-            state.session().failure = Failure(pending.request, STOPPED_EMPTY, kind="warning")
-            return
-        updated = finish_stopped(pending.prepared, pending.provider, text, pending.options)
-    state.set_conversation(updated)
-    state.save(updated)
+def retry(trimming: TrimmingSettings | None = None) -> None:
+    """Take the failed turn again, with the sidebar's settings as they are now."""
+    queue = state.queue()
+    failure = queue.failure
+    if failure is None:
+        return
+    try:
+        job = job_for(failure.request, trimming)
+    except ChatkitError as error:
+        queue.report(Failure(failure.request, error.message))
+        return
+    queue.retry(job)
 
 
-def _settle_failure(pending: state.Pending, error: ChatkitError) -> None:
-    """(Under ``turn_lock``.) Record why the turn failed; a cut-off stream keeps its text."""
-    data = state.session()
-    request = pending.request
-    if isinstance(error, StreamInterrupted) and error.partial_text:
-        allowance.record_use(pending.prepared.prompt_tokens)
-        updated = finish_stopped(
-            pending.prepared, pending.provider, error.partial_text, pending.options
-        )
-        position = len(updated.messages) - 1
-        updated.replies[position] = replace(updated.replies[position], note=error.message)
-        state.set_conversation(updated)
-        state.save(updated)
-        # Retry regenerates the reply, replacing the partial one.
-        data.failure = Failure(TurnRequest(None, drop="last_reply"), error.message)
-    elif isinstance(error, ContextTooLong):
-        trimming = state.settings().trimming
-        trim = trimming.max_tokens if trimming.kind == "none" else None
-        data.failure = Failure(request, error.message, kind="warning", trim_budget=trim)
-    else:
-        data.failure = Failure(request, error.message)
+# -- drawing ---------------------------------------------------------------------------------------
 
 
 def bubble(message: Message, caption: str | None = None) -> None:
+    """One message as a chat bubble; its text can never load anything (``inert_markdown``)."""
     with st.chat_message(ROLE_AVATARS.get(message.role, message.role)):
-        st.markdown(message.content)
+        st.markdown(inert_markdown(message.content))
         if caption:
-            st.caption(caption)
+            st.caption(inert_markdown(caption))
 
 
-def _trim_budget(
-    base: Conversation, user_text: str | None, provider: Provider, options: GenerationOptions
-) -> int | None:
-    """A token budget that would make the turn fit, or None when trimming cannot help.
-
-    Trimming drops older turns; it cannot help when the newest message alone (with the system
-    prompt and the room kept for the reply) is already too large.
-    """
-    window = provider.context_window()
-    if window is None or not base.messages:
+def live_slot(queue: TurnQueue) -> st.delta_generator.DeltaGenerator | None:
+    """The turn being taken: its message, and the place its reply is drawn (or None)."""
+    live = queue.live
+    if live is None:
         return None
-    reserve = options.max_output_tokens or 0
-    budget = window - reserve - window // 50  # a little room for counting differences
-    newest = [Message("user", user_text or base.last_user_text or "")]
-    if base.system_prompt:
-        newest.insert(0, Message("system", base.system_prompt))
-    needed = count_message_tokens(newest, provider.model, tokenizer=provider.tokenizer()).total
-    return budget if needed < budget else None
-
-
-def take_turn(request: TurnRequest, base: Conversation) -> None:
-    """Send one turn from ``base`` and stream the reply under the history.
-
-    A failure before any text arrives leaves the conversation as it was and records a
-    ``Failure`` (shown with Retry); a stream cut off midway keeps the text that arrived.
-    """
-    data = state.session()
-    settings = state.settings()
-    refusal = allowance.refusal()
-    if refusal:
-        data.failure = Failure(request, refusal, kind="warning")
-        return
-    try:
-        provider = state.provider_for(settings.spec)
-        if provider.capabilities.loads_in_process:
-            with st.spinner("Loading the local model (first use only)…", show_time=True):
-                provider.context_window()
-        strategy = make_strategy(settings.trimming, provider)
-        prepared = prepare_turn(base, request.user_text, provider, strategy, settings.options)
-    except ContextOverflow as error:
-        budget = _trim_budget(base, request.user_text, provider, settings.options)
-        data.failure = Failure(request, error.message, kind="warning", trim_budget=budget)
-        return
-    except ChatkitError as error:
-        data.failure = Failure(request, error.message)
-        return
-    if request.user_text is not None:
-        bubble(Message("user", request.user_text))
+    text = live.job.request.user_text
+    if text is not None:
+        bubble(Message("user", text))
     with st.chat_message("assistant"):
-        # Clicking Stop reruns the app, which interrupts this run; settle_pending keeps the text.
-        st.button("Stop", icon=":material/stop_circle:", key="stop")
-        reply = provider.stream(prepared.messages, settings.options, prepared.previous_response_id)
-        pending = state.Pending(prepared, provider, reply, settings.options, request)
-        data.pending = pending
-        try:
-            st.write_stream(reply)
-        except ChatkitError as error:
-            with data.turn_lock:
-                if data.pending is not pending:
-                    return  # another run already settled this turn
-                data.pending = None
-                _settle_failure(pending, error)
-            st.rerun()
-        finally:
-            if not reply.done:
-                # Interrupted (Stop, or any other click): close the SDK stream here, in the
-                # thread that reads it. A finished or failed stream needs nothing.
-                reply.stop()
-    with data.turn_lock:
-        if data.pending is not pending:
-            return  # a Stop in another run already kept this reply
-        data.pending = None
-        _settle(pending)
-    st.rerun()  # draw the page (and the sidebar's list and downloads) from the saved turn
+        st.button(
+            "Stop", icon=":material/stop_circle:", key="stop", on_click=queue.stop, type="tertiary"
+        )
+        slot = st.empty()
+        slot.markdown(inert(live.text) or _waiting_words(queue))
+    return slot
+
+
+def _waiting_words(queue: TurnQueue) -> str:
+    live = queue.live
+    if live is None or live.phase == "streaming":
+        return "…"
+    if live.job.provider.capabilities.loads_in_process:
+        return "*Waiting for the local model (it loads on first use, and answers one at a time)…*"
+    return "*Sending…*"
+
+
+def queued(queue: TurnQueue) -> None:
+    """The messages waiting their turn, in the order they were sent."""
+    jobs = queue.queued
+    waiting = "waits for the message above" if queue.failure else "queued: sent after the reply"
+    for job in jobs:
+        if job.request.user_text is not None:
+            bubble(Message("user", job.request.user_text), waiting)
+
+
+def follow(queue: TurnQueue, slot: st.delta_generator.DeltaGenerator | None) -> None:
+    """While turns are being taken, draw the reply as it arrives; when the turn drawn ends (or
+    the next one starts), draw the page again. Returns at once when the queue is idle and
+    nothing changed since this run began."""
+    if not queue.busy:
+        data = state.session()
+        if queue.version != data.drawn_version:
+            data.drawn_version = queue.version  # once: the next run starts from here
+            st.rerun()  # a turn ended while this run drew: draw everything (the sidebar) again
+        return
+    drawn = queue.live
+    seen = -1
+    while queue.busy:
+        live = queue.live
+        if live is not drawn:
+            break  # another turn started (or this one ended): draw the page for it
+        if live is not None and slot is not None and queue.version != seen:
+            seen = queue.version
+            slot.markdown(inert(live.text) or _waiting_words(queue))
+        queue.wait(FOLLOW_SECONDS, since=queue.version)
+    st.rerun()

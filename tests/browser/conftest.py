@@ -73,6 +73,7 @@ def start_app(
 ) -> tuple[subprocess.Popen[bytes], RunningApp]:
     """Start the app with a fresh data folder and the given environment."""
     port = _free_port()
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     env = {
         key: value
         for key, value in os.environ.items()

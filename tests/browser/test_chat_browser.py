@@ -75,6 +75,8 @@ def test_a_reply_streams_word_by_word(chat_page, server) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         current = text_in(bubble)
+        if current.endswith("…"):  # "Sending…": the reply has not started yet
+            current = ""
         if current and (not seen or current != seen[-1]):
             seen.append(current)
         if current == full:
@@ -123,11 +125,11 @@ def test_switching_provider_and_mode_in_the_sidebar(chat_page, server) -> None:
     bar.get_by_text("Trimming and generation").click()  # open the expander
     bar.get_by_text("no sampling parameters").wait_for()
     bar.get_by_text("local response store").wait_for()
-    choose_option(chat_page, "API mode", "Responses")
+    choose_option(chat_page, "API mode", "Messages + local chaining")
     chat(chat_page, SCRIPT[1:])
     assert reply_text(chat_page, 2) == "Your name is Alice."
     caption = assistant_messages(chat_page).nth(2).inner_text()
-    assert "Anthropic claude-sonnet-4-6 · Responses" in caption
+    assert "Anthropic claude-sonnet-4-6 · Messages + local chaining" in caption
     assert len(server.requests_to("/messages")) == 2
     assert len(server.requests_to("/messages")[-1].body["messages"]) == 5
 

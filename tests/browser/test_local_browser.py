@@ -39,13 +39,17 @@ def test_a_new_user_chats_with_the_local_model_without_any_key(page, keyless_app
     page.goto(keyless_app_url)
     wait_for_app(page)
     # with no key configured anywhere, Local is the provider
-    page.get_by_text(re.compile(r"^Local · Chat Completions")).first.wait_for()
+    page.get_by_text(re.compile(r"^Local · Chat · ")).first.wait_for()
     for number, text in enumerate(("My name is Alice.", "What is my name?"), start=1):
         send_message(page, text)
         wait_idle(page, timeout=180_000)
-        page.get_by_text(re.compile(r"tokens in")).nth(number - 1).wait_for(timeout=180_000)
+        bubble = assistant_messages(page).nth(number - 1)
+        bubble.get_by_text(re.compile(r"tokens in")).wait_for(timeout=180_000)
         assert assistant_messages(page).count() == number
-    captions = page.get_by_text(re.compile(r"tokens in .*Local")).all_inner_texts()
+    captions = [
+        assistant_messages(page).nth(n).get_by_text(re.compile(r"tokens in")).inner_text()
+        for n in range(2)
+    ]
     assert len(captions) == 2
     # the second turn carried the first one: more input tokens, counted by the model itself
     assert _input_tokens(captions[1]) > _input_tokens(captions[0])

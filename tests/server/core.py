@@ -210,9 +210,10 @@ class ProtocolServer:
     ) -> None:
         """Make the next ``times`` matching POST requests fail with ``kind``.
 
-        Kinds: ``401``, ``404_model``, ``429``, ``500``, ``529``, ``context_length``
-        (``tokens=``, ``limit=``, ``style=`` llama.cpp/vllm/ollama for a compatible server's
-        words), ``cut_stream`` (``after_chunks=``, ``graceful=``),
+        Kinds: ``400`` (``message=``, where "{key}" quotes the caller's key), ``401``,
+        ``404_model``, ``429``, ``500``, ``529``, ``context_length`` (``tokens=``, ``limit=``,
+        ``style=`` llama.cpp/vllm/ollama for a compatible server's words), ``cut_stream``
+        (``after_chunks=``, ``graceful=``),
         ``slow`` (``delay=`` seconds), ``stream_error`` (``style=`` ``failed``/``error``/
         ``nested`` for Responses). Without ``path`` only generation routes match.
         """

@@ -19,6 +19,7 @@ from tests.server.base import JsonReply
 OPENAI_FAMILIES = frozenset({"chat", "responses", "openai"})
 FAILURE_KINDS = frozenset(
     {
+        "400",
         "401",
         "404_model",
         "429",
@@ -31,7 +32,7 @@ FAILURE_KINDS = frozenset(
     }
 )
 # Kinds answered with an error instead of running the route at all.
-IMMEDIATE_KINDS = frozenset({"401", "404_model", "429", "500", "529", "context_length"})
+IMMEDIATE_KINDS = frozenset({"400", "401", "404_model", "429", "500", "529", "context_length"})
 
 OPENAI_SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
 OPENAI_CONTEXT_WINDOW = 128_000
@@ -140,6 +141,13 @@ def injected_error(
     model = str(body.get("model", "unknown-model"))
     request_id = request.request_id
     anthropic = family == "anthropic"
+    if kind == "400":  # ``message=``, where "{key}" stands for the caller's whole key
+        auth = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        key = auth or request.headers.get("x-api-key", "")
+        message = str(params.get("message", "Invalid request.")).replace("{key}", key)
+        if anthropic:
+            return anthropic_error(400, "invalid_request_error", message, request_id=request_id)
+        return openai_error(400, message, code=params.get("code"))
     if kind == "401":
         if anthropic:
             return anthropic_error(

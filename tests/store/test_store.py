@@ -32,6 +32,7 @@ from chatkit.store import (
     ConversationSummary,
     default_database_url,
 )
+from chatkit.store.rows import storable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,8 +42,20 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "chatkit.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[ConversationStore]:
+    """A store on a fresh SQLite file, and on a fresh database of a real PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{db_path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with ConversationStore(url) as opened:
+        yield opened
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[ConversationStore]:
+def sqlite_store(db_path: Path) -> Iterator[ConversationStore]:
+    """A store on a SQLite file the test also reads directly."""
     with ConversationStore(f"sqlite:///{db_path}") as opened:
         yield opened
 
@@ -127,8 +140,14 @@ def test_unicode_names_and_summary_messages_survive(store: ConversationStore) ->
     conversation.add({"role": "user", "content": "named", "name": "bob"})
     store.save(conversation)
     loaded = store.load(conversation.id)
-    assert loaded == conversation
+    # PostgreSQL cannot store NUL in text: every backend keeps it as U+FFFD.
+    expected = conversation.copy()
+    expected.messages[0] = Message("user", "Ünïcödé ☃ — 日本語 — emoji 🧑‍🚀 — NUL \ufffd inside")
+    expected.title = expected.title.replace("\x00", "\ufffd")
+    assert loaded == expected
     assert loaded is not None and loaded.replies[1].cached_input_tokens == 0
+    store.save(loaded)  # the loaded copy is what is saved: nothing to write
+    assert store.load(conversation.id).version == loaded.version
 
 
 def test_replies_are_saved_without_their_bodies(store: ConversationStore) -> None:
@@ -365,29 +384,31 @@ def test_rename_changes_the_title_and_says_whether_it_found_one(
 
 
 def test_delete_removes_the_conversation_and_its_messages(
-    store: ConversationStore, db_path: Path
+    sqlite_store: ConversationStore, db_path: Path
 ) -> None:
     kept, deleted = _alice(), _alice()
-    store.save(kept)
-    store.save(deleted)
-    assert store.delete(deleted.id) is True
-    assert store.delete(deleted.id) is False
-    assert store.load(deleted.id) is None
-    assert [item.id for item in store.list()] == [kept.id]
+    sqlite_store.save(kept)
+    sqlite_store.save(deleted)
+    assert sqlite_store.delete(deleted.id) is True
+    assert sqlite_store.delete(deleted.id) is False
+    assert sqlite_store.load(deleted.id) is None
+    assert [item.id for item in sqlite_store.list()] == [kept.id]
     assert _sql(db_path, "SELECT count(*) FROM messages WHERE conversation_id = ?", deleted.id) == [
         (0,)
     ]
     # Saving the same id again starts from nothing: no old message comes back.
     fresh = Conversation(id=deleted.id)
     fresh.add_user("starting over")
-    store.save(fresh)
-    assert store.load(deleted.id) == fresh
+    sqlite_store.save(fresh)
+    assert sqlite_store.load(deleted.id) == fresh
 
 
 # -- migrations --------------------------------------------------------------------------------
 
 
-def test_a_fresh_database_records_each_migration(store: ConversationStore, db_path: Path) -> None:
+def test_a_fresh_database_records_each_migration(
+    sqlite_store: ConversationStore, db_path: Path
+) -> None:
     recorded = _sql(db_path, "SELECT version, name, applied_at FROM schema_migrations")
     assert [(version, name) for version, name, _ in recorded] == [
         (version, name) for version, name, _ in MIGRATIONS
@@ -396,7 +417,9 @@ def test_a_fresh_database_records_each_migration(store: ConversationStore, db_pa
     assert re.match(r"\d{4}-\d\d-\d\dT", recorded[0][2])
 
 
-def test_reopening_does_not_run_migrations_again(store: ConversationStore, db_path: Path) -> None:
+def test_reopening_does_not_run_migrations_again(
+    sqlite_store: ConversationStore, db_path: Path
+) -> None:
     before = _sql(db_path, "SELECT * FROM schema_migrations")
     with watching(Engine) as log, ConversationStore(f"sqlite:///{db_path}"):
         pass
@@ -423,7 +446,9 @@ def test_many_threads_opening_a_fresh_database_at_once_migrate_it_once(db_path: 
     for thread in threads:
         thread.join()
     assert failures == []
-    assert [row[0] for row in _sql(db_path, "SELECT version FROM schema_migrations")] == [1]
+    assert [row[0] for row in _sql(db_path, "SELECT version FROM schema_migrations")] == [
+        version for version, _, _ in MIGRATIONS
+    ]
     for store in opened:
         conversation = _alice()
         store.save(conversation)
@@ -496,13 +521,13 @@ def test_an_in_memory_database_works_across_threads() -> None:
     ],
 )
 def test_a_damaged_record_raises_invalid_document(
-    store: ConversationStore, db_path: Path, damage: str
+    sqlite_store: ConversationStore, db_path: Path, damage: str
 ) -> None:
     conversation = _alice()
-    store.save(conversation)
+    sqlite_store.save(conversation)
     _sql(db_path, damage)
     with pytest.raises(InvalidDocument, match="damaged"):
-        store.load(conversation.id)
+        sqlite_store.load(conversation.id)
 
 
 def test_the_store_creates_a_missing_data_folder(tmp_path: Path) -> None:
@@ -565,13 +590,13 @@ def test_conversation_ids_are_unguessable_and_url_safe() -> None:
 
 
 def test_key_like_text_is_stored_as_given_and_no_method_takes_a_key(
-    store: ConversationStore, db_path: Path
+    sqlite_store: ConversationStore, db_path: Path
 ) -> None:
     conversation = _alice()
     note = "user pasted fake-key-0123456789abcdef into the note"
     conversation.replies[3] = replace(conversation.replies[3], note=note)
-    store.save(conversation)
-    loaded = store.load(conversation.id)
+    sqlite_store.save(conversation)
+    loaded = sqlite_store.load(conversation.id)
     assert loaded is not None and loaded.replies[3].note == note
     for name, method in inspect.getmembers(ConversationStore, inspect.isfunction):
         assert not any("key" in p.lower() for p in inspect.signature(method).parameters), name
@@ -658,9 +683,12 @@ def test_any_edit_history_saves_and_loads_back_equal(
     shared_store.save(conversation)
     loaded = shared_store.load(conversation.id)
     assert loaded is not None
-    assert loaded.messages == conversation.messages
-    assert loaded.system_prompt == conversation.system_prompt
-    assert loaded.title == conversation.title
+    assert loaded.messages == [  # NUL is kept as U+FFFD (PostgreSQL cannot store it)
+        Message(m.role, storable(m.content), m.name and storable(m.name))
+        for m in conversation.messages
+    ]
+    assert loaded.system_prompt == storable(conversation.system_prompt)
+    assert loaded.title == storable(conversation.title)
     assert loaded.created_at == conversation.created_at
     assert loaded.replies == _without_bodies(conversation.replies)
 

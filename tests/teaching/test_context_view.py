@@ -229,3 +229,30 @@ def test_kept_and_dropped_always_account_for_every_message(texts, extra) -> None
     assert result.used + result.dropped_tokens == result.untrimmed_tokens
     assert result.used <= max(budget, result.untrimmed_tokens)
     assert not result.overflow
+
+
+def test_a_shortened_summary_says_which_turns_its_text_still_covers() -> None:
+    """At a tight budget the lines summary keeps the newest lines: a late correction ("my
+    name is Carol") survives, and the preview claims only the turns whose lines remain."""
+    conversation = Conversation(system_prompt="You are a helpful assistant.")
+    for number in range(1, 7):
+        conversation.add_user(f"Fact number {number}: my favourite thing number {number} is x.")
+        conversation.add_assistant(f"Noted fact {number}.")
+    conversation.add_user("Actually my name is Carol.")
+    conversation.add_assistant("Noted, Carol.")
+    messages = context_messages(conversation, "What is my name?")
+    least = minimum_budget(messages, TOKENIZER, MODEL)
+    for budget in range(least, least + 200, 5):
+        strategy = SummarizeOlder(budget, PreviewSummarizer(), MODEL, TOKENIZER)
+        result = build_view(
+            messages, strategy, context_window=WINDOW, reserved_for_reply=0, tokenizer=TOKENIZER
+        )
+        summary = result.summary
+        if summary is None or not summary.shortened:
+            continue
+        assert "Carol" in summary.text  # the newest fact is kept
+        assert set(summary.covered_turns) < set(summary.dropped_turns)
+        assert "left out without a summary" in summary.claim
+        break
+    else:
+        raise AssertionError("no budget made the summary shorten")

@@ -23,6 +23,7 @@ from chatkit.teaching.inspector import (
     shape_of,
     turn_choices,
 )
+from chatkit.trimming import LastNTurns
 
 OPTIONS = GenerationOptions(max_output_tokens=256)
 
@@ -144,10 +145,17 @@ def test_a_locally_chained_turn_says_the_model_got_the_whole_history(server, ant
     conversation = chat_about_alice(provider)
     inspection = inspect_turn(conversation, 5)
     assert inspection.shape == RESPONSES
-    assert inspection.request_body == server.last_request("/messages").body
+    # "Bytes sent" is what the client sent: the Responses request handed to the local store.
+    assert inspection.request_body["previous_response_id"].startswith("resp_local_")
+    assert inspection.request_bytes == request_size(inspection.request_body)
+    assert inspection.request_bytes == conversation.replies[5].request_bytes
+    # What the model then received is shown too, labelled: the whole history.
+    assert inspection.received_body == server.last_request("/messages").body
+    assert inspection.received_bytes > inspection.request_bytes
     assert any("local response store" in note for note in inspection.notes)
     shapes = {s.shape: s for s in inspection.shapes}
     assert shapes[RESPONSES].body["previous_response_id"].startswith("resp_local_")
+    assert shapes[RESPONSES].size == inspection.request_bytes  # one definition everywhere
 
 
 def test_shape_of_reads_the_provider_and_mode() -> None:
@@ -191,3 +199,20 @@ def test_options_of_reads_every_apis_words() -> None:
     assert options_of({"max_output_tokens": 8}).max_output_tokens == 8
     assert options_of({"max_tokens": 9}).max_output_tokens == 9
     assert options_of({}) == GenerationOptions()
+
+
+def test_with_trimming_every_figure_counts_what_was_really_sent(server, openai_client) -> None:
+    """The request size, the body and the bar of the API used agree, trimmed or not."""
+    provider = OpenAIChat(model="gpt-4o", client=openai_client)
+    conversation = Conversation(system_prompt="Be brief.")
+    strategy = LastNTurns(1)
+    for text in ("My name is Alice.", "My favorite color is blue.", "What is my name?"):
+        conversation, _ = send(conversation, text, provider, strategy, OPTIONS)
+    inspection = inspect_turn(conversation, 5)
+    sent = server.last_request("/chat/completions").body
+    assert inspection.request_body == sent
+    assert inspection.request_bytes == request_size(sent)
+    used = next(s for s in inspection.shapes if s.is_actual)
+    assert used.size == inspection.request_bytes  # the chart marks the same bytes as sent
+    assert "Trimming left out 2 earlier messages (turn 1)" in " ".join(inspection.notes)
+    assert conversation.replies[5].kept_from == 2

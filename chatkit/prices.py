@@ -1,0 +1,93 @@
+"""What a call costs in money: a small, dated, editable price table, always an estimate.
+
+The table is ``chatkit/data/prices.toml`` (or the file in ``CHATKIT_PRICES_FILE``): per
+million input, cached-input and output tokens, with the date and source of each price.
+Models not in it have no price, and the app shows their tokens only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+PRICES_FILE_ENV = "CHATKIT_PRICES_FILE"
+DEFAULT_PRICES_FILE = Path(__file__).with_name("data") / "prices.toml"
+PER_TOKENS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens for one model, and where the figures come from."""
+
+    model: str
+    input: float
+    output: float
+    cached_input: float | None = None
+    date: str = ""
+    source: str = ""
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0) -> float:
+        """Dollars for one call; ``input_tokens`` includes the cached ones (OpenAI's way)."""
+        cached = min(cached_input_tokens, input_tokens)
+        cached_rate = self.input if self.cached_input is None else self.cached_input
+        return (
+            (input_tokens - cached) * self.input
+            + cached * cached_rate
+            + output_tokens * self.output
+        ) / PER_TOKENS
+
+
+@cache
+def _table(path: str) -> dict[str, Price]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    table: dict[str, Price] = {}
+    for model, entry in (data.get("models") or {}).items():
+        try:
+            table[model] = Price(
+                model=model,
+                input=float(entry["input"]),
+                output=float(entry["output"]),
+                cached_input=float(entry["cached_input"]) if "cached_input" in entry else None,
+                date=str(entry.get("date", "")),
+                source=str(entry.get("source", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed entry prices nothing rather than something wrong
+    return table
+
+
+def price_for(model: str) -> Price | None:
+    """The price of ``model`` (the longest listed name it starts with), or None if unknown."""
+    return _price_in(os.environ.get(PRICES_FILE_ENV) or str(DEFAULT_PRICES_FILE), model)
+
+
+@lru_cache(maxsize=4096)
+def _price_in(path: str, model: str) -> Price | None:
+    table = _table(path)
+    matches = [name for name in table if model == name or model.startswith(name + "-")]
+    return table[max(matches, key=len)] if matches else None
+
+
+def cost_of(
+    model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+) -> float | None:
+    """Dollars for one call of ``model``, or None when its price is not known."""
+    price = price_for(model)
+    if price is None:
+        return None
+    return price.cost(input_tokens, output_tokens, cached_input_tokens)
+
+
+def format_money(dollars: float) -> str:
+    """$0.0123 -> '≈$0.012'; small sums keep enough digits to be seen."""
+    if dollars >= 1:
+        return f"≈${dollars:,.2f}"
+    if dollars >= 0.01:
+        return f"≈${dollars:.3f}"
+    return f"≈${dollars:.5f}".rstrip("0").rstrip(".") if dollars else "$0"

@@ -1,0 +1,169 @@
+"""The open conversation and the URL: opening one, keeping ``?c=`` on every page, undo.
+
+A conversation is saved with the settings it was had with (provider, API mode, model, base
+URL, trimming, sampling) and opening it restores them in the sidebar, so a reload or a shared
+link on any page shows the same conversation the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from chatkit.chat import TRIMMING_LABELS
+from chatkit.conversation import Conversation, new_conversation_id
+from chatkit.errors import InvalidDocument
+from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
+from chatkit.providers import MODES, provider_kind
+from chatkit.summary import SEED_HEADING
+from chatkit.ui import state
+from chatkit.ui.state import Settings, Undo
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+
+# -- the settings a conversation was had with ---------------------------------------------------
+
+
+def settings_snapshot(settings: Settings) -> dict[str, Any]:
+    """The sidebar's choices, as saved with the conversation (never a key)."""
+    spec, trimming, options = settings.spec, settings.trimming, settings.options
+    return {
+        "provider": spec.kind,
+        "mode": spec.mode,
+        "model": spec.model,
+        "base_url": spec.base_url,
+        "trimming": {
+            "kind": trimming.kind,
+            "last_n": trimming.last_n,
+            "max_tokens": trimming.max_tokens,
+        },
+        "temperature": options.temperature,
+        "max_output_tokens": options.max_output_tokens,
+    }
+
+
+def apply_settings(saved: dict[str, Any]) -> None:
+    """Put a conversation's saved settings into the sidebar's widgets (before it is drawn).
+
+    Only what this app instance offers is restored: a provider, model or endpoint a hosted
+    demo does not allow is left as the sidebar has it.
+    """
+    config = state.config()
+    name = saved.get("provider")
+    if name not in visitor_providers(config):
+        return
+    kind = provider_kind(name)
+    st.session_state["provider_kind"] = name
+    if saved.get("mode") in MODES:
+        st.session_state[f"api_mode_{name}"] = kind.mode_label(saved["mode"])
+    model = saved.get("model")
+    allowed_models = visitor_models(config, kind) if config.hosted else None
+    if isinstance(model, str) and model and (allowed_models is None or model in allowed_models):
+        st.session_state[f"model_{name}"] = model
+    base_url = saved.get("base_url")
+    allowed_urls = visitor_endpoints(config, kind) if config.hosted else None
+    if (
+        kind.asks_base_url
+        and isinstance(base_url, str)
+        and (allowed_urls is None or base_url in allowed_urls)
+    ):
+        st.session_state["base_url"] = base_url
+    trimming = saved.get("trimming") or {}
+    if trimming.get("kind") in TRIMMING_LABELS:
+        st.session_state["trimming"] = TRIMMING_LABELS[trimming["kind"]]
+    for key, field in (("trim_last_n", "last_n"), ("trim_max_tokens", "max_tokens")):
+        if isinstance(trimming.get(field), int):
+            st.session_state[key] = trimming[field]
+    if isinstance(saved.get("temperature"), int | float):
+        st.session_state["temperature"] = float(saved["temperature"])
+    if isinstance(saved.get("max_output_tokens"), int):
+        st.session_state["max_output"] = saved["max_output_tokens"]
+
+
+# -- opening ------------------------------------------------------------------------------------
+
+
+def open_conversation(conversation: Conversation) -> None:
+    """Make ``conversation`` the open one, with its settings (call before the sidebar draws)."""
+    state.set_conversation(conversation)
+    st.session_state["system_prompt"] = conversation.system_prompt
+    apply_settings(conversation.settings)
+    data = state.session()
+    data.loaded_id = conversation.id
+    st.query_params.clear()
+    if conversation.version:
+        st.query_params["c"] = conversation.id
+
+
+def new_conversation() -> Conversation:
+    """An empty conversation keeping the system prompt, but not a summary it was seeded with."""
+    prompt = state.conversation().system_prompt.split(SEED_HEADING)[0].strip()
+    return Conversation(system_prompt=prompt or DEFAULT_SYSTEM_PROMPT)
+
+
+def open_from_url() -> None:
+    """Open the conversation named by ``?c=`` once per change of the URL."""
+    wanted = st.query_params.get("c")
+    data = state.session()
+    if not wanted or wanted == data.loaded_id or wanted == state.conversation().id:
+        data.loaded_id = wanted or data.loaded_id
+        return
+    data.loaded_id = wanted
+    target = state.store()
+    if target is None:
+        return
+    try:
+        loaded = target.load(wanted)
+    except InvalidDocument as error:
+        data.notice = error.message
+        return
+    if loaded is None:
+        data.notice = (
+            "That conversation link points to nothing saved here: a new conversation is open."
+        )
+        return
+    if state.config().hosted and target.owner_of(wanted) != state.owner():
+        # Someone else's link in a public demo: continue on a copy, never on their record.
+        loaded.id, loaded.version = new_conversation_id(), 0
+    open_conversation(loaded)
+
+
+def sync_url() -> None:
+    """Keep ``?c=`` on every page: the open conversation's id once it is saved (switching
+    pages drops the query, and the worker may have saved a copy under a new id)."""
+    current = state.conversation()
+    if current.version and st.query_params.get("c") != current.id:
+        st.query_params["c"] = current.id
+        state.session().loaded_id = current.id
+
+
+def save_now(conversation: Conversation) -> Conversation:
+    """Save ``conversation`` and make it the open one (for an import, or an undo)."""
+    saved, notice = state.saver()(conversation)
+    state.set_conversation(saved)
+    if notice:
+        state.session().notice = notice
+    return saved
+
+
+# -- undo ---------------------------------------------------------------------------------------
+
+
+def remember_for_undo(label: str, conversation: Conversation) -> None:
+    """Keep what a destructive action is about to remove, for one Undo."""
+    state.session().undo = Undo(label, conversation.copy())
+
+
+def undo() -> None:
+    """Bring back what the last Clear or Delete removed (a callback)."""
+    data = state.session()
+    if data.undo is None:
+        return
+    restored = data.undo.conversation.copy()
+    current = state.conversation()
+    # Cleared: the same saved conversation, one version on. Deleted: saved anew.
+    restored.version = current.version if current.id == restored.id else 0
+    data.undo = None
+    open_conversation(save_now(restored))
