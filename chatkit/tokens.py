@@ -145,6 +145,23 @@ class TokenCount:
     note: str = ""
 
 
+def count_label(exact: bool, note: str = "") -> str:
+    """One sentence saying whether a count is exact, for every place a count is shown.
+
+    Tokenizers that know why write their own ("Exact: counted by ...", "Estimate: ...");
+    other notes (a template's own system prompt, say) follow the verdict.
+    """
+    note = note.strip()
+    if note.startswith("Exact" if exact else "Estimate"):
+        return note
+    verdict = (
+        "Exact: counted with the model's own tokenizer."
+        if exact
+        else "Estimate: not the model's own tokenizer."
+    )
+    return f"{verdict} {note}".strip()
+
+
 def count_message_tokens(
     messages: Sequence[MessageLike],
     model: str = "gpt-4o",

@@ -12,6 +12,7 @@ import anthropic
 import openai
 import pytest
 
+from chatkit.providers.server_tokens import forget_server_counts
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
@@ -96,8 +97,10 @@ def protocol_server() -> Iterator[ProtocolServer]:
 
 @pytest.fixture
 def server(protocol_server: ProtocolServer) -> ProtocolServer:
-    """The session's ProtocolServer, reset: no requests, responses, failures; default options."""
+    """The session's ProtocolServer, reset: no requests, responses, failures; default options.
+    Token counts cached from it are forgotten too (its count endpoints may change)."""
     protocol_server.reset()
+    forget_server_counts()
     return protocol_server
 
 

@@ -35,7 +35,7 @@ from tests.server.errors import (
     injected_error,
     openai_error,
 )
-from tests.server.openai_chat import create_chat_completion, tokenize
+from tests.server.openai_chat import chat_input_tokens, create_chat_completion, tokenize
 from tests.server.openai_responses import (
     ResponseStore,
     create_response,
@@ -90,6 +90,7 @@ ROUTES = (
     _route("DELETE", RESPONSE_PATH, "responses", delete_response),
     _route("GET", RESPONSE_PATH + r"/input_items", "responses", list_input_items),
     _route("GET", r"/v1/models", "openai", list_models),
+    _route("POST", r"/v1/chat/completions/input_tokens", "openai", chat_input_tokens),
     _route("POST", r"/tokenize", "openai", tokenize),
     _route("POST", r"/v1/messages", "anthropic", create_message, True),
     _route("POST", r"/v1/messages/count_tokens", "anthropic", count_tokens),
@@ -110,7 +111,8 @@ class ProtocolServer:
     ``requests`` logs every API request in order; ``fail_next`` queues failures;
     ``supports_previous_response_id = False`` makes ``/v1/responses`` reject chaining like
     llama.cpp, and ``requires_typed_items = True`` rejects input items without a ``type`` as
-    llama.cpp does; ``count_endpoint = "vllm"`` answers vLLM's ``POST /tokenize`` (else
+    llama.cpp does; ``count_endpoint = "llama.cpp"`` answers llama.cpp's
+    ``POST /v1/chat/completions/input_tokens`` and ``"vllm"`` vLLM's ``POST /tokenize`` (else
     404, like OpenAI); ``chunk_delay`` slows streams down; ``context_window`` (tokens, or None)
     makes larger prompts fail with each API's context-length error.
     """
