@@ -19,7 +19,7 @@ from chatkit.providers.base import GenerationOptions, Provider, TurnResult, requ
 from chatkit.providers.openai_responses import responses_request
 from chatkit.replies import ReplyInfo
 from chatkit.summary import summarize_call
-from chatkit.tokens import count_message_tokens
+from chatkit.tokens import count_prompt
 from chatkit.trimming import (
     KeepAll,
     LastNTurns,
@@ -162,13 +162,12 @@ def prepare_turn(
     trimmed = strategy.apply(draft.to_messages())
     to_send = trimmed.messages
     tokenizer = provider.tokenizer()
-    counted = count_message_tokens(to_send, provider.model, tokenizer=tokenizer)
-    prompt_tokens = counted.total
+    prompt_tokens, exact = count_prompt(to_send, provider.model, tokenizer=tokenizer)
     window = provider.context_window()
     reserve = (options.max_output_tokens if options and options.max_output_tokens else 0) or 0
     if window is not None and prompt_tokens + reserve > window:
         over_by = prompt_tokens + reserve - window
-        about = "" if counted.exact else "about "
+        about = "" if exact else "about "
         advice = (
             "choose a smaller budget in Trimming"
             if not isinstance(strategy, KeepAll)

@@ -145,6 +145,23 @@ class TokenCount:
     note: str = ""
 
 
+def count_prompt(
+    messages: Sequence[MessageLike], model: str = "gpt-4o", *, tokenizer: Tokenizer | None = None
+) -> tuple[int, bool]:
+    """A whole prompt's tokens and whether that is exact, without each message's share.
+
+    A tokenizer that asks a server (``CountsWholePrompts``) asks one question here, where
+    ``count_message_tokens`` would ask one per new message as well.
+    """
+    tokenizer = tokenizer or tokenizer_for_model(model)
+    if isinstance(tokenizer, CountsWholePrompts):
+        whole = tokenizer.exact_prompt_tokens([as_message(m) for m in messages])
+        if whole is not None:
+            return whole, True
+    counted = count_message_tokens(messages, model, tokenizer=tokenizer)
+    return counted.total, counted.exact
+
+
 def count_label(exact: bool, note: str = "") -> str:
     """One sentence saying whether a count is exact, for every place a count is shown.
 

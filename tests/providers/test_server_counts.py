@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from chatkit.chat import finish_turn, prepare_turn
+from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.providers import server_tokens
 from chatkit.providers.anthropic import Anthropic
@@ -64,6 +66,19 @@ def test_each_distinct_prompt_is_asked_once_and_shared_by_every_provider_object(
     # one question per new message (its share) and one for the whole prompt
     assert len(server.requests_to(LLAMA_COUNT)) == asked + 3
     assert grown.exact and grown.per_message[: len(HISTORY)] == first.per_message
+
+
+def test_a_turn_asks_the_server_one_question_for_its_prompt(server) -> None:
+    server.count_endpoint = "llama.cpp"
+    provider = compatible(server)
+    conversation = Conversation(system_prompt="Be brief.")
+    for text in ("My name is Alice.", "My favorite color is blue."):
+        before = len(server.requests_to(LLAMA_COUNT))
+        prepared = prepare_turn(conversation, text, provider)
+        assert len(server.requests_to(LLAMA_COUNT)) == before + 1  # the whole prompt, only
+        result = provider.complete(prepared.messages)
+        assert prepared.prompt_tokens == result.usage.input_tokens
+        conversation = finish_turn(prepared, result)
 
 
 def test_the_messages_shares_add_up_to_the_servers_count(server) -> None:
