@@ -6,6 +6,7 @@ from chatkit.ui import saving, state
 from chatkit.ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="chatkit", page_icon=":material/forum:", layout="wide")
+state.begin_run()
 
 PAGES = [
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),

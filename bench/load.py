@@ -10,8 +10,12 @@ in the page, sends its message in a ``rerun_script`` and reads the page's deltas
 the next message once the reply is finished (its caption drawn). It prints per N: turns
 finished and lost (a message missing or out of order in the final page), p50 / p95 time to
 the first words of the reply and to the finished reply, turns per second, the app process's
-CPU-seconds per turn, and its memory per session.
+CPU-seconds per turn, and its memory per session; then the same for Streamlit's minimal chat
+app (``bench/minimal_chat_app.py``, the baseline: skip with ``--no-baseline``) and chatkit's
+ratios to it.
 
+``--scale-out`` starts one app process, then two, behind nginx with the README's configuration
+on one PostgreSQL (alternating ``--repeats`` times), and prints two/one turns per second.
 ``--through URL`` drives an app already running there (for example two processes behind
 nginx, see the README) and reports the same figures without CPU and memory.
 ``--browser`` adds a small Playwright run (N = 1 and 5, Debian's Chromium) for the time to
@@ -23,130 +27,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 from tests.browser.conftest import start_app  # noqa: E402
 from tests.server import ProtocolServer  # noqa: E402
+from tests.streamlit_client import FINISHED, Session, drive  # noqa: E402
 
 FILLER = (
     "please repeat this sentence back so that the reply is long enough to stream for a "
     "while: a context window holds the system prompt the history and the new message plus "
     "the room for the reply and every token of it counts toward the bill on every turn"
 )
-# The caption drawn under a reply once it is finished and saved ("… 1.1 KB sent · OpenAI …").
-FINISHED = re.compile(r"tokens in .*(bytes|KB|MB) sent")
 
 
-@dataclass
-class Turn:
-    sent: float
-    first_words: float | None = None
-    finished: float | None = None
-
-
-@dataclass
-class Session:
-    """One protocol client: the page as the server last drew it, and what it measured."""
-
-    number: int
-    turns: list[Turn] = field(default_factory=list)
-    chat_input_id: str = ""
-    query_string: str = ""
-    page_hash: str = ""
-    run_markdown: list[str] = field(default_factory=list)  # this run's markdown, in order
-    last_run: list[str] = field(default_factory=list)  # the last finished run's markdown
-    sent_texts: list[str] = field(default_factory=list)
-
-    def message(self, turn: int) -> str:
-        return f"Session {self.number} turn {turn}: {FILLER}"
-
-
-async def _send_rerun(ws, session: Session, text: str | None) -> None:
-    back = BackMsg()
-    state = back.rerun_script
-    state.query_string = session.query_string
-    state.page_script_hash = session.page_hash
-    if text is not None:
-        widget = state.widget_states.widgets.add()
-        widget.id = session.chat_input_id
-        widget.chat_input_value.data = text
-    await ws.send(back.SerializeToString())
-
-
-def _read(session: Session, raw: bytes) -> str:
-    """Update the session from one ForwardMsg; returns its kind."""
-    msg = ForwardMsg()
-    msg.ParseFromString(raw)
-    kind = msg.WhichOneof("type")
-    if kind == "new_session":
-        session.page_hash = msg.new_session.page_script_hash or session.page_hash
-    elif kind == "page_info_changed":
-        session.query_string = msg.page_info_changed.query_string
-    elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-        element = msg.delta.new_element
-        which = element.WhichOneof("type")
-        if which == "chat_input":
-            session.chat_input_id = element.chat_input.id
-        elif which == "markdown":
-            session.run_markdown.append(element.markdown.body)
-    elif kind == "script_finished":
-        session.last_run, session.run_markdown = session.run_markdown, []
-    return kind or ""
-
-
-async def _drive(url: str, session: Session, turns: int, timeout: float) -> None:
-    parsed = urlparse(url)
-    scheme = "wss" if parsed.scheme == "https" else "ws"
-    address = f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
-    async with websockets.connect(
-        address, subprotocols=["streamlit"], max_size=None, open_timeout=timeout
-    ) as ws:
-        await _send_rerun(ws, session, None)
-        deadline = time.monotonic() + timeout
-        while not session.chat_input_id or not session.last_run:
-            _read(session, await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
-        for number in range(turns):
-            text = session.message(number)
-            session.sent_texts.append(text)
-            turn = Turn(sent=time.monotonic())
-            session.turns.append(turn)
-            await _send_rerun(ws, session, text)
-            expected = f"You said: {text}"
-            deadline = time.monotonic() + timeout
-            while turn.finished is None:
-                kind = _read(
-                    session, await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
-                )
-                now = time.monotonic()
-                if turn.first_words is None and session.run_markdown:
-                    body = session.run_markdown[-1]
-                    if len(body) > len("You") and expected.startswith(body.removesuffix("…")):
-                        turn.first_words = now
-                if kind == "script_finished":
-                    finished = sum(bool(FINISHED.search(body)) for body in session.last_run)
-                    if finished >= number + 1 and expected in " ".join(session.last_run):
-                        turn.finished = now
-                        turn.first_words = turn.first_words or now
-
-
-def _kept_in_order(session: Session) -> bool:
-    """Every message this session sent is on its final page, in the order sent."""
-    page = [body for body in session.last_run if body.startswith("Session ")]
-    return page == session.sent_texts
+def _message(session: Session, turn: int) -> str:
+    return f"Session {session.number} turn {turn}: {FILLER}"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -173,7 +79,8 @@ async def _run_sessions(url: str, count: int, turns: int, timeout: float) -> lis
 
     async def one(session: Session) -> None:
         try:
-            await _drive(url, session, turns, timeout)
+            messages = [_message(session, number) for number in range(turns)]
+            await drive(url, session, messages, timeout)
         except (TimeoutError, OSError, websockets.WebSocketException) as error:
             print(f"  session {session.number}: {type(error).__name__} {error}", file=sys.stderr)
 
@@ -190,52 +97,167 @@ def report(
     turns: int,
 ) -> None:
     done = [t for s in sessions for t in s.turns if t.finished is not None]
-    lost = count * turns - len(done) + sum(not _kept_in_order(s) for s in sessions if s.turns)
+    reordered = sum(not s.kept_in_order("Session ") for s in sessions if s.turns)
+    lost = count * turns - len(done) + reordered
     first = [t.first_words - t.sent for t in done if t.first_words is not None]
     whole = [t.finished - t.sent for t in done]
     rate = len(done) / seconds if seconds else 0.0
     cpu_text = f"{cpu / len(done):.3f}" if cpu is not None and done else "-"
+    runs = statistics.mean(t.runs for t in done) if done else float("nan")
     memory_text = f"{memory / 1e6:.1f} MB" if memory is not None else "-"
     print(
         f"{count:>8} {len(done):>5}/{count * turns:<5} {lost:>4}  "
         f"{_percentile(first, 0.5):6.2f} / {_percentile(first, 0.95):5.2f} s  "
         f"{_percentile(whole, 0.5):6.2f} / {_percentile(whole, 0.95):5.2f} s  "
-        f"{rate:7.2f}  {cpu_text:>9}  {memory_text:>10}"
+        f"{rate:7.2f}  {cpu_text:>9}  {memory_text:>10}  {runs:8.1f}"
     )
 
 
-def measure_local(counts: list[int], turns: int, delay: float, timeout: float) -> None:
+def _start_profiler(pid: int, profile: str | None, count: int) -> subprocess.Popen | None:
+    """py-spy sampling the app while the sessions run (``--profile``), or nothing."""
+    if not profile:
+        return None
+    output = f"{profile}-{count}.txt"
+    command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--gil"]
+    return subprocess.Popen([*command, "--threads", "--output", output], stdout=subprocess.DEVNULL)
+
+
+def _stop_profiler(profiler: subprocess.Popen | None) -> None:
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+
+
+BASELINE_APP = "bench/minimal_chat_app.py"
+
+
+def measure_local(
+    counts: list[int],
+    turns: int,
+    delay: float,
+    timeout: float,
+    profile: str | None = None,
+    baseline: bool = True,
+) -> None:
+    """For each N: chatkit's app, then (with ``baseline``) Streamlit's minimal chat app on
+    the same server, and chatkit's CPU per turn and turns per second as ratios to it."""
     server = ProtocolServer(host="127.0.0.1", port=0).start()
     server.chunk_delay = delay
     try:
         for count in counts:
-            folder = Path(tempfile.mkdtemp(prefix="chatkit-load-"))
-            process, app = start_app(
-                folder,
-                {"OPENAI_API_KEY": "sk-test-load", "OPENAI_BASE_URL": server.openai_base_url},
-            )
-            try:
-                asyncio.run(_run_sessions(app.url, 1, 1, timeout))  # warm up: imports, store
-                base_memory = _rss_bytes(process.pid)
-                cpu_before = _cpu_seconds(process.pid)
-                started = time.monotonic()
-                sessions = asyncio.run(_run_sessions(app.url, count, turns, timeout))
-                seconds = time.monotonic() - started
-                cpu = _cpu_seconds(process.pid) - cpu_before
-                memory = (_rss_bytes(process.pid) - base_memory) / count
-                report(count, sessions, seconds, cpu, memory, turns)
-            finally:
-                process.terminate()
-                process.wait(timeout=15)
+            ours = _measure_app("app.py", server, count, turns, timeout, profile, "chatkit")
+            if not baseline:
+                continue
+            theirs = _measure_app(BASELINE_APP, server, count, turns, timeout, None, "minimal")
+            if ours and theirs:
+                print(
+                    f"{count:>8} sessions: chatkit / minimal app: CPU per turn "
+                    f"{ours[0] / theirs[0]:.2f}x, turns per second {ours[1] / theirs[1]:.2f}x"
+                )
     finally:
         server.stop()
+
+
+def _measure_app(
+    script: str,
+    server: ProtocolServer,
+    count: int,
+    turns: int,
+    timeout: float,
+    profile: str | None,
+    label: str = "",
+) -> tuple[float, float] | None:
+    """Run ``count`` sessions on a fresh ``streamlit run script``; print the report row and
+    return (CPU-seconds per turn, turns per second), or None when no turn finished."""
+    folder = Path(tempfile.mkdtemp(prefix="chatkit-load-"))
+    environment = {"OPENAI_API_KEY": "sk-test-load", "OPENAI_BASE_URL": server.openai_base_url}
+    process, app = start_app(folder, environment, script)
+    try:
+        asyncio.run(_run_sessions(app.url, 1, 1, timeout))  # warm up: imports, store
+        base_memory = _rss_bytes(process.pid)
+        profiler = _start_profiler(process.pid, profile, count)
+        cpu_before = _cpu_seconds(process.pid)
+        started = time.monotonic()
+        sessions = asyncio.run(_run_sessions(app.url, count, turns, timeout))
+        seconds = time.monotonic() - started
+        cpu = _cpu_seconds(process.pid) - cpu_before
+        memory = (_rss_bytes(process.pid) - base_memory) / count
+        _stop_profiler(profiler)
+        print(f"{label:<12}", end="")
+        report(count, sessions, seconds, cpu, memory, turns)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    done = sum(t.finished is not None for s in sessions for t in s.turns)
+    return (cpu / done, done / seconds) if done else None
 
 
 def measure_through(url: str, counts: list[int], turns: int, timeout: float) -> None:
     for count in counts:
         started = time.monotonic()
         sessions = asyncio.run(_run_sessions(url, count, turns, timeout))
+        print(f"{'':<12}", end="")
         report(count, sessions, time.monotonic() - started, None, None, turns)
+
+
+def measure_scale_out(
+    counts: list[int], turns: int, delay: float, timeout: float, repeats: int
+) -> None:
+    """One app process, then two, behind nginx (the README's configuration) on one
+    PostgreSQL, alternating ``repeats`` times; prints each run and two/one turns per second."""
+    from tests.nginx import Nginx
+    from tests.postgres import PostgresServer
+
+    server = ProtocolServer(host="127.0.0.1", port=0).start()
+    server.chunk_delay = delay
+    database = PostgresServer()
+    rates: dict[tuple[int, int], list[float]] = {}
+    try:
+        url = database.new_database()
+        environment = {
+            "OPENAI_API_KEY": "sk-test-load",
+            "OPENAI_BASE_URL": server.openai_base_url,
+            "CHATKIT_DATABASE_URL": url,
+        }
+        for _ in range(repeats):
+            for processes in (1, 2):
+                started = [
+                    start_app(Path(tempfile.mkdtemp(prefix="chatkit-load-")), environment)
+                    for _ in range(processes)
+                ]
+                backends = [app.url.removeprefix("http://") for _, app in started]
+                try:
+                    with Nginx(backends) as nginx:
+                        asyncio.run(_run_sessions(nginx.url, processes, 1, timeout))  # warm up
+                        for count in counts:
+                            pids = [process.pid for process, _ in started]
+                            cpu_before = sum(map(_cpu_seconds, pids))
+                            begun = time.monotonic()
+                            sessions = asyncio.run(_run_sessions(nginx.url, count, turns, timeout))
+                            seconds = time.monotonic() - begun
+                            cpu = sum(map(_cpu_seconds, pids)) - cpu_before
+                            print(f"{processes} process{'es' if processes > 1 else '  '}  ", end="")
+                            report(count, sessions, seconds, cpu, None, turns)
+                            finished = sum(
+                                t.finished is not None for s in sessions for t in s.turns
+                            )
+                            rates.setdefault((processes, count), []).append(finished / seconds)
+                finally:
+                    for process, _ in started:
+                        process.terminate()
+                        process.wait(timeout=15)
+    finally:
+        database.stop()
+        server.stop()
+    for count in counts:
+        ratios = [
+            two / one for one, two in zip(rates[(1, count)], rates[(2, count)], strict=True) if one
+        ]
+        if ratios:
+            print(
+                f"{count} sessions: two processes / one = {statistics.median(ratios):.2f}x "
+                f"(runs {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
 
 
 def measure_browser(counts: list[int], turns: int, delay: float) -> None:
@@ -284,22 +306,36 @@ def measure_browser(counts: list[int], turns: int, delay: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", default="1,10,20,40,80")
+    parser.add_argument("--sessions", help="1,10,20,40,80 (20,40 with --scale-out)")
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--delay", type=float, default=0.02, help="seconds per streamed token")
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--through", help="an app already running at this URL")
     parser.add_argument("--browser", action="store_true", help="also a Playwright run")
-    args = parser.parse_args()
-    counts = [int(part) for part in args.sessions.split(",") if part.strip()]
-    print(
-        f"{'sessions':>8} {'turns ok':>11} {'lost':>4}  {'first words p50/p95':>18}  "
-        f"{'finished p50/p95':>18}  {'turns/s':>7}  {'CPU s/turn':>9}  {'mem/session':>10}"
+    parser.add_argument(
+        "--scale-out", action="store_true", help="one process vs two behind nginx, on PostgreSQL"
     )
-    if args.through:
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip Streamlit's minimal chat app"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="alternations for --scale-out")
+    parser.add_argument("--profile", help="py-spy the app; writes PROFILE-N.txt (folded stacks)")
+    args = parser.parse_args()
+    sessions = args.sessions or ("20,40" if args.scale_out else "1,10,20,40,80")
+    counts = [int(part) for part in sessions.split(",") if part.strip()]
+    print(
+        f"{'app':<12}{'sessions':>8} {'turns ok':>11} {'lost':>4}  {'first words p50/p95':>18}  "
+        f"{'finished p50/p95':>18}  {'turns/s':>7}  {'CPU s/turn':>9}  {'mem/session':>10}  "
+        f"{'runs/turn':>8}"
+    )
+    if args.scale_out:
+        measure_scale_out(counts, args.turns, args.delay, args.timeout, args.repeats)
+    elif args.through:
         measure_through(args.through, counts, args.turns, args.timeout)
     else:
-        measure_local(counts, args.turns, args.delay, args.timeout)
+        measure_local(
+            counts, args.turns, args.delay, args.timeout, args.profile, not args.no_baseline
+        )
     if args.browser:
         measure_browser([1, 5], args.turns, args.delay)
 

@@ -19,7 +19,7 @@ from chatkit.providers.base import GenerationOptions, Provider, TurnResult, requ
 from chatkit.providers.openai_responses import responses_request
 from chatkit.replies import ReplyInfo
 from chatkit.summary import summarize_call
-from chatkit.tokens import count_message_tokens
+from chatkit.tokens import count_prompt
 from chatkit.trimming import (
     KeepAll,
     LastNTurns,
@@ -162,18 +162,20 @@ def prepare_turn(
     trimmed = strategy.apply(draft.to_messages())
     to_send = trimmed.messages
     tokenizer = provider.tokenizer()
-    prompt_tokens = count_message_tokens(to_send, provider.model, tokenizer=tokenizer).total
+    prompt_tokens, exact = count_prompt(to_send, provider.model, tokenizer=tokenizer)
     window = provider.context_window()
     reserve = (options.max_output_tokens if options and options.max_output_tokens else 0) or 0
     if window is not None and prompt_tokens + reserve > window:
         over_by = prompt_tokens + reserve - window
+        about = "" if exact else "about "
         advice = (
             "choose a smaller budget in Trimming"
             if not isinstance(strategy, KeepAll)
             else "turn on Trimming in the sidebar (token budget or summarize older turns)"
         )
         raise ContextOverflow(
-            f"This conversation needs {prompt_tokens:,} tokens plus {reserve:,} for the reply, "
+            f"This conversation needs {about}{prompt_tokens:,} tokens plus {reserve:,} for "
+            f"the reply, "
             f"{over_by:,} more than {provider.model or provider.name}'s context window of "
             f"{window:,}: {advice}, or start a new conversation.",
             over_by=over_by,

@@ -7,6 +7,7 @@ comma-separated in the environment.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from collections.abc import Iterable, Mapping
@@ -181,3 +182,29 @@ def client_address(
             if hop and hop not in trusted:
                 return hop
     return peer
+
+
+XSRF_COOKIE = "_streamlit_xsrf"
+
+
+def browser_token(xsrf_cookie: str | None) -> str | None:
+    """A stable name for one browser from Streamlit's XSRF cookie (``2|mask|masked|time``, or
+    version 1's bare hex token): a hash of the unmasked random token, the same on every
+    request and replica until the browser drops the cookie. None when it cannot be read."""
+    if not xsrf_cookie:
+        return None
+    value = xsrf_cookie.strip("\"'")
+    try:
+        if value.startswith("2|"):
+            _, mask_hex, masked_hex, _ = value.split("|")
+            mask, masked = bytes.fromhex(mask_hex), bytes.fromhex(masked_hex)
+            if len(mask) != 4:
+                return None
+            token = bytes(byte ^ mask[index % 4] for index, byte in enumerate(masked))
+        else:
+            token = bytes.fromhex(value)
+    except ValueError:
+        return None
+    if len(token) < 16:
+        return None  # too short to be Streamlit's random token: not a name to trust
+    return hashlib.sha256(b"chatkit-browser:" + token).hexdigest()[:32]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import tiktoken
 
@@ -39,6 +39,17 @@ class Tokenizer(Protocol):
     def count_text(self, text: str) -> int: ...
 
     def count_message(self, message: Message) -> int: ...
+
+
+@runtime_checkable
+class CountsWholePrompts(Protocol):
+    """A tokenizer that can also ask for a whole prompt's count (a server's own number).
+
+    ``count_message_tokens`` then takes its total from ``exact_prompt_tokens`` (None: not
+    available now), which also covers what a chat template adds beyond the messages.
+    """
+
+    def exact_prompt_tokens(self, messages: Sequence[Message]) -> int | None: ...
 
 
 # One cache of token counts per (encoding, text): a conversation recounted after a new turn
@@ -134,17 +145,61 @@ class TokenCount:
     note: str = ""
 
 
+def count_prompt(
+    messages: Sequence[MessageLike], model: str = "gpt-4o", *, tokenizer: Tokenizer | None = None
+) -> tuple[int, bool]:
+    """A whole prompt's tokens and whether that is exact, without each message's share.
+
+    A tokenizer that asks a server (``CountsWholePrompts``) asks one question here, where
+    ``count_message_tokens`` would ask one per new message as well.
+    """
+    tokenizer = tokenizer or tokenizer_for_model(model)
+    if isinstance(tokenizer, CountsWholePrompts):
+        whole = tokenizer.exact_prompt_tokens([as_message(m) for m in messages])
+        if whole is not None:
+            return whole, True
+    counted = count_message_tokens(messages, model, tokenizer=tokenizer)
+    return counted.total, counted.exact
+
+
+def count_label(exact: bool, note: str = "") -> str:
+    """One sentence saying whether a count is exact, for every place a count is shown.
+
+    Tokenizers that know why write their own ("Exact: counted by ...", "Estimate: ...");
+    other notes (a template's own system prompt, say) follow the verdict.
+    """
+    note = note.strip()
+    if note.startswith("Exact" if exact else "Estimate"):
+        return note
+    verdict = (
+        "Exact: counted with the model's own tokenizer."
+        if exact
+        else "Estimate: not the model's own tokenizer."
+    )
+    return f"{verdict} {note}".strip()
+
+
 def count_message_tokens(
     messages: Sequence[MessageLike],
     model: str = "gpt-4o",
     *,
     tokenizer: Tokenizer | None = None,
 ) -> TokenCount:
-    """Count a message list with the model's tokenizer, saying whether the count is exact."""
+    """Count a message list with the model's tokenizer, saying whether the count is exact.
+
+    The total is the tokenizer's count of the whole prompt when it offers one
+    (``CountsWholePrompts``), else the messages' counts plus the reply priming.
+    """
     tokenizer = tokenizer or tokenizer_for_model(model)
-    per_message = tuple(tokenizer.count_message(as_message(m)) for m in messages)
+    converted = [as_message(m) for m in messages]
+    per_message = tuple(tokenizer.count_message(m) for m in converted)
+    whole = (
+        tokenizer.exact_prompt_tokens(converted)
+        if isinstance(tokenizer, CountsWholePrompts)
+        else None
+    )
     return TokenCount(
-        total=sum(per_message) + tokenizer.reply_priming,
+        total=whole if whole is not None else sum(per_message) + tokenizer.reply_priming,
         per_message=per_message,
         tokenizer=tokenizer.name,
         exact=tokenizer.exact,

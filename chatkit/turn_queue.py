@@ -108,6 +108,7 @@ class LiveTurn:
     started: float = field(default_factory=time.monotonic)
     # Set while the turn waits for a local model busy with other conversations: its place.
     waiting: QueueStatus | None = None
+    has_text: bool = False  # the reply's first words have arrived
 
     @property
     def text(self) -> str:
@@ -132,7 +133,10 @@ class TurnQueue:
         self.live: LiveTurn | None = None
         self.failure: Failure | None = None
         self.notice: str | None = None
-        self.version = 0  # raised on every change, so a page knows when to draw again
+        # Raised on every change, so a page knows when to draw again: a turn starting, its first
+        # words, its end, a failure. The words after the first do not wake anyone (a page
+        # following a reply reads its text a few times a second).
+        self.version = 0
         # Summaries the model wrote for "summarize older turns", by the messages summarized.
         self._summaries: dict[tuple[Message, ...], str] = {}
 
@@ -290,7 +294,9 @@ class TurnQueue:
         try:
             for _ in reply:
                 with self._lock:
-                    self._touch()
+                    if not live.has_text:
+                        live.has_text = True
+                        self._touch()  # the first words wake the page; later ones it polls
                     if self._stop_requested:
                         reply.stop()
                         break

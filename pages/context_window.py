@@ -17,7 +17,7 @@ from chatkit.teaching.context_view import (
     context_messages,
     minimum_budget,
 )
-from chatkit.tokens import count_message_tokens
+from chatkit.tokens import count_label, count_message_tokens
 from chatkit.ui import state
 from chatkit.ui.charts import context_window_chart
 from chatkit.ui.teaching import active_provider, header, model_caption
@@ -211,21 +211,24 @@ if not conversation.messages and not next_message.strip():
         "next message above.",
         icon=":material/info:",
     )
+approx = "" if view.exact else "≈"
+count_kind = count_label(view.exact, view.note)
 columns = st.columns(4)
 columns[0].metric(
     "Sent (tokens)",
-    _compact(view.used),
-    help="The request after trimming: system prompt, summary, history and current turn, as "
-    "the model's tokenizer "
-    "counts them (with the few tokens that start the reply).",
+    approx + _compact(view.used),
+    help="The request after trimming: system prompt, summary, history and current turn, "
+    "with the few tokens that start the reply. " + count_kind,
 )
 columns[1].metric(
     "Left out",
-    _compact(view.dropped_tokens),
+    approx + _compact(view.dropped_tokens),
     help="Tokens of the messages the trimming strategy would not send.",
 )
 columns[2].metric(
-    "Free", _compact(max(view.free, 0)), help=f"{max(view.free, 0):,} tokens of the window left."
+    "Free",
+    approx + _compact(max(view.free, 0)),
+    help=f"{max(view.free, 0):,} tokens of the window left.",
 )
 columns[3].metric(
     "Window used", f"{(view.used + reserve) / window:.2%}", help="Request and reply reserve."
@@ -238,8 +241,7 @@ if not view.fits:
     )
 if view.overflow:
     st.warning(view.overflow, icon=":material/data_usage:")
-if not view.exact:
-    st.caption(view.note)
+st.caption(count_kind)
 
 st.altair_chart(
     context_window_chart(

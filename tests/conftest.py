@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
+from chatkit.providers.server_tokens import forget_server_counts
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
 
@@ -94,8 +97,10 @@ def protocol_server() -> Iterator[ProtocolServer]:
 
 @pytest.fixture
 def server(protocol_server: ProtocolServer) -> ProtocolServer:
-    """The session's ProtocolServer, reset: no requests, responses, failures; default options."""
+    """The session's ProtocolServer, reset: no requests, responses, failures; default options.
+    Token counts cached from it are forgotten too (its count endpoints may change)."""
     protocol_server.reset()
+    forget_server_counts()
     return protocol_server
 
 
@@ -115,6 +120,44 @@ def anthropic_client(server: ProtocolServer) -> Iterator[anthropic.Anthropic]:
     )
     yield client
     client.close()
+
+
+# -- Chromium ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright (no browser download), one for the whole session:
+    tests/browser and tests/peers share it (Playwright's sync API runs once per process)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run bash scripts/test.sh, which installs it.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page; a screenshot is saved when the test fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
 
 
 # -- a real PostgreSQL server -----------------------------------------------------------------

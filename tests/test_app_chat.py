@@ -210,3 +210,20 @@ def test_a_single_message_too_large_for_any_trimming_says_so(app) -> None:
     assert "context window" in warning.value
     assert not any(b.label.startswith("Trim to") for b in at.main.button)
     assert chat_requests(app) == []
+
+
+@pytest.mark.parametrize("style", ["llama.cpp", "vllm", "ollama"])
+def test_a_compatible_servers_too_long_in_its_own_words_offers_to_trim(app, style) -> None:
+    at = small_window_model(app)
+    send(at, "My name is Alice.")
+    app.fail_next("context_length", style=style, tokens=9000, limit=8192)
+    send(at, "My favorite color is blue.")
+    [warning] = at.warning
+    assert "too long for gpt-4's context window" in warning.value
+    assert "OpenAI " not in warning.value  # the server is not OpenAI
+    trim = next(b for b in at.main.button if b.label.startswith("Trim to"))
+    trim.click()
+    run(at)
+    assert at.warning == []
+    assert len(bubbles(at)) == 4
+    assert chat_requests(app)[-1]["messages"][-1]["content"] == "My favorite color is blue."

@@ -42,7 +42,7 @@ def test_responses_mode_sends_only_the_new_message(server, openai_client):
     session.send("What is my name?")
     body = server.last_request("/responses").body
     assert body["previous_response_id"] == first_id
-    assert body["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
     assert body["instructions"] == "You are a helpful assistant."
 
 

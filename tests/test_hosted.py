@@ -12,6 +12,7 @@ import pytest
 from chatkit.config import (
     AppConfig,
     HostedSettings,
+    browser_token,
     client_address,
     exposure_warning,
     is_loopback,
@@ -395,3 +396,17 @@ def test_a_reply_on_a_shared_model_stops_at_its_time_limit(server, openai_client
         for _ in reply:
             pass
     assert stopped.value.partial_text and stopped.value.partial_text == reply.partial_text
+
+
+def test_a_browser_is_named_by_its_xsrf_token_whatever_the_mask() -> None:
+    token = bytes(range(16))
+    masks = (b"\x01\x02\x03\x04", b"\xff\x00\xaa\x55")
+    cookies = [
+        f"2|{mask.hex()}|{bytes(b ^ mask[i % 4] for i, b in enumerate(token)).hex()}|1796173032"
+        for mask in masks
+    ]
+    names = {browser_token(cookie) for cookie in [*cookies, token.hex()]}
+    assert len(names) == 1 and None not in names
+    assert browser_token(f"2|01020304|{bytes(16).hex()}|1") not in names  # another browser
+    for unreadable in (None, "", "2|zz|aa|1", "2|01|00|1", "abc", "2|01020304|0011|1"):
+        assert browser_token(unreadable) is None

@@ -12,6 +12,7 @@ from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
 from tests.apptest_helpers import open_conversation
 
@@ -77,12 +78,29 @@ def test_context_window_page_shows_the_parts_and_every_message(conversation) -> 
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Window (tokens)"] == "1.05M"
     assert metrics["Reply reserve"] == "512"
-    assert metrics["Left out"] == "0"
+    assert metrics["Left out"] == "≈0"  # the test server has no count endpoint
     rows = table(at)
     assert list(rows["Role"]) == ["system"] + ["user", "assistant"] * 3
     assert rows["Kept"].all()
     assert rows["Tokens"].min() > 0
     assert "Every message would be sent." in texts(at)
+
+
+def test_counts_say_whether_they_are_exact(conversation, app_env) -> None:
+    at = open_page(conversation, "pages/context_window.py")
+    where = f"OpenAI at 127.0.0.1:{app_env.port}"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sent (tokens)"].startswith("≈") and metrics["Left out"] == "≈0"
+    assert any(
+        c.value.startswith(f"Estimate: {where} offers no token-counting endpoint")
+        for c in at.caption
+    )
+    app_env.count_endpoint = "llama.cpp"  # a server that counts: its own numbers
+    forget_server_counts()
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert not metrics["Sent (tokens)"].startswith("≈") and metrics["Left out"] == "0"
+    assert f"Exact: counted by {where} (llama.cpp's" in texts(at)
 
 
 def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> None:
@@ -96,7 +114,7 @@ def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> No
     assert dropped["Message"].iloc[0] == "My name is Alice."
     assert all("budget" in why for why in dropped["Why"])
     assert "would be left out" in texts(at)
-    assert {m.label: m.value for m in at.metric}["Left out"] != "0"
+    assert {m.label: m.value for m in at.metric}["Left out"] != "≈0"
 
 
 def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request(
@@ -154,7 +172,9 @@ def test_the_inspector_shows_the_exact_last_request_and_the_other_shapes(
     # The three shapes: a message array, a chained Responses call, Anthropic's system + messages.
     chat, responses, messages = bodies[2:5]
     assert chat == bodies[0]
-    assert responses["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert responses["input"] == [
+        {"type": "message", "role": "user", "content": "What is my name?"}
+    ]
     assert "previous_response_id" in responses
     assert messages["system"] == "You are a helpful assistant."
     assert len(charts(at)) == 1
@@ -186,7 +206,7 @@ def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -
     at = open_page(chained, "pages/request_inspector.py")
     body = json_bodies(at)[0]
     assert body["previous_response_id"] == chained.replies[3].response_id
-    assert body["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
 
 
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:

@@ -174,7 +174,12 @@ class Provider(Protocol):
         messages: Sequence[Message],
         options: GenerationOptions = ...,
         previous_response_id: str | None = None,
-    ) -> TurnResult: ...
+        *,
+        stream: bool = True,
+    ) -> TurnResult:
+        """The whole reply at once; ``stream=False`` asks an HTTP API for a plain
+        (not streamed) response, as the SDKs' ``create()`` does by default."""
+        ...
 
     def tokenizer(self) -> Tokenizer:
         """How to count tokens for this provider's model."""
@@ -239,9 +244,23 @@ class StreamingProvider:
         messages: Sequence[Message],
         options: GenerationOptions | None = None,
         previous_response_id: str | None = None,
+        *,
+        stream: bool = True,
     ) -> TurnResult:
-        """The whole reply at once (the stream, consumed)."""
+        """The whole reply at once (the stream, consumed). Providers over an HTTP API send a
+        plain request instead when ``stream=False``; in-process ones have only one way."""
         return self.stream(messages, options, previous_response_id).finish()
+
+
+def chat_messages(messages: Sequence[Message], system_role: str = "system") -> list[dict[str, str]]:
+    """Messages as Chat Completions takes them, instructions under ``system_role``."""
+    wire = []
+    for message in messages:
+        item = message.to_dict()
+        if message.is_instruction:
+            item["role"] = system_role
+        wire.append(item)
+    return wire
 
 
 def split_system(messages: Sequence[Message]) -> tuple[str, list[Message]]:

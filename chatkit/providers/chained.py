@@ -22,6 +22,7 @@ from chatkit.providers.base import (
     Provider,
     StreamingProvider,
     TurnGenerator,
+    TurnResult,
     new_input,
     split_system,
 )
@@ -169,8 +170,30 @@ class LocallyChained(StreamingProvider):
         finally:
             if not stream.done:
                 stream.stop()
-        result = stream.result
-        assert result is not None
+        assert stream.result is not None
+        return self._record(messages, previous_response_id, stream.result, note)
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+        *,
+        stream: bool = True,
+    ) -> TurnResult:
+        """The whole reply through the wrapped provider's own ``complete``."""
+        to_send, note = self._messages_to_send(messages, previous_response_id)
+        result = self.inner.complete(to_send, options or GenerationOptions(), stream=stream)
+        return self._record(messages, previous_response_id, result, note)
+
+    def _record(
+        self,
+        messages: Sequence[Message],
+        previous_response_id: str | None,
+        result: TurnResult,
+        note: str,
+    ) -> TurnResult:
+        """Store the reply as a response of the chain; the result carries its id."""
         chained_from = previous_response_id if previous_response_id in self.store else None
         instructions, _ = split_system(messages)
         stored = self.store.add(

@@ -253,14 +253,25 @@ def provider_for_client(
     client: Any, model: str, mode: str = "chat", store: ResponseStore | None = None
 ) -> Provider:
     """A provider for an SDK client (``openai.OpenAI``, ``anthropic.Anthropic``) or a chatkit
-    provider passed through, in API ``mode``."""
+    provider passed through, in API ``mode``. An OpenAI client pointed at another server
+    is an OpenAI-compatible provider for that server (so sentences name it, not OpenAI)."""
     import anthropic
     import openai
 
+    from chatkit.providers.clients import ANTHROPIC_HOST, OPENAI_HOST, url_host
+
     if isinstance(client, openai.OpenAI):
-        return make_provider(ProviderSpec(OPENAI, mode, model), client=client, store=store)
+        base_url = str(client.base_url)
+        if url_host(base_url) == OPENAI_HOST:
+            return make_provider(ProviderSpec(OPENAI, mode, model), client=client, store=store)
+        return make_provider(
+            ProviderSpec(COMPATIBLE, mode, model, base_url=base_url), client=client, store=store
+        )
     if isinstance(client, anthropic.Anthropic):
-        return make_provider(ProviderSpec(ANTHROPIC, mode, model), client=client, store=store)
+        base_url = str(client.base_url)
+        other = None if url_host(base_url) == ANTHROPIC_HOST else base_url
+        spec = ProviderSpec(ANTHROPIC, mode, model, base_url=other)
+        return make_provider(spec, client=client, store=store)
     if hasattr(client, "stream") and hasattr(client, "complete"):
         return in_mode(client, mode, store)
     raise TypeError(

@@ -8,15 +8,30 @@ from typing import Any
 
 import openai
 
+from chatkit.errors import ChatkitError
 from chatkit.messages import Message
-from chatkit.providers.base import Capabilities, GenerationOptions, TurnGenerator, Usage
-from chatkit.providers.clients import SdkProvider, openai_capabilities, openai_client, openai_name
+from chatkit.providers.base import (
+    Capabilities,
+    GenerationOptions,
+    TurnGenerator,
+    TurnResult,
+    Usage,
+    chat_messages,
+)
+from chatkit.providers.clients import (
+    SdkProvider,
+    compatible_count_methods,
+    openai_capabilities,
+    openai_client,
+    openai_name,
+)
 from chatkit.providers.sdk_errors import (
     OPENAI_ERRORS,
     closed_early,
     from_openai_error,
     stream_failure,
 )
+from chatkit.providers.server_tokens import CountMethod
 
 
 def chat_completions_request(
@@ -34,13 +49,7 @@ def chat_completions_request(
     usage is asked for on the stream.
     """
     options = options or GenerationOptions()
-    wire = []
-    for message in messages:
-        item = message.to_dict()
-        if message.is_instruction:
-            item["role"] = system_role
-        wire.append(item)
-    body: dict[str, Any] = {"model": model, "messages": wire}
+    body: dict[str, Any] = {"model": model, "messages": chat_messages(messages, system_role)}
     if options.max_output_tokens is not None:
         body["max_completion_tokens"] = options.max_output_tokens
     if options.temperature is not None:
@@ -81,6 +90,12 @@ class OpenAIChat(SdkProvider):
     def _make_client(self) -> openai.OpenAI:
         return openai_client(self.api_key, self.base_url, provider=self.name)
 
+    def _count_methods(self) -> tuple[CountMethod, ...]:
+        return () if self.on_own_api else compatible_count_methods(self._client, self.model)
+
+    def _error(self, exc: Exception) -> ChatkitError:
+        return from_openai_error(exc, provider=self.label, model=self.model)
+
     def build_request(
         self,
         messages: Sequence[Message],
@@ -105,7 +120,7 @@ class OpenAIChat(SdkProvider):
         try:
             stream = client.chat.completions.create(**body)
         except OPENAI_ERRORS as exc:
-            raise from_openai_error(exc, provider=self.name, model=self.model) from exc
+            raise self._error(exc) from exc
         try:
             with stream:
                 for chunk in stream:
@@ -122,10 +137,9 @@ class OpenAIChat(SdkProvider):
                         parts.append(text)
                         yield text
         except OPENAI_ERRORS as exc:
-            error = from_openai_error(exc, provider=self.name, model=self.model)
-            raise stream_failure(error, parts) from exc
+            raise stream_failure(self._error(exc), parts) from exc
         if finish_reason is None:
-            raise closed_early(self.name, parts)
+            raise closed_early(self.label, parts)
         text = "".join(parts)
         return self.result(
             text,
@@ -154,4 +168,28 @@ class OpenAIChat(SdkProvider):
                 },
             },
             note="Response body assembled from the stream's chunks.",
+        )
+
+    def _complete(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        previous_response_id: str | None,
+    ) -> TurnResult:
+        body = chat_completions_request(
+            messages, self.model, options, system_role=self.system_role, stream=False
+        )
+        try:
+            response = self._client().chat.completions.create(**body)
+        except OPENAI_ERRORS as exc:
+            raise self._error(exc) from exc
+        choice = response.choices[0] if response.choices else None
+        message = choice.message if choice is not None else None
+        return self.result(
+            (message.content if message is not None else None) or "",
+            body,
+            usage=_usage(response.usage),
+            response_id=response.id,
+            finish_reason=choice.finish_reason if choice is not None else None,
+            response_body=response.model_dump(mode="json", exclude_none=True),
         )

@@ -1,8 +1,10 @@
 """Turn SDK exceptions into chatkit errors with one plain sentence each.
 
 Classification follows the HTTP status plus the error ``code`` (OpenAI) or ``type``
-(Anthropic), never the message text alone, except where the API offers nothing else (an
-Anthropic "prompt is too long" is a plain 400). See shared/API_REFERENCE.md §2.4, §4.6, §8.
+(Anthropic, llama.cpp), and the message text only where a server offers nothing else: an
+Anthropic "prompt is too long", vLLM's and Ollama's context errors are plain 400s. See
+shared/API_REFERENCE.md §2.4, §4.6, §6, §8. ``provider`` in every sentence is what the person
+chose, with the server's host when it is not the provider's own (``endpoint_label``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,31 @@ from chatkit.errors import (
 # llama.cpp's server answers this 400 when asked to chain (API_REFERENCE §6.1).
 CHAINING_UNSUPPORTED_HINT = "does not support 'previous_response_id'"
 
+# "The prompt does not fit the model's window", as each server spells it:
+# OpenAI's ``code``, llama.cpp's ``type`` (HTTP 400, API_REFERENCE §6), or the message's words.
+CONTEXT_OVERFLOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+CONTEXT_OVERFLOW_WORDING = (
+    # OpenAI (older models), vLLM ("This model's maximum context length is 4096 tokens. However,
+    # you requested ..." and "... maximum context length is 4096 tokens and your request has ..."),
+    # LM Studio, OpenRouter
+    "maximum context length",
+    # vLLM: "The decoder prompt (length 5000) is longer than the maximum model length of 4096",
+    # "The prompt (total length 25938) is too long to fit into the model (context length 4096)"
+    "longer than the maximum model length",
+    "too long to fit into the model",
+    # llama.cpp: "request (3031 tokens) exceeds the available context size (1024 tokens)"
+    "exceeds the available context size",
+    # Ollama: "the input length exceeds the context length" (with truncate: false)
+    "exceeds the context length",
+    "input exceeds context length",
+    # Anthropic: "prompt is too long: 208656 tokens > 200000 maximum",
+    # "input length and `max_tokens` exceed context limit: ..."
+    "prompt is too long",
+    "exceed context limit",
+    # OpenAI Responses: "Your input exceeds the context window of this model."
+    "exceeds the context window",
+)
+
 
 def _api_message(exc: Any) -> str:
     body = getattr(exc, "body", None)
@@ -39,9 +66,34 @@ def _api_message(exc: Any) -> str:
 
 
 def is_chaining_unsupported(exc: BaseException) -> bool:
-    """True when a server refused ``previous_response_id`` as a feature (not an unknown id)."""
-    return isinstance(exc, openai.BadRequestError) and CHAINING_UNSUPPORTED_HINT in _api_message(
-        exc
+    """True when a server refused ``previous_response_id`` as a feature (not an unknown id):
+    llama.cpp's words, or any 400 naming the parameter as not supported."""
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    message = _api_message(exc)
+    return CHAINING_UNSUPPORTED_HINT in message or (
+        "previous_response_id" in message and "support" in message.lower()
+    )
+
+
+def is_context_overflow(exc: BaseException) -> bool:
+    """True when a server says the request does not fit the model's context window."""
+    markers = {getattr(exc, "code", None), getattr(exc, "type", None)}
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            markers |= {inner.get("code"), inner.get("type")}
+    if markers & CONTEXT_OVERFLOW_CODES:
+        return True
+    message = _api_message(exc).lower()
+    return any(wording in message for wording in CONTEXT_OVERFLOW_WORDING)
+
+
+def _too_long(model: str) -> ContextTooLong:
+    return ContextTooLong(
+        f"The conversation is too long for {model or 'the model'}'s context window: turn on "
+        f"trimming in the sidebar or start a new conversation."
     )
 
 
@@ -68,11 +120,8 @@ def from_openai_error(exc: Exception, *, provider: str, model: str) -> ChatkitEr
         return RateLimited(
             f"{provider} is limiting how fast you can send: wait a moment, then retry."
         )
-    if code == "context_length_exceeded":
-        return ContextTooLong(
-            f"The conversation is too long for {model}'s context window: turn on trimming in the "
-            f"sidebar or start a new conversation."
-        )
+    if isinstance(exc, openai.APIError) and is_context_overflow(exc):
+        return _too_long(model)
     if code == "previous_response_not_found":
         return PreviousResponseNotFound(
             f"{provider} no longer has the previous response of this conversation: the next "
@@ -113,13 +162,8 @@ def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> Chatki
         )
     if status == 529 or error_type == "overloaded_error":
         return ProviderUnavailable(f"{provider} is overloaded right now: retry in a moment.")
-    if isinstance(exc, anthropic.BadRequestError) and (
-        "prompt is too long" in message or "exceed context limit" in message
-    ):
-        return ContextTooLong(
-            f"The conversation is too long for {model}'s context window: turn on trimming in the "
-            f"sidebar or start a new conversation."
-        )
+    if isinstance(exc, anthropic.APIError) and is_context_overflow(exc):
+        return _too_long(model)
     if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
         return ProviderUnavailable(f"{provider} did not answer in time: retry in a moment.")
     if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):

@@ -19,8 +19,10 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from chatkit.chat import TrimmingSettings
 from chatkit.config import (
+    XSRF_COOKIE,
     AppConfig,
     HostedSettings,
+    browser_token,
     client_address,
     exposure_warning,
     load_config,
@@ -77,6 +79,7 @@ class SessionData:
     undo: Undo | None = None
     drawn_version: int = -1  # the turn queue's version when this run started drawing
     totals: tuple[Any, str] = ((), "")  # the chat page's running totals, by conversation state
+    run_config: AppConfig | None = None  # the settings as this script run read them
 
 
 def secrets_mapping() -> Mapping[str, Any]:
@@ -88,8 +91,19 @@ def secrets_mapping() -> Mapping[str, Any]:
 
 
 def config() -> AppConfig:
-    """The app's settings (environment first, then ``st.secrets``)."""
-    return load_config(secrets=secrets_mapping(), provider_variables=provider_variables())
+    """The app's settings (environment first, then ``st.secrets``), read once per script run
+    (callbacks, which run before the script, see the last run's)."""
+    data = session()
+    if data.run_config is None:
+        data.run_config = load_config(
+            secrets=secrets_mapping(), provider_variables=provider_variables()
+        )
+    return data.run_config
+
+
+def begin_run() -> None:
+    """Start a script run: settings are read afresh."""
+    session().run_config = None
 
 
 def session() -> SessionData:
@@ -128,11 +142,19 @@ def settings() -> Settings:
 
 
 def owner() -> str:
-    """Whose conversations these are: the logged-in user, or this browser session."""
+    """Whose conversations these are: the logged-in user, else this browser (every tab and
+    reload, through any replica), else this browser session."""
     user = getattr(st, "user", None)
     if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
         return "user:" + str(user.get("email"))
-    return session().owner
+    return _browser() or session().owner
+
+
+def _browser() -> str | None:
+    """This browser, named by a hash of the token in Streamlit's XSRF cookie: a random secret
+    the browser keeps until it closes, sent on every request (None without the cookie)."""
+    token = browser_token(st.context.cookies.get(XSRF_COOKIE))
+    return f"browser:{token}" if token else None
 
 
 @st.cache_resource(show_spinner=False)
@@ -175,7 +197,7 @@ def visitor() -> str:
         )
         if address:
             return f"address:{address}"
-    return session().owner
+    return _browser() or session().owner
 
 
 def meter() -> HostedMeter | None:

@@ -21,7 +21,7 @@ from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
 from chatkit.ui import state
 from chatkit.ui.saving import settings_snapshot
 
-FOLLOW_SECONDS = 0.05  # how often a streaming reply is drawn again
+FOLLOW_SECONDS = 0.1  # how often a streaming reply is drawn again (ten times a second)
 ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/summarize:"}
 
 
@@ -136,13 +136,18 @@ def follow(queue: TurnQueue, slot: st.delta_generator.DeltaGenerator | None) -> 
             st.rerun()  # a turn ended while this run drew: draw everything (the sidebar) again
         return
     drawn = queue.live
-    seen = -1
+    shown = ""
     while queue.busy:
         live = queue.live
         if live is not drawn:
             break  # another turn started (or this one ended): draw the page for it
-        if live is not None and slot is not None and queue.version != seen:
-            seen = queue.version
-            slot.markdown(inert(live.text) or _waiting_words(queue))
+        if live is not None and slot is not None:
+            words = inert(live.text) or _waiting_words(queue)
+            if words != shown:
+                shown = words
+                slot.markdown(words)
+        # Wakes at once when the turn ends or its first words arrive; otherwise the reply is
+        # drawn again every FOLLOW_SECONDS, however fast its tokens come.
         queue.wait(FOLLOW_SECONDS, since=queue.version)
+    state.session().drawn_version = queue.version  # the next run draws this state whole
     st.rerun()

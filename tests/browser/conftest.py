@@ -2,6 +2,8 @@
 
 The app's SDKs point at the protocol test server through ``OPENAI_BASE_URL`` and
 ``ANTHROPIC_BASE_URL``; nothing leaves 127.0.0.1. Screenshots go to ``test-artifacts/``.
+The ``browser`` and ``page`` fixtures live in tests/conftest.py: one Chromium serves these
+tests and tests/peers alike (Playwright's sync API runs once per process).
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ class RunningApp:
 
 
 def start_app(
-    tmp_dir: Path, env_overrides: dict[str, str]
+    tmp_dir: Path, env_overrides: dict[str, str], script: str = "app.py"
 ) -> tuple[subprocess.Popen[bytes], RunningApp]:
-    """Start the app with a fresh data folder and the given environment."""
+    """Start the app (or another ``script``) with a fresh data folder and the given
+    environment."""
     port = _free_port()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -94,7 +97,7 @@ def start_app(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.port",
             str(port),
             "--server.address",
@@ -139,40 +142,6 @@ def app_url(protocol_server, tmp_path_factory) -> Iterator[str]:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium under Playwright (no browser download)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run bash scripts/test.sh, which installs it.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    """A fresh browser context and page; a screenshot is saved when the test fails."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
-    context.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, "rep_" + report.when, report)
 
 
 def screenshot(page, name: str) -> Path:

@@ -186,6 +186,7 @@ def test_two_app_processes_on_one_postgresql_share_quotas_and_conversations(
         send_message(first, text)
         first.get_by_text(text).first.wait_for()
         wait_idle(first)
+    first.wait_for_url(re.compile(r"[?&]c="))  # saved: the address names the conversation
     # The conversation is in the shared database: the other process opens its link.
     second = _open(context, first.url.replace(one.url, two.url))
     second.get_by_text("I like tea.").first.wait_for()

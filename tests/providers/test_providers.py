@@ -89,7 +89,7 @@ def test_responses_chains_sending_only_new_input_and_resending_instructions(serv
     assert second.text == "Your name is Alice."
     body = server.last_request("/responses").body
     assert body["previous_response_id"] == first.response_id
-    assert body["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
     assert body["instructions"] == "Be brief."
     assert body["store"] is True
     assert second.usage.input_tokens > first.usage.input_tokens, "prior turns are billed again"

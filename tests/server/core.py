@@ -35,7 +35,7 @@ from tests.server.errors import (
     injected_error,
     openai_error,
 )
-from tests.server.openai_chat import create_chat_completion
+from tests.server.openai_chat import chat_input_tokens, create_chat_completion, tokenize
 from tests.server.openai_responses import (
     ResponseStore,
     create_response,
@@ -90,6 +90,8 @@ ROUTES = (
     _route("DELETE", RESPONSE_PATH, "responses", delete_response),
     _route("GET", RESPONSE_PATH + r"/input_items", "responses", list_input_items),
     _route("GET", r"/v1/models", "openai", list_models),
+    _route("POST", r"/v1/chat/completions/input_tokens", "openai", chat_input_tokens),
+    _route("POST", r"/tokenize", "openai", tokenize),
     _route("POST", r"/v1/messages", "anthropic", create_message, True),
     _route("POST", r"/v1/messages/count_tokens", "anthropic", count_tokens),
 )
@@ -108,7 +110,10 @@ class ProtocolServer:
 
     ``requests`` logs every API request in order; ``fail_next`` queues failures;
     ``supports_previous_response_id = False`` makes ``/v1/responses`` reject chaining like
-    llama.cpp; ``chunk_delay`` slows streams down; ``context_window`` (tokens, or None)
+    llama.cpp, and ``requires_typed_items = True`` rejects input items without a ``type`` as
+    llama.cpp does; ``count_endpoint = "llama.cpp"`` answers llama.cpp's
+    ``POST /v1/chat/completions/input_tokens`` and ``"vllm"`` vLLM's ``POST /tokenize`` (else
+    404, like OpenAI); ``chunk_delay`` slows streams down; ``context_window`` (tokens, or None)
     makes larger prompts fail with each API's context-length error.
     """
 
@@ -117,6 +122,8 @@ class ProtocolServer:
         self.port = port
         self.responses = ResponseStore()
         self.supports_previous_response_id = True
+        self.requires_typed_items = False
+        self.count_endpoint: str | None = None
         self.chunk_delay = 0.0
         self.context_window: int | None = None
         self._lock = threading.Lock()
@@ -195,6 +202,8 @@ class ProtocolServer:
             self._failures.clear()
         self.responses.clear()
         self.supports_previous_response_id = True
+        self.requires_typed_items = False
+        self.count_endpoint = None
         self.chunk_delay = 0.0
         self.context_window = None
 
@@ -204,8 +213,9 @@ class ProtocolServer:
         """Make the next ``times`` matching POST requests fail with ``kind``.
 
         Kinds: ``400`` (``message=``, where "{key}" quotes the caller's key), ``401``,
-        ``404_model``, ``429``, ``500``, ``529``, ``context_length`` (``tokens=``, ``limit=``),
-        ``cut_stream`` (``after_chunks=``, ``graceful=``),
+        ``404_model``, ``429``, ``500``, ``529``, ``context_length`` (``tokens=``, ``limit=``,
+        ``style=`` llama.cpp/vllm/ollama for a compatible server's words), ``cut_stream``
+        (``after_chunks=``, ``graceful=``),
         ``slow`` (``delay=`` seconds), ``stream_error`` (``style=`` ``failed``/``error``/
         ``nested`` for Responses). Without ``path`` only generation routes match.
         """
@@ -224,6 +234,8 @@ class ProtocolServer:
         """The adjustable behaviour, as the control endpoint reports it."""
         return {
             "supports_previous_response_id": self.supports_previous_response_id,
+            "requires_typed_items": self.requires_typed_items,
+            "count_endpoint": self.count_endpoint,
             "chunk_delay": self.chunk_delay,
             "context_window": self.context_window,
         }
@@ -332,8 +344,11 @@ class ProtocolServer:
                 return JsonReply(400, {"error": str(exc)})
             return JsonReply(200, {"ok": True, "queued": times})
         if method == "POST" and action == "options":
-            if "supports_previous_response_id" in body:
-                self.supports_previous_response_id = bool(body["supports_previous_response_id"])
+            for flag in ("supports_previous_response_id", "requires_typed_items"):
+                if flag in body:
+                    setattr(self, flag, bool(body[flag]))
+            if "count_endpoint" in body:
+                self.count_endpoint = body["count_endpoint"] or None
             if "chunk_delay" in body:
                 self.chunk_delay = float(body["chunk_delay"])
             if "context_window" in body:

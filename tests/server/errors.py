@@ -80,10 +80,38 @@ def masked_key(headers: dict[str, str]) -> str:
     return f"{key[:3]}***...{key[-4:]}" if len(key) >= 8 else "***"
 
 
+# How OpenAI-compatible servers say "too long" (``style=`` of the ``context_length`` failure).
+def _compatible_too_long(style: str, tokens: int, limit: int) -> JsonReply:
+    if style == "llama.cpp":  # the same body on every route (tools/server, HTTP 400)
+        message = (
+            f"request ({tokens} tokens) exceeds the available context size ({limit} tokens), "
+            "try increasing it"
+        )
+        error = {"code": 400, "message": message, "type": "exceed_context_size_error"}
+        return JsonReply(400, {"error": {**error, "n_prompt_tokens": tokens, "n_ctx": limit}})
+    if style == "vllm":
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{tokens} tokens ({tokens} in the messages, 0 in the completion). Please reduce "
+            "the length of the messages or completion."
+        )
+        return JsonReply(
+            400,
+            {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}},
+        )
+    if style == "ollama":
+        message = "the input length exceeds the context length"
+        return JsonReply(400, {"error": {"message": message, "type": "api_error", "param": None}})
+    raise ValueError(f"unknown context_length style {style!r}")
+
+
 def context_length_error(
-    family: str, *, tokens: int, limit: int | None, request_id: str
+    family: str, *, tokens: int, limit: int | None, request_id: str, style: str = ""
 ) -> JsonReply:
-    """The 400 each API answers when the prompt does not fit the context window."""
+    """The 400 each API answers when the prompt does not fit the context window
+    (``style``: as a compatible server words it, ``llama.cpp``, ``vllm`` or ``ollama``)."""
+    if style:
+        return _compatible_too_long(style, tokens, limit or OPENAI_CONTEXT_WINDOW)
     if family == "anthropic":
         limit = limit or ANTHROPIC_CONTEXT_WINDOW
         message = f"prompt is too long: {tokens} tokens > {limit} maximum"
@@ -160,7 +188,13 @@ def injected_error(
         limit = params.get("limit")
         default_limit = ANTHROPIC_CONTEXT_WINDOW if anthropic else OPENAI_CONTEXT_WINDOW
         tokens = int(params.get("tokens", (limit or default_limit) + 2542))
-        return context_length_error(family, tokens=tokens, limit=limit, request_id=request_id)
+        return context_length_error(
+            family,
+            tokens=tokens,
+            limit=limit,
+            request_id=request_id,
+            style=str(params.get("style", "")),
+        )
     raise ValueError(f"{kind!r} is not an immediate failure kind")
 
 

@@ -110,3 +110,32 @@ def _stream(head: dict[str, Any], reply: str, usage: dict[str, Any] | None) -> S
     events.append(SSEEvent("[DONE]"))
     error = {"message": OPENAI_SERVER_ERROR, "type": "server_error", "param": None, "code": None}
     return StreamReply(events, lambda params: [SSEEvent.of({"error": error})])
+
+
+def _prompt_count(request: ApiRequest, server: ProtocolServer, endpoint: str) -> int | JsonReply:
+    """The prompt's count (what chat completions report as ``prompt_tokens``) when the server
+    plays ``endpoint``'s counting; else the error to answer (404, or 400 without messages)."""
+    if server.count_endpoint != endpoint:
+        return openai_error(404, f"Invalid URL (POST {request.path})")
+    messages = request.body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return openai_error(400, "messages is required", param="messages")
+    return count_input_tokens(chat_context(messages))
+
+
+def tokenize(request: ApiRequest, server: ProtocolServer) -> Reply:
+    """vLLM's ``POST /tokenize`` with ``messages``; a 404 unless ``count_endpoint == "vllm"``."""
+    count = _prompt_count(request, server, "vllm")
+    if not isinstance(count, int):
+        return count
+    return JsonReply(200, {"count": count, "max_model_len": 4096, "tokens": list(range(count))})
+
+
+def chat_input_tokens(request: ApiRequest, server: ProtocolServer) -> Reply:
+    """llama.cpp's ``POST /v1/chat/completions/input_tokens``
+    (``{"object": "response.input_tokens", "input_tokens": N}``); a 404 unless
+    ``count_endpoint == "llama.cpp"``."""
+    count = _prompt_count(request, server, "llama.cpp")
+    if not isinstance(count, int):
+        return count
+    return JsonReply(200, {"object": "response.input_tokens", "input_tokens": count})

@@ -194,7 +194,13 @@ def create_response(request: ApiRequest, server: ProtocolServer) -> Reply:
     history = _history(body, server)
     if isinstance(history, JsonReply):
         return history
-    new_items = normalize_input(body.get("input"))
+    raw_input = body.get("input")
+    untyped = isinstance(raw_input, list) and any(
+        isinstance(item, dict) and "type" not in item for item in raw_input
+    )
+    if server.requires_typed_items and untyped:
+        return openai_error(400, "Cannot determine type of 'item'")  # llama.cpp's words
+    new_items = normalize_input(raw_input)
     seen = {item["id"] for item in history}
     for item in new_items:
         if item["id"] in seen:

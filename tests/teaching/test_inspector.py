@@ -108,7 +108,9 @@ def test_the_same_turn_in_every_shape_with_sizes(responses_conversation) -> None
         "assistant",
     ] * 2 + ["user"]
     # Responses: only the new input, chained on the previous reply.
-    assert shapes[RESPONSES].body["input"] == [{"role": "user", "content": "What is my name?"}]
+    assert shapes[RESPONSES].body["input"] == [
+        {"type": "message", "role": "user", "content": "What is my name?"}
+    ]
     assert shapes[RESPONSES].body["instructions"] == "Be brief."
     assert (
         shapes[RESPONSES].body["previous_response_id"]
