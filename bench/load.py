@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from tests.browser.conftest import start_app  # noqa: E402
+from tests.browser.conftest import start_app, stop_app  # noqa: E402
 from tests.server import ProtocolServer  # noqa: E402
 from tests.streamlit_client import FINISHED, Session, drive  # noqa: E402
 
@@ -53,6 +53,12 @@ FILLER = (
 
 def _message(session: Session, turn: int) -> str:
     return f"Session {session.number} turn {turn}: {FILLER}"
+
+
+def _span(sessions: list[Session], started: float) -> float:
+    """From the start to the last finished reply (closing the connections is not a turn)."""
+    ends = [t.finished for s in sessions for t in s.turns if t.finished is not None]
+    return (max(ends) if ends else time.monotonic()) - started
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -179,15 +185,14 @@ def _measure_app(
         cpu_before = _cpu_seconds(process.pid)
         started = time.monotonic()
         sessions = asyncio.run(_run_sessions(app.url, count, turns, timeout))
-        seconds = time.monotonic() - started
+        seconds = _span(sessions, started)
         cpu = _cpu_seconds(process.pid) - cpu_before
         memory = (_rss_bytes(process.pid) - base_memory) / count
         _stop_profiler(profiler)
         print(f"{label:<12}", end="")
         report(count, sessions, seconds, cpu, memory, turns)
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_app(process)
     done = sum(t.finished is not None for s in sessions for t in s.turns)
     return (cpu / done, done / seconds) if done else None
 
@@ -197,7 +202,7 @@ def measure_through(url: str, counts: list[int], turns: int, timeout: float) -> 
         started = time.monotonic()
         sessions = asyncio.run(_run_sessions(url, count, turns, timeout))
         print(f"{'':<12}", end="")
-        report(count, sessions, time.monotonic() - started, None, None, turns)
+        report(count, sessions, _span(sessions, started), None, None, turns)
 
 
 def measure_scale_out(
@@ -228,13 +233,14 @@ def measure_scale_out(
                 backends = [app.url.removeprefix("http://") for _, app in started]
                 try:
                     with Nginx(backends) as nginx:
-                        asyncio.run(_run_sessions(nginx.url, processes, 1, timeout))  # warm up
+                        for _, app in started:  # warm every process up: imports, store
+                            asyncio.run(_run_sessions(app.url, 1, 1, timeout))
                         for count in counts:
                             pids = [process.pid for process, _ in started]
                             cpu_before = sum(map(_cpu_seconds, pids))
                             begun = time.monotonic()
                             sessions = asyncio.run(_run_sessions(nginx.url, count, turns, timeout))
-                            seconds = time.monotonic() - begun
+                            seconds = _span(sessions, begun)
                             cpu = sum(map(_cpu_seconds, pids)) - cpu_before
                             print(f"{processes} process{'es' if processes > 1 else '  '}  ", end="")
                             report(count, sessions, seconds, cpu, None, turns)
@@ -244,8 +250,7 @@ def measure_scale_out(
                             rates.setdefault((processes, count), []).append(finished / seconds)
                 finally:
                     for process, _ in started:
-                        process.terminate()
-                        process.wait(timeout=15)
+                        stop_app(process)
     finally:
         database.stop()
         server.stop()

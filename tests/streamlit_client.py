@@ -122,6 +122,7 @@ async def drive(
         subprotocols=["streamlit"],
         max_size=None,
         open_timeout=timeout,
+        close_timeout=1,
         additional_headers=headers,
         **extra,
     ) as ws:

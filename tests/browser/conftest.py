@@ -123,6 +123,16 @@ def start_app(
     return process, RunningApp(url, tmp_dir / "data")
 
 
+def stop_app(process: subprocess.Popen[bytes]) -> None:
+    """Stop an app started by ``start_app`` (killed if it does not stop within 10 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def app_url(protocol_server, tmp_path_factory) -> Iterator[str]:
     """The app, pointed at the protocol test server through the SDKs' own variables."""
@@ -137,11 +147,7 @@ def app_url(protocol_server, tmp_path_factory) -> Iterator[str]:
         },
     )
     yield app.url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def screenshot(page, name: str) -> Path:

@@ -21,6 +21,7 @@ from tests.browser.conftest import (
     RunningApp,
     send_message,
     start_app,
+    stop_app,
     wait_for_app,
 )
 from tests.nginx import NGINX, Nginx
@@ -58,8 +59,7 @@ def two_processes(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
         yield [app for _, app in started]
     finally:
         for process, _ in started:
-            process.terminate()
-            process.wait(timeout=10)
+            stop_app(process)
 
 
 @pytest.fixture

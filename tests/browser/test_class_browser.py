@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from tests.browser.conftest import (
     send_message,
     sidebar,
     start_app,
+    stop_app,
     wait_for_app,
     wait_idle,
     whole_page_screenshot,
@@ -50,11 +50,7 @@ def fresh_app(tmp_path, server) -> Iterator[RunningApp]:
         {"OPENAI_API_KEY": "sk-test-class-0001", "OPENAI_BASE_URL": server.openai_base_url},
     )
     yield app
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def _new_page(browser, width: int = 1400, height: int = 900):

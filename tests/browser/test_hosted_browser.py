@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     screenshot,
     send_message,
     start_app,
+    stop_app,
     wait_for_app,
     wait_idle,
 )
@@ -51,16 +52,14 @@ def _app(tmp_path, protocol_server, **extra: str) -> tuple[subprocess.Popen[byte
 def hosted(tmp_path, server) -> Iterator[RunningApp]:
     process, app = _app(tmp_path, server, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2")
     yield app
-    process.terminate()
-    process.wait(timeout=10)
+    stop_app(process)
 
 
 @pytest.fixture
 def local_app(tmp_path, server) -> Iterator[RunningApp]:
     process, app = _app(tmp_path, server)
     yield app
-    process.terminate()
-    process.wait(timeout=10)
+    stop_app(process)
 
 
 class _Pixels(BaseHTTPRequestHandler):
@@ -172,8 +171,7 @@ def two_replicas(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
     ]
     yield [app for _, app in started]
     for process, _ in started:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_app(process)
 
 
 def test_two_app_processes_on_one_postgresql_share_quotas_and_conversations(

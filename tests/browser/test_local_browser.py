@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
@@ -12,6 +11,7 @@ from tests.browser.conftest import (
     screenshot,
     send_message,
     start_app,
+    stop_app,
     wait_for_app,
     wait_idle,
 )
@@ -24,11 +24,7 @@ def keyless_app_url(tmp_path_factory):
     """`streamlit run app.py` with no API key and no endpoint in its environment."""
     process, app = start_app(tmp_path_factory.mktemp("keyless"), {"HF_HUB_OFFLINE": "1"})
     yield app.url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def _input_tokens(caption: str) -> int:

@@ -8,7 +8,6 @@ and the third request must carry the first turn, chained or resent.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from tests.browser.conftest import (
     send_message,
     sidebar,
     start_app,
+    stop_app,
     wait_for_app,
     wait_idle,
     whole_page_screenshot,
@@ -50,11 +50,7 @@ def llama_app(llama_server: LlamaServer, tmp_path_factory) -> Iterator[str]:
         },
     )
     yield app.url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def choose_mode(tab, label: str) -> None:
