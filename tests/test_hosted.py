@@ -44,7 +44,7 @@ from tests.apptest_helpers import (
 )
 from tests.server import ProtocolServer
 
-HOST_KEY = "sk-host-SECRET-0123456789abcdefghij"
+HOST_KEY = "sk-test-fake-host-key-not-a-real-one"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -310,8 +310,8 @@ def test_a_server_error_quoting_the_key_is_masked_everywhere(monkeypatch, server
 
 
 def test_a_cut_stream_keeps_no_key_in_its_note() -> None:
-    register_secret("sk-live-ABCDEFGH12345678")
-    error = StreamInterrupted("The server said: bad key sk-live-ABCDEFGH12345678 (cut)")
+    register_secret("sk-test-fake-ABCDEFGH-not-real")
+    error = StreamInterrupted("The server said: bad key sk-test-fake-ABCDEFGH-not-real (cut)")
     assert "ABCDEFGH" not in error.message and "[hidden]" in error.message
 
 
