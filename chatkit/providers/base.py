@@ -252,6 +252,40 @@ class StreamingProvider:
         return self.stream(messages, options, previous_response_id).finish()
 
 
+@dataclass
+class WrappedProvider(StreamingProvider):
+    """A provider around ``inner`` (a time limit, a meter, a local chain): it answers to the
+    inner provider's name, model, mode and capabilities, and counts with its tokenizer and
+    window, unless a subclass says otherwise."""
+
+    model: str = ""  # taken from ``inner``
+    inner: Provider | None = None
+
+    def __post_init__(self) -> None:
+        if self.inner is None:
+            raise ValueError(f"{type(self).__name__} needs the provider it wraps.")
+        self.name = self.inner.name
+        self.model = self.inner.model
+        self.mode = self.inner.mode
+        self.capabilities = self.inner.capabilities
+
+    def tokenizer(self) -> Tokenizer:
+        return self.inner.tokenizer()
+
+    def context_window(self) -> int | None:
+        return self.inner.context_window()
+
+    def build_request(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        return self.inner.build_request(
+            messages, options or GenerationOptions(), previous_response_id
+        )
+
+
 def chat_messages(messages: Sequence[Message], system_role: str = "system") -> list[dict[str, str]]:
     """Messages as Chat Completions takes them, instructions under ``system_role``."""
     wire = []

@@ -19,14 +19,12 @@ from chatkit.errors import PreviousResponseNotFound
 from chatkit.messages import Message
 from chatkit.providers.base import (
     GenerationOptions,
-    Provider,
-    StreamingProvider,
     TurnGenerator,
     TurnResult,
+    WrappedProvider,
     new_input,
     split_system,
 )
-from chatkit.tokens import Tokenizer
 
 LOCAL_RESPONSE_PREFIX = "resp_local_"
 
@@ -101,7 +99,7 @@ class ResponseStore:
 
 
 @dataclass
-class LocallyChained(StreamingProvider):
+class LocallyChained(WrappedProvider):
     """Responses mode for a provider without server-side state, backed by a ``ResponseStore``.
 
     Given a ``previous_response_id`` it rebuilds the history from the store and sends that,
@@ -110,23 +108,12 @@ class LocallyChained(StreamingProvider):
     in the result's note.
     """
 
-    model: str = ""  # taken from ``inner``
-    inner: Provider | None = None
     store: ResponseStore = field(default_factory=ResponseStore)
 
     def __post_init__(self) -> None:
-        if self.inner is None:
-            raise ValueError("LocallyChained needs the provider it wraps.")
-        self.name = self.inner.name
-        self.model = self.inner.model
+        super().__post_init__()
         self.mode = "responses"
         self.capabilities = replace(self.inner.capabilities, server_side_chaining=False)
-
-    def tokenizer(self) -> Tokenizer:
-        return self.inner.tokenizer()
-
-    def context_window(self) -> int | None:
-        return self.inner.context_window()
 
     def _messages_to_send(
         self, messages: Sequence[Message], previous_response_id: str | None

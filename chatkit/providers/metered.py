@@ -17,12 +17,11 @@ from chatkit.errors import ChatkitError
 from chatkit.messages import Message
 from chatkit.providers.base import (
     GenerationOptions,
-    Provider,
-    StreamingProvider,
     TurnGenerator,
     Usage,
+    WrappedProvider,
 )
-from chatkit.tokens import Tokenizer, count_message_tokens
+from chatkit.tokens import count_message_tokens
 
 # What a reply may take when the call sets no limit (the APIs' own defaults are larger, but a
 # reservation must be finite; the metered app always sets one).
@@ -42,36 +41,15 @@ class Meter(Protocol):
 
 
 @dataclass
-class Metered(StreamingProvider):
+class Metered(WrappedProvider):
     """``inner``, with every call booked on ``meter`` before it starts and settled after."""
 
-    model: str = ""  # taken from ``inner``
-    inner: Provider | None = None
     meter: Meter | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.inner is None or self.meter is None:
             raise ValueError("Metered needs the provider it wraps and a meter.")
-        self.name = self.inner.name
-        self.model = self.inner.model
-        self.mode = self.inner.mode
-        self.capabilities = self.inner.capabilities
-
-    def tokenizer(self) -> Tokenizer:
-        return self.inner.tokenizer()
-
-    def context_window(self) -> int | None:
-        return self.inner.context_window()
-
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        return self.inner.build_request(
-            messages, options or GenerationOptions(), previous_response_id
-        )
+        super().__post_init__()
 
     def _generate(
         self,

@@ -13,47 +13,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from chatkit.errors import StreamInterrupted
 from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, Provider, StreamingProvider, TurnGenerator
+from chatkit.providers.base import GenerationOptions, TurnGenerator, WrappedProvider
 from chatkit.providers.local.queue import QueueStatus, watch
-from chatkit.tokens import Tokenizer
 
 
 @dataclass
-class TimeLimited(StreamingProvider):
+class TimeLimited(WrappedProvider):
     """``inner``, with every call stopped after ``seconds`` (read from ``clock``)."""
 
-    model: str = ""  # taken from ``inner``
-    inner: Provider | None = None
     seconds: float = 120.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.inner is None or self.seconds <= 0:
             raise ValueError("TimeLimited needs the provider it wraps and a positive limit.")
-        self.name = self.inner.name
-        self.model = self.inner.model
-        self.mode = self.inner.mode
-        self.capabilities = self.inner.capabilities
-
-    def tokenizer(self) -> Tokenizer:
-        return self.inner.tokenizer()
-
-    def context_window(self) -> int | None:
-        return self.inner.context_window()
-
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        return self.inner.build_request(
-            messages, options or GenerationOptions(), previous_response_id
-        )
+        super().__post_init__()
 
     def _generate(
         self,
