@@ -96,12 +96,14 @@ def protocol_server() -> Iterator[ProtocolServer]:
 
 
 @pytest.fixture
-def server(protocol_server: ProtocolServer) -> ProtocolServer:
-    """The session's ProtocolServer, reset: no requests, responses, failures; default options.
-    Token counts cached from it are forgotten too (its count endpoints may change)."""
+def server(protocol_server: ProtocolServer) -> Iterator[ProtocolServer]:
+    """The session's ProtocolServer, reset before and after (other tests, and the browser
+    tests' app, share it): no requests, responses, failures; default options. Token counts
+    cached from it are forgotten too (its count endpoints may change)."""
     protocol_server.reset()
     forget_server_counts()
-    return protocol_server
+    yield protocol_server
+    protocol_server.reset()
 
 
 @pytest.fixture

@@ -33,13 +33,6 @@ REFUSED = f"This demo allows {TURN_LIMIT} turns per visitor a day"
 
 
 @pytest.fixture
-def server(protocol_server):
-    protocol_server.reset()
-    yield protocol_server
-    protocol_server.reset()
-
-
-@pytest.fixture
 def two_processes(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
     """Two hosted app processes sharing one PostgreSQL database, nginx's address trusted."""
     if not Path(NGINX).exists():

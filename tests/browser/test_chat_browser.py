@@ -29,14 +29,6 @@ SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
 
 
 @pytest.fixture
-def server(protocol_server):
-    """The app's protocol server, reset before and after (other browser tests share it)."""
-    protocol_server.reset()
-    yield protocol_server
-    protocol_server.reset()
-
-
-@pytest.fixture
 def chat_page(app_url, page, server):
     page.goto(app_url)
     wait_for_app(page)

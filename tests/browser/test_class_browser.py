@@ -37,13 +37,6 @@ PAGES = {
 
 
 @pytest.fixture
-def server(protocol_server):
-    protocol_server.reset()
-    yield protocol_server
-    protocol_server.reset()
-
-
-@pytest.fixture
 def fresh_app(tmp_path, server) -> Iterator[RunningApp]:
     process, app = start_app(
         tmp_path,
@@ -60,6 +53,15 @@ def _new_page(browser, width: int = 1400, height: int = 900):
     )
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return page
+
+
+def _opened(browser, url: str):
+    """A new page on the shared app, given a second more after its first run."""
+    page = _new_page(browser)
+    page.goto(url)
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
     return page
 
 
@@ -104,10 +106,7 @@ def test_three_messages_sent_fast_on_a_fresh_app_are_all_kept_in_order(browser, 
 
 
 def test_a_reload_on_every_page_keeps_the_conversation_and_the_settings(browser, app_url):
-    page = _new_page(browser)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url)
     bar = sidebar(page)
     bar.get_by_role("combobox", name="Model").click()
     page.get_by_role("option", name="gpt-4o", exact=True).click()
@@ -134,10 +133,7 @@ def test_a_reload_on_every_page_keeps_the_conversation_and_the_settings(browser,
 
 
 def test_regenerate_and_an_edited_earlier_message_keep_their_versions(browser, app_url, server):
-    page = _new_page(browser)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url)
     for number, text in enumerate(("My name is Alice.", "My favorite color is blue."), 1):
         send_message(page, text)
         _finished(page, number)
@@ -176,10 +172,7 @@ def test_regenerate_and_an_edited_earlier_message_keep_their_versions(browser, a
 
 
 def test_clear_and_delete_can_be_undone(browser, app_url):
-    page = _new_page(browser)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url)
     send_message(page, "Remember the number 42.")
     _finished(page, 1)
     page.get_by_role("button", name="Clear").click()
@@ -203,10 +196,7 @@ def test_clear_and_delete_can_be_undone(browser, app_url):
 
 
 def test_search_finds_a_conversation_by_a_word_in_it(browser, app_url):
-    page = _new_page(browser)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url)
     send_message(page, "Tell me about the zeppelin Hindenburg.")
     _finished(page, 1)
     bar = sidebar(page)
@@ -226,10 +216,7 @@ def test_search_finds_a_conversation_by_a_word_in_it(browser, app_url):
 
 
 def test_a_message_can_be_copied(browser, app_url):
-    page = _new_page(browser)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url)
     send_message(page, "Copy me exactly.")
     _finished(page, 1)
     page.locator(".st-key-actions_0 [data-testid='stPopoverButton']").first.click()

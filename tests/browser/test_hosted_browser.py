@@ -30,13 +30,6 @@ from tests.browser.conftest import (
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def server(protocol_server):
-    protocol_server.reset()
-    yield protocol_server
-    protocol_server.reset()
-
-
 def _app(tmp_path, protocol_server, **extra: str) -> tuple[subprocess.Popen[bytes], RunningApp]:
     return start_app(
         tmp_path,
