@@ -72,7 +72,7 @@ class Nginx:
         if check.returncode:
             raise RuntimeError(f"nginx refused the README's configuration:\n{check.stderr}")
         self.process = subprocess.Popen(
-            [*command, "-g", "daemon off; user root;" if _is_root() else "daemon off;"],
+            [*command, "-g", "daemon off; user root;" if os.geteuid() == 0 else "daemon off;"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -99,7 +99,3 @@ class Nginx:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _is_root() -> bool:
-    return os.geteuid() == 0

@@ -68,6 +68,7 @@ class Undo:
 class SessionData:
     """Per-browser-session bookkeeping (never shared between sessions)."""
 
+    # this browser (see _browser) or, without its cookie, this session alone
     owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
     response_store: ResponseStore = field(default_factory=ResponseStore)
     providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
@@ -109,7 +110,9 @@ def begin_run() -> None:
 def session() -> SessionData:
     """This browser session's bookkeeping."""
     if "session" not in st.session_state:
-        st.session_state["session"] = SessionData()
+        data = SessionData()
+        data.owner = _browser() or data.owner  # this browser's, else this session's own
+        st.session_state["session"] = data
     return st.session_state["session"]
 
 
@@ -147,7 +150,7 @@ def owner() -> str:
     user = getattr(st, "user", None)
     if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
         return "user:" + str(user.get("email"))
-    return _browser() or session().owner
+    return session().owner
 
 
 def _browser() -> str | None:
@@ -197,7 +200,7 @@ def visitor() -> str:
         )
         if address:
             return f"address:{address}"
-    return _browser() or session().owner
+    return session().owner
 
 
 def meter() -> HostedMeter | None:
