@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.local_model import cpu_wait_seconds
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider
-from chatkit.providers.factory import COMPATIBLE, LOCAL, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.providers.local.defaults import SYSTEM_PROMPT, TEMPERATURE
 from chatkit.providers.local.runtime import default_threads
@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def in_process() -> Provider:
-        provider = make_provider(ProviderSpec(LOCAL))
+        provider = make_provider(ProviderSpec("Local"))
         assert isinstance(provider, LocalModel)
         provider.n_threads = args.threads
         return provider
@@ -178,7 +178,9 @@ def main() -> None:
     with llama_server(args.threads, args.context_per_slot) as base_url:
 
         def shared() -> Provider:
-            return make_provider(ProviderSpec(COMPATIBLE, "chat", "bundled", base_url=base_url))
+            return make_provider(
+                ProviderSpec("OpenAI-compatible", "chat", "bundled", base_url=base_url)
+            )
 
         run_round("warm-up", shared, 1, 1, 8)  # the server pages its weights in
         engines: list[tuple[str, Callable[[], Provider]]] = [

@@ -108,7 +108,7 @@ def raw_run(
 ) -> Run:
     """The binding's streaming chat completion, on the instance chatkit loaded."""
     wire = [{"role": m.role, "content": m.content} for m in MESSAGES]
-    with loaded.queue.turn():
+    with loaded.queue.hold():
         loaded.llama.reset()  # an empty KV cache, as for chatkit's runs
         stream = loaded.llama.create_chat_completion(
             wire,
@@ -126,7 +126,7 @@ def raw_run(
 def chatkit_run(provider: LocalModel, max_tokens: int) -> Run:
     """chatkit's stream through the provider, as the app calls it."""
     loaded = provider.load()
-    with loaded.queue.turn():
+    with loaded.queue.hold():
         loaded.llama.reset()
     options = GenerationOptions(max_output_tokens=max_tokens, temperature=TEMPERATURE, seed=SEED)
     reply = provider.stream(MESSAGES, options)

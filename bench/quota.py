@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from chatkit.config import HostedSettings  # noqa: E402
 from chatkit.hosted import HostedMeter  # noqa: E402
-from chatkit.providers.base import Usage  # noqa: E402
+from chatkit.providers.calls import Usage  # noqa: E402
 from chatkit.store import ConversationStore, QuotaStore  # noqa: E402
 
 REPETITIONS = 7

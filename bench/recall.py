@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chatkit.chat import TrimmingSettings, finish_turn, make_strategy, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.providers.base import GenerationOptions, Provider
-from chatkit.providers.factory import LOCAL, ProviderSpec, make_provider, provider_kind
+from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel
 
 GOAL = 14
@@ -199,7 +199,7 @@ def settings_to_try() -> list[Setting]:
 
 def app_default_setting() -> Setting:
     """The app's defaults for the local model, as the sidebar reads them from the Local kind."""
-    kind = provider_kind(LOCAL)
+    kind = provider_kind("Local")
     defaults = kind.generation_defaults
     return Setting(
         "app defaults",
@@ -253,7 +253,7 @@ def run_setting(
 
     ``threads`` changes how fast llama.cpp runs, not what it writes.
     """
-    provider = make_provider(ProviderSpec(LOCAL))
+    provider = make_provider(ProviderSpec("Local"))
     assert isinstance(provider, LocalModel)
     provider.repeat_penalty = setting.repeat_penalty  # a provider setting, not the sidebar's
     provider.n_threads = threads

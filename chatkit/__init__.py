@@ -11,32 +11,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from chatkit.budget import ContextBudget
 from chatkit.conversation import Conversation, ReplyInfo, Turn
 from chatkit.errors import ChatkitError, ContextOverflow, InvalidDocument
 from chatkit.messages import Message, normalize_messages
-from chatkit.summary import recent_summary
+from chatkit.summary import recent_summary, summarize
 from chatkit.tokens import count_message_tokens, count_tokens, fits_context
 from chatkit.trimming import Chain, KeepAll, LastNTurns, SummarizeOlder, TokenBudget
+from chatkit.window_fill import WindowFill
 
-_LAZY = {
-    "ConversationManager": "chatkit.classic",
-    "ResponsesConversation": "chatkit.classic",
-    "Chatbot": "chatkit.classic",
-    "ConversationSession": "chatkit.classic",
-    "summarize": "chatkit.summary",
-    "OpenAIChat": "chatkit.providers.openai_chat",
-    "OpenAIResponses": "chatkit.providers.openai_responses",
-    "Anthropic": "chatkit.providers.anthropic",
-    "LocalModel": "chatkit.providers.local",
-    "ResponseStore": "chatkit.providers.chained",
-    "LocallyChained": "chatkit.providers.chained",
-}
+# The tutorial's classes (and the SDKs under them) load on first use.
+CLASSIC = ("ConversationManager", "ResponsesConversation", "Chatbot", "ConversationSession")
+PROVIDERS = ("OpenAIChat", "OpenAIResponses", "Anthropic", "LocalModel", "ResponseStore")
 
 __all__ = [
     "Chain",
     "ChatkitError",
-    "ContextBudget",
+    "WindowFill",
     "ContextOverflow",
     "Conversation",
     "InvalidDocument",
@@ -52,12 +42,15 @@ __all__ = [
     "fits_context",
     "normalize_messages",
     "recent_summary",
-    *_LAZY,
+    "summarize",
+    *CLASSIC,
+    *PROVIDERS,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'chatkit' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in CLASSIC:
+        return getattr(importlib.import_module("chatkit.classic"), name)
+    if name in PROVIDERS:
+        return getattr(importlib.import_module("chatkit.providers"), name)
+    raise AttributeError(f"module 'chatkit' has no attribute {name!r}")

@@ -15,8 +15,9 @@ from typing import Any, Literal
 from chatkit.conversation import Conversation, split_turns
 from chatkit.errors import ContextOverflow, EmptyMessage
 from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
-from chatkit.providers.openai_responses import responses_request
+from chatkit.providers.base import GenerationOptions, Provider
+from chatkit.providers.calls import CallResult, request_size
+from chatkit.providers.kinds import provider_kind
 from chatkit.replies import ReplyInfo
 from chatkit.summary import summarize_call
 from chatkit.tokens import count_prompt
@@ -56,7 +57,7 @@ class ModelSummarizer:
         self,
         provider: Provider,
         cache: dict[tuple[Message, ...], str] | None = None,
-        on_call: Callable[[TurnResult], None] | None = None,
+        on_call: Callable[[CallResult], None] | None = None,
     ) -> None:
         self._provider = provider
         self._cache = {} if cache is None else cache
@@ -78,7 +79,7 @@ def make_strategy(
     summarizer: Callable[[Sequence[Message]], str] | None = None,
     *,
     cache: dict[tuple[Message, ...], str] | None = None,
-    on_call: Callable[[TurnResult], None] | None = None,
+    on_call: Callable[[CallResult], None] | None = None,
 ) -> TrimmingStrategy:
     """The trimming strategy for the settings, counting with the provider's tokenizer.
 
@@ -108,7 +109,7 @@ class PreparedTurn:
     previous_response_id: str | None
     prompt_tokens: int
     note: str = ""
-    summary_calls: tuple[TurnResult, ...] = ()  # what a summarizing strategy asked the model
+    summary_calls: tuple[CallResult, ...] = ()  # what a summarizing strategy asked the model
     options: GenerationOptions | None = None
     chained_locally: bool = False  # Responses mode through chatkit's local response store
 
@@ -188,7 +189,7 @@ def prepare_turn(
             f"history and started a new chain (a server-side chain cannot forget)."
         )
         previous = None
-    locally = provider.mode == "responses" and not provider.capabilities.server_side_chaining
+    locally = provider.chains_locally
     return PreparedTurn(
         draft,
         to_send,
@@ -202,7 +203,7 @@ def prepare_turn(
 
 
 def reply_info(
-    result: TurnResult,
+    result: CallResult,
     *,
     note: str = "",
     stopped: bool = False,
@@ -212,7 +213,7 @@ def reply_info(
     usage = result.usage
     sent, received = result.request_bytes, result.received_bytes
     if prepared is not None and prepared.chained_locally and received is None:
-        sent, received = client_request_bytes(prepared, result.model, result.request_bytes)
+        sent, received = client_request_bytes(prepared, result)
     return ReplyInfo(
         provider=result.provider,
         model=result.model,
@@ -233,20 +234,18 @@ def reply_info(
     )
 
 
-def client_request_bytes(
-    prepared: PreparedTurn, model: str, received: int
-) -> tuple[int, int | None]:
+def client_request_bytes(prepared: PreparedTurn, result: CallResult) -> tuple[int, int | None]:
     """``(sent, received)`` bytes of a Responses-mode turn. A provider chained through
     chatkit's local response store was handed a Responses request (the new input and
     ``previous_response_id``) but the model received the whole history: both are kept, so
     every page counts "bytes sent" the same way, as what the client sent."""
+    received = result.request_bytes
     if not prepared.previous_response_id:
         return received, None
-    handed = responses_request(
-        prepared.messages,
-        model,
-        prepared.options,
-        previous_response_id=prepared.previous_response_id,
+    handed = (
+        provider_kind(result.provider)
+        .request_shape("responses")
+        .request(prepared.messages, result.model, prepared.options, prepared.previous_response_id)
     )
     sent = request_size(handed)
     return (sent, received) if sent != received else (received, None)
@@ -281,7 +280,7 @@ def trim_record(prepared: PreparedTurn) -> dict[str, Any]:
     return record
 
 
-def finish_turn(prepared: PreparedTurn, result: TurnResult) -> Conversation:
+def finish_turn(prepared: PreparedTurn, result: CallResult) -> Conversation:
     """The conversation after the turn: the prepared copy plus the reply and its record."""
     conversation = prepared.conversation.copy()
     conversation.add_assistant(
@@ -324,7 +323,7 @@ def send(
     provider: Provider,
     strategy: TrimmingStrategy | None = None,
     options: GenerationOptions | None = None,
-) -> tuple[Conversation, TurnResult]:
+) -> tuple[Conversation, CallResult]:
     """One whole turn without streaming: the new conversation and the call's result."""
     prepared = prepare_turn(conversation, user_text, provider, strategy, options)
     result = provider.complete(prepared.messages, options, prepared.previous_response_id)

@@ -13,21 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import anthropic
-import openai
-
 from chatkit.conversation import conversation_from_messages
 from chatkit.messages import Message, as_messages
 from chatkit.providers.base import MODES, Provider
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.factory import provider_for_client
+from chatkit.providers.kinds import is_provider, provider_for_client
 from chatkit.summary import recent_summary
 from chatkit.trimming import TokenBudget, TrimResult
 
 
 def _model_of(client: Any, model: str) -> str:
     """The model to use: the one given, except that a chatkit provider brings its own."""
-    return model if isinstance(client, openai.OpenAI | anthropic.Anthropic) else client.model
+    return client.model if is_provider(client) else model
 
 
 @dataclass

@@ -87,10 +87,10 @@ def load_config(
         value = environ.get(name)
         return value if value not in (None, "") else secrets.get(name)
 
-    def number(name: str, default: Any, kind: type = int) -> Any:
+    def number(name: str, default: Any, convert: type = int) -> Any:
         value = get(name)
         try:
-            return kind(value) if value is not None else default
+            return convert(value) if value is not None else default
         except (TypeError, ValueError):
             return default
 

@@ -1,48 +1,52 @@
-"""Context windows: how many tokens each model the app offers can read at once."""
+"""Context windows: how many tokens each model the app offers can read at once.
+
+The windows are data, ``chatkit/data/context_windows.toml``: one table per provider (the
+``models_key`` of its endpoint), model name prefixes to tokens.
+"""
 
 from __future__ import annotations
 
+import tomllib
+from functools import cache
+from pathlib import Path
+
 from chatkit.errors import UnknownContextWindow
 
-# Context windows of the models the app offers. Prefixes, longest first; anything else needs
-# a value from the caller. Sources: the providers' model pages.
-CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
-    ("gpt-5", 400_000),
-    ("gpt-4.1", 1_047_576),
-    ("gpt-4o", 128_000),
-    ("chatgpt-4o", 128_000),
-    ("gpt-4-turbo", 128_000),
-    ("gpt-4.5", 128_000),
-    ("gpt-4-32k", 32_768),
-    ("gpt-4-1106", 128_000),
-    ("gpt-4-0125", 128_000),
-    ("gpt-4", 8_192),
-    ("gpt-3.5-turbo-instruct", 4_096),
-    ("gpt-3.5-turbo", 16_385),
-    ("o1-mini", 128_000),
-    ("o1-preview", 128_000),
-    ("o1", 200_000),
-    ("o3", 200_000),
-    ("o4-mini", 200_000),
-    ("claude-", 200_000),
-)
+WINDOWS_FILE = Path(__file__).with_name("data") / "context_windows.toml"
 
 
-def context_window_for(model: str, default: int | None = None) -> int:
+@cache
+def _tables() -> dict[str, dict[str, int]]:
+    data = tomllib.loads(WINDOWS_FILE.read_text(encoding="utf-8"))
+    return {
+        key: {prefix: int(window) for prefix, window in table.items()}
+        for key, table in data.items()
+    }
+
+
+@cache
+def known_context_window(model: str, models_key: str | None = None) -> int | None:
+    """The context window of ``model`` in the table ``models_key`` (None: any table), or None."""
+    tables = _tables()
+    chosen = [tables.get(models_key, {})] if models_key else list(tables.values())
+    matches = [
+        (len(prefix), window)
+        for table in chosen
+        for prefix, window in table.items()
+        if model.startswith(prefix)
+    ]
+    return max(matches)[1] if matches else None
+
+
+def context_window_for(
+    model: str, default: int | None = None, *, models_key: str | None = None
+) -> int:
     """The context window of ``model`` in tokens, or ``default``; unknown with no default raises."""
-    for prefix, window in CONTEXT_WINDOWS:
-        if model.startswith(prefix):
-            return window
+    window = known_context_window(model, models_key)
+    if window is not None:
+        return window
     if default is not None:
         return default
     raise UnknownContextWindow(
         f"chatkit does not know the context window of {model!r}: enter it in tokens."
     )
-
-
-def known_context_window(model: str) -> int | None:
-    """The context window of ``model`` if chatkit knows it, else None."""
-    try:
-        return context_window_for(model)
-    except UnknownContextWindow:
-        return None

@@ -160,17 +160,6 @@ class Conversation:
         self.forks.clear()
         self.title = ""
 
-    def without_last_reply(self) -> Conversation:
-        """A copy ending at the last user message (its replies are dropped, not kept)."""
-        return self._cut(self.trailing_replies_start())
-
-    def without_last_turn(self) -> Conversation:
-        """A copy without the last user message and its reply (dropped, not kept)."""
-        start = self.trailing_replies_start()
-        if start and self.messages[start - 1].role == "user":
-            start -= 1
-        return self._cut(start)
-
     # -- branches ---------------------------------------------------------------------
     @property
     def branch(self) -> Branch:
@@ -182,11 +171,6 @@ class Conversation:
         copy.messages, copy.replies = list(branch.messages), dict(branch.replies)
         copy.forks = dict(branch.forks)
         return copy
-
-    def _cut(self, position: int) -> Conversation:
-        head, _ = self.branch.cut(position)
-        head_forks = {i: f for i, f in head.forks.items() if i < position}
-        return self._with_branch(Branch(head.messages, head.replies, head_forks))
 
     def trailing_replies_start(self) -> int:
         """Where the replies after the last user message start (``len`` if there are none)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chatkit.conversation import Conversation
 from chatkit.prices import cost_of, format_money
-from chatkit.providers.factory import provider_kind
+from chatkit.providers.kinds import provider_kind
 from chatkit.replies import ReplyInfo
 
 
@@ -38,6 +38,7 @@ def reply_cost(info: ReplyInfo) -> float | None:
         (info.input_tokens or 0) + info.summary_input_tokens,
         (info.output_tokens or 0) + info.summary_output_tokens,
         info.cached_input_tokens or 0,
+        models_key=provider_kind(info.provider).models_key,
     )
 
 

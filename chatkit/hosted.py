@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from chatkit.config import AppConfig, HostedSettings
 from chatkit.errors import QuotaExceeded
 from chatkit.prices import cost_of
-from chatkit.providers.base import Usage
-from chatkit.providers.factory import PROVIDER_KINDS, ProviderKind, provider_kind
+from chatkit.providers.calls import Usage
+from chatkit.providers.kinds import ProviderKind, provider_kinds, provider_names
 from chatkit.store.quotas import Counter, Limit, QuotaStore, Refusal, Reservation
 
 HOST_SUBJECT = "host"
@@ -39,12 +39,11 @@ def visitor_endpoints(config: AppConfig, kind: ProviderKind) -> tuple[str, ...]:
 def visitor_providers(config: AppConfig) -> tuple[str, ...]:
     """The providers a visitor may choose (every one when the app is not a hosted demo)."""
     if not config.hosted:
-        return PROVIDER_KINDS
+        return provider_names()
     if config.limits.providers:
-        return tuple(name for name in PROVIDER_KINDS if name in config.limits.providers)
+        return tuple(name for name in provider_names() if name in config.limits.providers)
     allowed = []
-    for name in PROVIDER_KINDS:
-        kind = provider_kind(name)
+    for kind in provider_kinds():
         if kind.asks_base_url:
             usable = bool(visitor_endpoints(config, kind))
         elif kind.capabilities.needs_api_key:
@@ -52,7 +51,7 @@ def visitor_providers(config: AppConfig) -> tuple[str, ...]:
         else:
             usable = True
         if usable:
-            allowed.append(name)
+            allowed.append(kind.name)
     return tuple(allowed)
 
 
@@ -60,14 +59,12 @@ def visitor_models(config: AppConfig, kind: ProviderKind) -> tuple[str, ...]:
     """The models a visitor may choose for ``kind`` in a hosted demo: the host's list, else the
     models the app suggests. ``Provider:model`` names one provider's model; a plain name
     belongs to the providers that suggest it, or to every provider if none does."""
-    suggested_anywhere = {
-        m for name in PROVIDER_KINDS for m in provider_kind(name).suggested_models
-    }
+    suggested_anywhere = {m for other in provider_kinds() for m in other.suggested_models}
     listed = []
     for entry in config.limits.models:
         provider, _, model = entry.partition(":")
         provider, model = provider.strip(), model.strip()
-        if provider not in PROVIDER_KINDS:  # "qwen2.5:7b" is an Ollama model, not a provider
+        if provider not in provider_names():  # "qwen2.5:7b" is an Ollama model, not a provider
             provider, model = "", entry.strip()
         if provider:
             mine = provider == kind.name

@@ -1,8 +1,9 @@
 """What a call costs in money: a small, dated, editable price table, always an estimate.
 
 The table is ``chatkit/data/prices.toml`` (or the file in ``CHATKIT_PRICES_FILE``): per
-million input, cached-input and output tokens, with the date and source of each price.
-Models not in it have no price, and the app shows their tokens only.
+million input, cached-input and output tokens, with the date and source of each price, one
+table per provider (its endpoint's ``models_key``). Models not in it have no price, and the
+app shows their tokens only.
 """
 
 from __future__ import annotations
@@ -41,13 +42,19 @@ class Price:
 
 
 @cache
-def _table(path: str) -> dict[str, Price]:
+def _tables(path: str) -> dict[str, dict[str, Price]]:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+    return {key: _table(entries) for key, entries in data.items() if isinstance(entries, dict)}
+
+
+def _table(entries: dict[str, object]) -> dict[str, Price]:
     table: dict[str, Price] = {}
-    for model, entry in (data.get("models") or {}).items():
+    for model, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
         try:
             table[model] = Price(
                 model=model,
@@ -62,23 +69,36 @@ def _table(path: str) -> dict[str, Price]:
     return table
 
 
-def price_for(model: str) -> Price | None:
-    """The price of ``model`` (the longest listed name it starts with), or None if unknown."""
-    return _price_in(os.environ.get(PRICES_FILE_ENV) or str(DEFAULT_PRICES_FILE), model)
+def price_for(model: str, models_key: str | None = None) -> Price | None:
+    """The price of ``model`` in the table ``models_key`` (None: any table), by the longest
+    listed name it starts with; None if unknown."""
+    path = os.environ.get(PRICES_FILE_ENV) or str(DEFAULT_PRICES_FILE)
+    return _price_in(path, model, models_key)
 
 
 @lru_cache(maxsize=4096)
-def _price_in(path: str, model: str) -> Price | None:
-    table = _table(path)
-    matches = [name for name in table if model == name or model.startswith(name + "-")]
-    return table[max(matches, key=len)] if matches else None
+def _price_in(path: str, model: str, models_key: str | None) -> Price | None:
+    tables = _tables(path)
+    chosen = [tables.get(models_key, {})] if models_key else list(tables.values())
+    matches = [
+        price
+        for table in chosen
+        for name, price in table.items()
+        if model == name or model.startswith(name + "-")
+    ]
+    return max(matches, key=lambda price: len(price.model)) if matches else None
 
 
 def cost_of(
-    model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int = 0,
+    *,
+    models_key: str | None = None,
 ) -> float | None:
     """Dollars for one call of ``model``, or None when its price is not known."""
-    price = price_for(model)
+    price = price_for(model, models_key)
     if price is None:
         return None
     return price.cost(input_tokens, output_tokens, cached_input_tokens)

@@ -70,9 +70,9 @@ class ReplyInfo:
         """Read a reply record, ignoring keys this version does not know."""
         if not isinstance(data, Mapping):
             raise InvalidDocument("A reply record must be an object.")
-        values = {k: v for k, v in data.items() if k in _REPLY_FIELD_KINDS}
+        values = {k: v for k, v in data.items() if k in _REPLY_FIELD_TYPES}
         for key, value in values.items():
-            if not _is_kind(value, _REPLY_FIELD_KINDS[key]):
+            if not _has_type(value, _REPLY_FIELD_TYPES[key]):
                 raise InvalidDocument(f"A reply record's {key} is not {_KIND_WORDS[key]}.")
             if isinstance(value, int) and not isinstance(value, bool) and value < 0:
                 raise InvalidDocument(f"A reply record's {key} is negative ({value}).")
@@ -87,7 +87,7 @@ _REPLY_FIELD_NAMES = tuple(
 )
 
 # What each saved ReplyInfo field must hold (``None`` is allowed where the field allows it).
-_REPLY_FIELD_KINDS: dict[str, tuple[type, bool]] = {
+_REPLY_FIELD_TYPES: dict[str, tuple[type, bool]] = {
     "provider": (str, False),
     "model": (str, False),
     "mode": (str, False),
@@ -111,16 +111,16 @@ _REPLY_FIELD_KINDS: dict[str, tuple[type, bool]] = {
     "response_body": (dict, True),
 }
 _KIND_WORDS = {
-    key: {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}[kind]
-    for key, (kind, _) in _REPLY_FIELD_KINDS.items()
+    key: {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}[expected]
+    for key, (expected, _) in _REPLY_FIELD_TYPES.items()
 }
 
 
 MAX_COUNT = 10**12  # more tokens or bytes than any one call has ever had
 
 
-def _is_kind(value: Any, kind: tuple[type, bool]) -> bool:
-    expected, optional = kind
+def _has_type(value: Any, expected_type: tuple[type, bool]) -> bool:
+    expected, optional = expected_type
     if value is None:
         return optional
     if expected is int and isinstance(value, bool):

@@ -10,7 +10,8 @@ from chatkit.errors import EmptyMessage
 from chatkit.messages import ROLE_LABELS, Message, clip
 
 if TYPE_CHECKING:
-    from chatkit.providers.base import Provider, TurnResult
+    from chatkit.providers.base import Provider
+    from chatkit.providers.calls import CallResult
 
 SUMMARY_LINE_LIMIT = 100
 SEED_HEADING = "Summary of an earlier conversation (continue from it):"
@@ -38,7 +39,7 @@ def transcript(messages: list[Message]) -> str:
     return "\n".join(f"{ROLE_LABELS[m.role]}: {m.content}" for m in messages)
 
 
-def summarize_call(messages: list[Message], provider: Provider) -> TurnResult:
+def summarize_call(messages: list[Message], provider: Provider) -> CallResult:
     """Ask the model for a summary of ``messages``: the whole call, with what it cost."""
     request = Conversation(system_prompt=SUMMARIZE_INSTRUCTIONS)
     request.add_user("Summarize this conversation:\n\n" + transcript(messages))

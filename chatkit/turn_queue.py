@@ -34,8 +34,8 @@ from chatkit.errors import (
     StreamInterrupted,
 )
 from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, Provider, ReplyStream, TurnResult
-from chatkit.providers.local.queue import QueueStatus, watch
+from chatkit.providers.base import GenerationOptions, Provider
+from chatkit.providers.calls import CallResult, ReplyStream, TextDelta, Waiting
 from chatkit.tokens import count_message_tokens
 
 STOPPED_EMPTY = "The reply was stopped before any text arrived: nothing was added."
@@ -107,7 +107,7 @@ class LiveTurn:
     reply: ReplyStream | None = None
     started: float = field(default_factory=time.monotonic)
     # Set while the turn waits for a local model busy with other conversations: its place.
-    waiting: QueueStatus | None = None
+    waiting: Waiting | None = None
     has_text: bool = False  # the reply's first words have arrived
 
     @property
@@ -245,8 +245,7 @@ class TurnQueue:
                 self._stop_requested = False
                 self._touch()
             try:
-                with watch(self._waiting):
-                    self._take(job, base)
+                self._take(job, base)
             except Exception as error:  # a bug must not kill the queue silently
                 with self._lock:
                     self.failure = Failure(job.request, f"The turn failed unexpectedly: {error}")
@@ -255,17 +254,10 @@ class TurnQueue:
                     self.live = None
                     self._touch()
 
-    def _waiting(self, status: QueueStatus) -> None:
-        """(In the worker.) The turn's place in a local model's line, for the page to show."""
-        with self._lock:
-            if self.live is not None:
-                self.live.waiting = None if status.served else status
-                self._touch()
-
     def _take(self, job: TurnJob, base: Conversation) -> None:
         live = self.live
         assert live is not None
-        calls: list[TurnResult] = []
+        calls: list[CallResult] = []
         try:
             strategy = make_strategy(
                 job.trimming, job.provider, cache=self._summaries, on_call=calls.append
@@ -292,9 +284,12 @@ class TurnQueue:
             live.prepared, live.reply, live.phase = prepared, reply, "streaming"
             self._touch()
         try:
-            for _ in reply:
+            for event in reply.events():
                 with self._lock:
-                    if not live.has_text:
+                    if isinstance(event, Waiting):  # its place in a local model's line
+                        live.waiting = None if event.served else event
+                        self._touch()
+                    elif isinstance(event, TextDelta) and not live.has_text:
                         live.has_text = True
                         self._touch()  # the first words wake the page; later ones it polls
                     if self._stop_requested:

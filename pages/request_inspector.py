@@ -4,7 +4,7 @@ import streamlit as st
 
 from chatkit.costs import format_bytes
 from chatkit.markdown import inert_markdown
-from chatkit.teaching.inspector import SHAPE_TITLES, TurnInspection, inspect_turn, turn_choices
+from chatkit.teaching.inspector import TurnInspection, inspect_turn, turn_choices
 from chatkit.ui import state
 from chatkit.ui.charts import size_bars
 from chatkit.ui.teaching import header, model_caption
@@ -24,7 +24,7 @@ def _figures(inspection: TurnInspection) -> None:
     columns[2].metric(
         "Output tokens", f"{approx}{usage['Output tokens']:,}" if usage else "not reported"
     )
-    api = SHAPE_TITLES[inspection.shape].split(":")[0]
+    api = inspection.shape.title.split(":")[0]
     where = f" by {info.provider} {info.model}".rstrip() if info and info.provider else ""
     st.markdown(f"Sent through the **{api}** API{inert_markdown(where)}.")
     if usage.get("Cached input tokens"):
@@ -69,7 +69,7 @@ def _every_shape(inspection: TurnInspection) -> None:
         ),
         width="stretch",
     )
-    for column, shaped in zip(st.columns(3), inspection.shapes, strict=True):
+    for column, shaped in zip(st.columns(len(inspection.shapes)), inspection.shapes, strict=True):
         with column:
             mark = " · the API used" if shaped.is_actual else ""
             st.markdown(f"**{shaped.title}**")
@@ -106,7 +106,7 @@ inspection = inspect_turn(
     conversation,
     choice.assistant_index,
     options=settings.options,
-    fallback_kind=settings.spec.kind,
+    fallback_provider=settings.spec.kind,
     fallback_mode=settings.spec.mode,
     fallback_model=settings.spec.model,
 )

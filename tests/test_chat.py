@@ -18,6 +18,7 @@ from chatkit.errors import ContextOverflow, EmptyMessage
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.turn_queue import TurnRequest
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_input_beyond_the_context_window_offers_trimming(openai_client):
 
 def test_regenerate_resends_the_last_user_message(server, chat_provider):
     conversation, _ = send(Conversation(), "My name is Alice.", chat_provider)
-    again, _ = send(conversation.without_last_reply(), None, chat_provider)
+    again, _ = send(TurnRequest(None).base(conversation), None, chat_provider)  # Regenerate
     assert len(again.messages) == 2
     assert server.last_request("/chat/completions").body["messages"][-1]["content"] == (
         "My name is Alice."

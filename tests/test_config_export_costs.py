@@ -11,13 +11,7 @@ from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
 from chatkit.errors import InvalidDocument
 from chatkit.export import MAX_IMPORT_BYTES, from_json, to_json, to_markdown
-from chatkit.providers.factory import (
-    ANTHROPIC,
-    LOCAL,
-    OPENAI,
-    default_provider_kind,
-    provider_variables,
-)
+from chatkit.providers.kinds import default_provider_kind, provider_variables
 
 
 def _conversation() -> Conversation:
@@ -77,9 +71,9 @@ def test_config_never_shows_keys_in_its_repr():
 
 
 def test_default_provider_is_local_without_any_key():
-    assert default_provider_kind({}, {}) == LOCAL
-    assert default_provider_kind({"OPENAI_API_KEY": "k"}, {}) == OPENAI
-    assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "k"}) == ANTHROPIC
+    assert default_provider_kind({}, {}) == "Local"
+    assert default_provider_kind({"OPENAI_API_KEY": "k"}, {}) == "OpenAI"
+    assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "k"}) == "Anthropic"
 
 
 def test_json_export_round_trips_without_bodies_and_with_a_new_id():

@@ -129,11 +129,11 @@ def test_clear_forgets_the_turns_but_keeps_the_system_prompt() -> None:
     assert conversation.turns == []
 
 
-def test_without_last_reply_and_without_last_turn_leave_the_original_alone() -> None:
+def test_regenerate_and_edit_start_from_a_copy_and_leave_the_original_alone() -> None:
     conversation = _alice()
     before = conversation.copy()
-    regenerate = conversation.without_last_reply()
-    edit = conversation.without_last_turn()
+    regenerate = conversation.branched_at(conversation.trailing_replies_start())
+    edit = conversation.branched_at(len(conversation.messages) - 2)
     assert regenerate.messages[-1] == Message("user", "What is my name?")
     assert edit.messages[-1] == Message("assistant", "Nice to meet you, Alice!")
     assert conversation == before

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 import chatkit.encodings
 import chatkit.tokens
-from chatkit.budget import ContextBudget
 from chatkit.context_windows import context_window_for
 from chatkit.encodings import install_offline_encoding
 from chatkit.errors import UnknownContextWindow
@@ -35,6 +34,7 @@ from chatkit.tokens import (
     fits_context,
     tokenizer_for_model,
 )
+from chatkit.window_fill import WindowFill
 
 if TYPE_CHECKING:
     import bpe_openai
@@ -282,46 +282,44 @@ def test_fits_context_is_inclusive_at_the_limit() -> None:
     assert not fits_context(_user("word " * 9000))
 
 
-# -- context budget ------------------------------------------------------------------------
+# -- how a prompt fills the window ----------------------------------------------------------
 
 
-def test_context_budget_splits_the_prompt_into_its_parts() -> None:
+def test_the_window_fill_splits_the_prompt_into_its_parts() -> None:
     system = [Message("system", "You are a Python tutor.")]
     history = [
         Message("user", "What is a list?"),
         Message("assistant", "A list is a mutable sequence..."),
     ]
     current = [Message("user", "Show me an example")]
-    budget = ContextBudget.of(
-        system + history + current, context_window=1000, reserved_for_reply=200
-    )
+    fill = WindowFill.of(system + history + current, context_window=1000, reserved_for_reply=200)
     # Each part costs what it would cost alone (the reply priming counts with the current turn).
-    assert budget.system_prompt == count_tokens(system) - 3
-    assert budget.history == count_tokens(history) - 3
-    assert budget.current_turn == count_tokens(current)
-    assert budget.used == count_tokens(system + history + current)
-    assert budget.free == 1000 - 200 - budget.used
-    assert budget.fits and budget.exact
-    assert [label for label, _ in budget.parts()] == [
+    assert fill.system_prompt == count_tokens(system) - 3
+    assert fill.history == count_tokens(history) - 3
+    assert fill.current_turn == count_tokens(current)
+    assert fill.used == count_tokens(system + history + current)
+    assert fill.free == 1000 - 200 - fill.used
+    assert fill.fits and fill.exact
+    assert [label for label, _ in fill.parts()] == [
         "System prompt",
         "History",
         "Current turn",
         "Reserved for reply",
         "Free",
     ]
-    assert sum(tokens for _, tokens in budget.parts()) == 1000
+    assert sum(tokens for _, tokens in fill.parts()) == 1000
 
 
 def test_context_budget_says_when_the_prompt_does_not_fit() -> None:
-    budget = ContextBudget.of(COOKBOOK_MESSAGES, context_window=150, reserved_for_reply=100)
-    assert not budget.fits
-    assert budget.free == 150 - 100 - 124
-    assert dict(budget.parts())["Free"] == 0
+    fill = WindowFill.of(COOKBOOK_MESSAGES, context_window=150, reserved_for_reply=100)
+    assert not fill.fits
+    assert fill.free == 150 - 100 - 124
+    assert dict(fill.parts())["Free"] == 0
 
 
 def test_context_budget_of_an_estimate_is_marked_as_one() -> None:
-    budget = ContextBudget.of(COOKBOOK_MESSAGES, context_window=1000, model="claude-sonnet-4-5")
-    assert not budget.exact and "Estimate" in budget.note
+    fill = WindowFill.of(COOKBOOK_MESSAGES, context_window=1000, model="claude-sonnet-4-5")
+    assert not fill.exact and "Estimate" in fill.note
 
 
 @pytest.mark.parametrize(

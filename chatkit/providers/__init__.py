@@ -1,9 +1,11 @@
-"""Providers: one module per API, each filling the same ``Provider`` shape.
+"""Providers: one module per API, each filling the same ``Provider`` shape, and one record
+(``ProviderKind``) per provider the app offers.
 
-The door: the protocol and result types (``base``), the catalogue of providers the app offers
-and the function that builds one (``factory``), and local chaining (``chained``). The SDK
-providers and the local model load on first use: ``chatkit.providers.OpenAIChat`` and the
-like import their SDK (or llama.cpp) only when asked for.
+The door: the protocol and the shared plumbing (``base``), what a call streams and returns
+(``calls``), the records and the functions that build providers from them (``kinds``), and
+local chaining (``chained``). The provider classes load on first use:
+``chatkit.providers.OpenAIChat`` and the like import their SDK (or llama.cpp) only when asked
+for.
 """
 
 from __future__ import annotations
@@ -11,41 +13,46 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from chatkit.providers.base import (
-    MODES,
-    Capabilities,
-    GenerationOptions,
-    Provider,
+from chatkit.providers.base import MODES, ApiShape, Capabilities, GenerationOptions, Provider
+from chatkit.providers.calls import (
+    CallResult,
+    Finished,
     ReplyStream,
-    StreamingProvider,
-    TurnResult,
+    StreamEvent,
+    TextDelta,
     Usage,
+    UsageReport,
+    Waiting,
     request_size,
 )
 from chatkit.providers.chained import LocallyChained, ResponseStore
-from chatkit.providers.factory import (
-    PROVIDER_KINDS,
+from chatkit.providers.kinds import (
     ProviderKind,
     ProviderSpec,
+    api_shapes,
     default_provider_kind,
     in_mode,
     make_provider,
     provider_for_client,
     provider_kind,
+    provider_kinds,
+    provider_names,
     provider_variables,
 )
 
-_LAZY = {
+PROVIDER_CLASSES = {
     "OpenAIChat": "chatkit.providers.openai_chat",
     "OpenAIResponses": "chatkit.providers.openai_responses",
     "Anthropic": "chatkit.providers.anthropic",
-    "LocalModel": "chatkit.providers.local",
+    "LocalModel": "chatkit.providers.local.model",
 }
 
 __all__ = [
     "MODES",
-    "PROVIDER_KINDS",
+    "ApiShape",
+    "CallResult",
     "Capabilities",
+    "Finished",
     "GenerationOptions",
     "LocallyChained",
     "Provider",
@@ -53,22 +60,27 @@ __all__ = [
     "ProviderSpec",
     "ReplyStream",
     "ResponseStore",
-    "StreamingProvider",
-    "TurnResult",
+    "StreamEvent",
+    "TextDelta",
     "Usage",
+    "UsageReport",
+    "Waiting",
+    "api_shapes",
     "default_provider_kind",
     "in_mode",
     "make_provider",
     "provider_for_client",
     "provider_kind",
+    "provider_kinds",
+    "provider_names",
     "provider_variables",
     "request_size",
-    *_LAZY,
+    *PROVIDER_CLASSES,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = PROVIDER_CLASSES.get(name)
     if module is None:
         raise AttributeError(f"module 'chatkit.providers' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

@@ -1,9 +1,12 @@
-"""Anthropic Messages: a top-level ``system``, ``max_tokens`` always, turns that alternate."""
+"""Anthropic Messages: a top-level ``system``, ``max_tokens`` always, turns that alternate.
+
+``Anthropic`` is the API on the official SDK; the ``Anthropic`` provider kind offers it, with
+Responses mode kept by chatkit's local response store (the API keeps no state).
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,20 +15,20 @@ import anthropic
 from chatkit.errors import ChatkitError
 from chatkit.messages import Message, merge_consecutive
 from chatkit.providers.base import (
+    ApiShape,
     Capabilities,
     GenerationOptions,
-    TurnGenerator,
-    TurnResult,
-    Usage,
+    Prompt,
+    Provider,
     split_system,
 )
-from chatkit.providers.clients import ANTHROPIC_HOST, SdkProvider, anthropic_client
-from chatkit.providers.sdk_errors import (
-    ANTHROPIC_ERRORS,
-    closed_early,
-    from_anthropic_error,
-    stream_failure,
-)
+from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
+from chatkit.providers.chained import ResponseStore
+from chatkit.providers.endpoints import ANTHROPIC_ENDPOINT, anthropic_client
+from chatkit.providers.kinds import ProviderKind, ProviderSpec
+from chatkit.providers.openai_responses import RESPONSES
+from chatkit.providers.sdk import Reading, Sdk, SdkProvider, Sent
+from chatkit.providers.sdk_errors import ANTHROPIC_ERRORS, from_anthropic_error
 from chatkit.providers.server_tokens import (
     COUNT_TIMEOUT_SECONDS,
     CountingFailed,
@@ -88,6 +91,13 @@ def anthropic_count_methods(
     return (CountMethod("Anthropic's /v1/messages/count_tokens", count),)
 
 
+MESSAGES = ApiShape(
+    "anthropic",
+    "Anthropic Messages: top-level system + messages",
+    lambda messages, model, options, _previous: anthropic_request(messages, model, options),
+)
+
+
 def _message_usage(usage: Any) -> Usage:
     """chatkit's usage: Anthropic's input tokens with cache reads and writes added in."""
     cached = (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
@@ -96,12 +106,19 @@ def _message_usage(usage: Any) -> Usage:
     )
 
 
-ANTHROPIC_CAPABILITIES = Capabilities(
-    streaming=True,
-    server_side_chaining=False,
-    sampling_parameters=False,
-    exact_token_counts=False,
-    needs_api_key=True,
+def _server_counts(provider: SdkProvider) -> tuple[CountMethod, ...]:
+    """Anthropic's counts need a key: without one, the labelled estimate."""
+    if provider.endpoint.client is None and not provider.endpoint.key():
+        return ()
+    return anthropic_count_methods(provider.sdk_client, provider.model)
+
+
+ANTHROPIC_SDK = Sdk(
+    anthropic_client,
+    ANTHROPIC_ERRORS,
+    from_anthropic_error,
+    lambda _base_url: ANTHROPIC_ENDPOINT,
+    _server_counts,
 )
 
 
@@ -109,114 +126,87 @@ ANTHROPIC_CAPABILITIES = Capabilities(
 class Anthropic(SdkProvider):
     """Anthropic's Messages API on the official SDK."""
 
-    client: anthropic.Anthropic | None = None
+    SDK = ANTHROPIC_SDK
 
-    OWN_HOST = ANTHROPIC_HOST
-    BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+    def _body(self, prompt: Prompt, *, stream: bool) -> dict[str, Any]:
+        return anthropic_request(prompt.messages, self.model, prompt.options, stream=stream)
 
-    def _default_name(self) -> str:
-        return "Anthropic"
+    def _send(self, client: anthropic.Anthropic, body: dict[str, Any]) -> Any:
+        return client.messages.create(**body)
 
-    def _count_methods(self) -> tuple[CountMethod, ...]:
-        """Counting needs a key: without one, the labelled estimate."""
-        if self.client is None and not (self.api_key or os.environ.get("ANTHROPIC_API_KEY")):
-            return ()
-        return anthropic_count_methods(self._client, self.model)
-
-    def _error(self, exc: Exception) -> ChatkitError:
-        return from_anthropic_error(exc, provider=self.label, model=self.model)
-
-    def _declared_capabilities(self) -> Capabilities:
-        return ANTHROPIC_CAPABILITIES
-
-    def _make_client(self) -> anthropic.Anthropic:
-        return anthropic_client(self.api_key, self.base_url)
-
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        return anthropic_request(messages, self.model, options)
-
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
-        body = self.build_request(messages, options)
-        client = self._client()
-        try:
-            stream = client.messages.create(**body)
-        except ANTHROPIC_ERRORS as exc:
-            raise self._error(exc) from exc
-        parts: list[str] = []
-        message_id: str | None = None
+    def _read(self, stream: Any, reading: Reading) -> Iterator[StreamEvent]:
         usage = Usage(0, 0)
-        stop_reason: str | None = None
-        finished = False
-        try:
-            with stream:
-                for event in stream:
-                    kind = event.type
-                    if kind == "message_start":
-                        message_id = event.message.id
-                        usage = _message_usage(event.message.usage)
-                    elif kind == "content_block_delta" and event.delta.type == "text_delta":
-                        parts.append(event.delta.text)
-                        yield event.delta.text
-                    elif kind == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
-                        # cumulative output tokens
-                        output_tokens = event.usage.output_tokens or usage.output_tokens
-                        usage = replace(usage, output_tokens=output_tokens)
-                    elif kind == "message_stop":
-                        finished = True
-        except ANTHROPIC_ERRORS as exc:
-            raise stream_failure(self._error(exc), parts) from exc
-        if not finished:
-            raise closed_early(self.label, parts)
-        text = "".join(parts)
-        return self.result(
-            text,
-            body,
-            usage=usage,
-            response_id=message_id,
-            finish_reason=stop_reason,
-            response_body={
-                "id": message_id,
+        for event in stream:
+            event_type = event.type
+            if event_type == "message_start":
+                reading.response_id = event.message.id
+                usage = _message_usage(event.message.usage)
+                yield from reading.usage_seen(usage)
+            elif event_type == "content_block_delta" and event.delta.type == "text_delta":
+                yield TextDelta(event.delta.text)
+            elif event_type == "message_delta":
+                reading.finish_reason = event.delta.stop_reason or reading.finish_reason
+                # cumulative output tokens
+                output_tokens = event.usage.output_tokens or usage.output_tokens
+                usage = replace(usage, output_tokens=output_tokens)
+                yield from reading.usage_seen(usage)
+            elif event_type == "message_stop":
+                yield from reading.finish(reading.finish_reason)
+        reading.usage = usage
+
+    def _finish(self, sent: Sent, reading: Reading) -> CallResult:
+        text, usage = reading.text, reading.usage or Usage(0, 0)
+        return self._streamed(
+            sent,
+            reading,
+            {
+                "id": reading.response_id,
                 "type": "message",
                 "role": "assistant",
                 "model": self.model,
                 "content": [{"type": "text", "text": text}],
-                "stop_reason": stop_reason,
+                "stop_reason": reading.finish_reason,
                 "usage": {
                     "input_tokens": usage.input_tokens - usage.cached_input_tokens,
                     "output_tokens": usage.output_tokens,
                 },
             },
-            note="Response body assembled from the stream's events.",
         )
 
-    def _complete(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnResult:
-        body = anthropic_request(messages, self.model, options, stream=False)
-        try:
-            message = self._client().messages.create(**body)
-        except ANTHROPIC_ERRORS as exc:
-            raise self._error(exc) from exc
+    def _finish_plain(self, sent: Sent) -> CallResult:
+        message = sent.answer
         text = "".join(block.text for block in message.content if block.type == "text")
         return self.result(
             text,
-            body,
+            sent.body,
             usage=_message_usage(message.usage),
             response_id=message.id,
             finish_reason=message.stop_reason,
             response_body=message.model_dump(mode="json", exclude_none=True),
         )
+
+
+def _build(spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore) -> Provider:
+    endpoint = ANTHROPIC_ENDPOINT.chosen(base_url=spec.base_url, api_key=api_key, client=client)
+    return Anthropic(spec.model, endpoint=endpoint, context_window_tokens=spec.context_window)
+
+
+PROVIDER_KINDS = (
+    ProviderKind(
+        ANTHROPIC_ENDPOINT.name,
+        Capabilities(sampling_parameters=False),
+        _build,
+        shapes={"chat": MESSAGES, "responses": RESPONSES},
+        order=20,
+        mode_labels={"chat": "Messages", "responses": "Messages + local chaining"},
+        endpoint=ANTHROPIC_ENDPOINT,
+        suggested_models=(
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5",
+            "claude-opus-4-7",
+            "claude-sonnet-5-5",
+        ),
+        default_when=("ANTHROPIC_API_KEY",),
+        takes_client=lambda client: isinstance(client, anthropic.Anthropic),
+    ),
+)

@@ -1,44 +1,27 @@
-"""The provider protocol and the result types every provider fills in.
+"""The provider protocol, the data that describes providers, and the plumbing they share.
 
-A provider turns chatkit messages into one API's request, streams the reply as plain text
-chunks, and ends with a ``TurnResult``: the full text, the usage as billed, the exact request
-body and its size, and the response id. Streaming is a sync generator (it plugs straight into
-``st.write_stream``); the result is read from the ``ReplyStream`` once it is exhausted.
+A provider turns chatkit messages into one API's request and streams the reply as typed events
+(``chatkit.providers.calls``), ending with a ``CallResult``: the text, the usage as billed, the
+exact request body and its size, the response id. ``StreamingProvider`` builds ``stream`` and
+``complete`` on one ``_generate``; ``WrappedProvider`` is a provider around another (a time
+limit, a meter, a local chain). ``ApiShape`` names one API's request format and its pure
+builder, for the request inspector.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
 from chatkit.context_windows import known_context_window
 from chatkit.messages import Message
+from chatkit.providers.calls import CallResult, EventGenerator, ReplyStream, request_size
 from chatkit.tokens import Tokenizer, tokenizer_for_model
 
 # "chat": the whole message list goes every turn; "responses": turns chain by
 # previous_response_id (on the server, or in chatkit's local response store).
 MODES: tuple[str, ...] = ("chat", "responses")
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Tokens of one call as the provider billed them.
-
-    ``input_tokens`` is the total input, cached tokens included (OpenAI's convention;
-    Anthropic's cache reads and writes are added in). ``estimated`` is True when chatkit
-    counted locally instead of reading the provider's figure.
-    """
-
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int = 0
-    estimated: bool = False
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
 
 
 @dataclass(frozen=True)
@@ -48,6 +31,14 @@ class GenerationOptions:
     max_output_tokens: int | None = None
     temperature: float | None = None
     seed: int | None = None
+
+    def in_body(self, max_tokens: str, *, seed: bool = False) -> dict[str, Any]:
+        """The options that are set, in an API's words: its name for the reply's limit, and
+        ``seed`` where the API takes one."""
+        sent = {max_tokens: self.max_output_tokens, "temperature": self.temperature}
+        if seed:
+            sent["seed"] = self.seed
+        return {name: value for name, value in sent.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -62,84 +53,6 @@ class Capabilities:
     loads_in_process: bool = False  # a local model: the first call loads it (show progress)
 
 
-@dataclass(frozen=True)
-class TurnResult:
-    """One finished call: what came back, what it cost, and exactly what was sent."""
-
-    text: str
-    provider: str
-    model: str
-    mode: str
-    request_body: dict[str, Any]
-    request_bytes: int
-    usage: Usage | None = None
-    response_id: str | None = None
-    previous_response_id: str | None = None
-    finish_reason: str | None = None
-    response_body: dict[str, Any] | None = None
-    note: str = ""
-    stopped: bool = False
-    received_bytes: int | None = None  # locally chained: the request the model received
-
-
-def request_size(body: dict[str, Any]) -> int:
-    """Bytes of a request body as the SDKs send it (compact UTF-8 JSON)."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
-TurnGenerator: TypeAlias = Generator[str, None, TurnResult]
-
-
-class ReplyStream:
-    """Text chunks of a reply as they arrive; ``result`` once the stream is exhausted.
-
-    ``partial_text`` always holds what has arrived so far, so a caller interrupted mid-stream
-    (a stop button) can keep it. ``stop()`` closes the underlying SDK stream.
-    """
-
-    def __init__(self, generator: TurnGenerator) -> None:
-        self._generator = generator
-        self._chunks: list[str] = []
-        self.result: TurnResult | None = None
-        self.stopped = False
-
-    def __iter__(self) -> Iterator[str]:
-        while True:
-            try:
-                chunk = next(self._generator)
-            except StopIteration as finished:
-                self.result = finished.value
-                return
-            if chunk:
-                self._chunks.append(chunk)
-                yield chunk
-
-    @property
-    def partial_text(self) -> str:
-        return "".join(self._chunks)
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None
-
-    def stop(self) -> None:
-        """Stop generating; what arrived stays in ``partial_text``.
-
-        Call it from the thread that iterates the stream (a generator cannot be closed while
-        another thread is inside it); another thread should only read ``partial_text``.
-        """
-        self.stopped = True
-        self._generator.close()
-
-    def finish(self) -> TurnResult:
-        """Consume the rest of the stream and return the result."""
-        for _ in self:
-            pass
-        if self.result is None:  # pragma: no cover - generators always return a result
-            raise RuntimeError("The stream ended without a result.")
-        return self.result
-
-
 class Provider(Protocol):
     """One model behind one API mode.
 
@@ -151,7 +64,11 @@ class Provider(Protocol):
     name: str
     model: str
     mode: str
-    capabilities: Capabilities
+
+    @property
+    def chains_locally(self) -> bool:
+        """Responses mode kept by chatkit's local response store (no server-side chain)."""
+        ...
 
     def build_request(
         self,
@@ -176,7 +93,7 @@ class Provider(Protocol):
         previous_response_id: str | None = None,
         *,
         stream: bool = True,
-    ) -> TurnResult:
+    ) -> CallResult:
         """The whole reply at once; ``stream=False`` asks an HTTP API for a plain
         (not streamed) response, as the SDKs' ``create()`` does by default."""
         ...
@@ -190,15 +107,66 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ApiShape:
+    """One API's request format: its name, how the inspector titles it, the pure function that
+    builds its streamed request body from chatkit messages, and whether it can continue from
+    a ``previous_response_id`` (``chains``)."""
+
+    name: str
+    title: str
+    build: Callable[..., dict[str, Any]]
+    chains: bool = False
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        model: str,
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The body this API would get for ``messages`` (chaining where the API can)."""
+        return self.build(messages, model, options, previous_response_id)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What one call is asked: the whole conversation to send (system prompt first, already
+    trimmed), the generation options, and the response to continue from (Responses mode)."""
+
+    messages: tuple[Message, ...]
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    previous_response_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> Prompt:
+        return cls(tuple(messages), options or GenerationOptions(), previous_response_id)
+
+    def with_messages(self, messages: Sequence[Message]) -> Prompt:
+        """The same call with other messages (and no chain: they are the whole history)."""
+        return Prompt(tuple(messages), self.options)
+
+
 @dataclass
 class StreamingProvider:
-    """Shared plumbing: ``stream`` wraps ``_generate``; ``complete`` is built on ``stream``."""
+    """Shared plumbing: ``build_request``, ``stream`` and ``complete`` take the protocol's
+    arguments once, as a ``Prompt``, and hand it to what each provider fills in:
+    ``_request_body``, ``_generate`` (its stream) and, where it has another way to answer at
+    once, ``_complete``."""
 
     model: str
     name: str = "provider"
     mode: str = "chat"
-    capabilities: Capabilities = field(default_factory=Capabilities)
     context_window_tokens: int | None = None
+
+    @property
+    def chains_locally(self) -> bool:
+        return False
 
     def tokenizer(self) -> Tokenizer:
         """The model's tokenizer (exact for OpenAI models tiktoken knows, else an estimate)."""
@@ -208,9 +176,9 @@ class StreamingProvider:
         """The window given at construction, else the known one for the model, else None."""
         return self.context_window_tokens or known_context_window(self.model)
 
-    def result(self, text: str, body: dict[str, Any], **details: Any) -> TurnResult:
-        """This provider's ``TurnResult`` for ``text``, with the request body and its size."""
-        return TurnResult(
+    def result(self, text: str, body: dict[str, Any], **details: Any) -> CallResult:
+        """This provider's ``CallResult`` for ``text``, with the request body and its size."""
+        return CallResult(
             text=text,
             provider=self.name,
             model=self.model,
@@ -220,13 +188,14 @@ class StreamingProvider:
             **details,
         )
 
-    def _generate(
+    def build_request(
         self,
         messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:  # pragma: no cover - every provider overrides it
-        raise NotImplementedError
+        options: GenerationOptions | None = None,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The exact JSON body this provider would send (pure; for the request inspector)."""
+        return self._request_body(Prompt.of(messages, options, previous_response_id))
 
     def stream(
         self,
@@ -234,10 +203,8 @@ class StreamingProvider:
         options: GenerationOptions | None = None,
         previous_response_id: str | None = None,
     ) -> ReplyStream:
-        """Stream the reply to ``messages`` as text chunks."""
-        return ReplyStream(
-            self._generate(list(messages), options or GenerationOptions(), previous_response_id)
-        )
+        """Stream the reply to ``messages``: its events, or its text when iterated."""
+        return ReplyStream(self._generate(Prompt.of(messages, options, previous_response_id)))
 
     def complete(
         self,
@@ -246,17 +213,26 @@ class StreamingProvider:
         previous_response_id: str | None = None,
         *,
         stream: bool = True,
-    ) -> TurnResult:
+    ) -> CallResult:
         """The whole reply at once (the stream, consumed). Providers over an HTTP API send a
         plain request instead when ``stream=False``; in-process ones have only one way."""
-        return self.stream(messages, options, previous_response_id).finish()
+        return self._complete(Prompt.of(messages, options, previous_response_id), stream=stream)
+
+    def _complete(self, prompt: Prompt, *, stream: bool) -> CallResult:
+        return ReplyStream(self._generate(prompt)).finish()
+
+    def _request_body(self, prompt: Prompt) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _generate(self, prompt: Prompt) -> EventGenerator:  # pragma: no cover
+        raise NotImplementedError
 
 
 @dataclass
 class WrappedProvider(StreamingProvider):
     """A provider around ``inner`` (a time limit, a meter, a local chain): it answers to the
-    inner provider's name, model, mode and capabilities, and counts with its tokenizer and
-    window, unless a subclass says otherwise."""
+    inner provider's name, model and mode, counts with its tokenizer and window, and sends
+    its requests, unless a subclass says otherwise."""
 
     model: str = ""  # taken from ``inner``
     inner: Provider | None = None
@@ -267,7 +243,10 @@ class WrappedProvider(StreamingProvider):
         self.name = self.inner.name
         self.model = self.inner.model
         self.mode = self.inner.mode
-        self.capabilities = self.inner.capabilities
+
+    @property
+    def chains_locally(self) -> bool:
+        return self.inner.chains_locally
 
     def tokenizer(self) -> Tokenizer:
         return self.inner.tokenizer()
@@ -275,15 +254,29 @@ class WrappedProvider(StreamingProvider):
     def context_window(self) -> int | None:
         return self.inner.context_window()
 
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        return self.inner.build_request(
-            messages, options or GenerationOptions(), previous_response_id
-        )
+    def _request_body(self, prompt: Prompt) -> dict[str, Any]:
+        return self.inner.build_request(*_arguments(prompt))
+
+    def _inner_stream(self, prompt: Prompt) -> ReplyStream:
+        """The inner provider's stream for ``prompt``."""
+        return self.inner.stream(*_arguments(prompt))
+
+    def _relay(self, stream: ReplyStream) -> EventGenerator:
+        """``stream``'s events passed on, and its result returned; leaving early (a stop, an
+        error, a closed generator) closes the inner call."""
+        try:
+            yield from stream.events()
+        finally:
+            if not stream.done:
+                stream.stop()
+        assert stream.result is not None
+        return stream.result
+
+
+def _arguments(
+    prompt: Prompt,
+) -> tuple[tuple[Message, ...], GenerationOptions, str | None]:
+    return prompt.messages, prompt.options, prompt.previous_response_id
 
 
 def chat_messages(messages: Sequence[Message], system_role: str = "system") -> list[dict[str, str]]:

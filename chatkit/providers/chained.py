@@ -17,14 +17,8 @@ from typing import Any
 
 from chatkit.errors import PreviousResponseNotFound
 from chatkit.messages import Message
-from chatkit.providers.base import (
-    GenerationOptions,
-    TurnGenerator,
-    TurnResult,
-    WrappedProvider,
-    new_input,
-    split_system,
-)
+from chatkit.providers.base import Prompt, WrappedProvider, new_input, split_system
+from chatkit.providers.calls import CallResult, EventGenerator
 
 LOCAL_RESPONSE_PREFIX = "resp_local_"
 
@@ -97,6 +91,16 @@ class ResponseStore:
             messages.append(item.output)
         return messages
 
+    def rebuild(self, messages: Sequence[Message], previous_response_id: str) -> list[Message]:
+        """The whole conversation a chained call stands for: the current instructions, the
+        chain ending at ``previous_response_id``, and the new input in ``messages``.
+
+        Raises ``PreviousResponseNotFound`` if any link of the chain is missing.
+        """
+        instructions, _ = split_system(messages)
+        head = [Message("system", instructions)] if instructions else []
+        return head + self.history(previous_response_id) + new_input(messages)
+
 
 @dataclass
 class LocallyChained(WrappedProvider):
@@ -113,75 +117,47 @@ class LocallyChained(WrappedProvider):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.mode = "responses"
-        self.capabilities = replace(self.inner.capabilities, server_side_chaining=False)
 
-    def _messages_to_send(
-        self, messages: Sequence[Message], previous_response_id: str | None
-    ) -> tuple[list[Message], str]:
-        instructions, _ = split_system(messages)
-        head = [Message("system", instructions)] if instructions else []
-        if previous_response_id is None:
-            return list(messages), ""
+    @property
+    def chains_locally(self) -> bool:
+        return True
+
+    def _to_send(self, prompt: Prompt) -> tuple[Prompt, str]:
+        """What the wrapped provider is sent (the whole history), and a note saying how."""
+        previous = prompt.previous_response_id
+        if previous is None:
+            return prompt, ""
         try:
-            history = self.store.history(previous_response_id)
+            rebuilt = self.store.rebuild(prompt.messages, previous)
         except PreviousResponseNotFound:
-            return list(messages), (
-                f"The local response store has no response {previous_response_id}; "
+            return prompt.with_messages(prompt.messages), (
+                f"The local response store has no response {previous}; "
                 f"sent the full history instead and started a new chain."
             )
-        rebuilt = head + history + new_input(messages)
-        return (
-            rebuilt,
-            f"Chained locally: rebuilt {len(history)} earlier messages from the response store.",
+        earlier = sum(1 for m in rebuilt if not m.is_instruction) - len(new_input(prompt.messages))
+        return prompt.with_messages(rebuilt), (
+            f"Chained locally: rebuilt {earlier} earlier messages from the response store."
         )
 
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        to_send, _ = self._messages_to_send(messages, previous_response_id)
-        return self.inner.build_request(to_send, options or GenerationOptions())
+    def _request_body(self, prompt: Prompt) -> dict[str, Any]:
+        to_send, _ = self._to_send(prompt)
+        return super()._request_body(to_send)
 
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
-        to_send, note = self._messages_to_send(messages, previous_response_id)
-        stream = self.inner.stream(to_send, options)
-        try:
-            yield from stream
-        finally:
-            if not stream.done:
-                stream.stop()
-        assert stream.result is not None
-        return self._record(messages, previous_response_id, stream.result, note)
+    def _generate(self, prompt: Prompt) -> EventGenerator:
+        to_send, note = self._to_send(prompt)
+        result = yield from self._relay(self._inner_stream(to_send))
+        return self._record(prompt, result, note)
 
-    def complete(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-        *,
-        stream: bool = True,
-    ) -> TurnResult:
+    def _complete(self, prompt: Prompt, *, stream: bool) -> CallResult:
         """The whole reply through the wrapped provider's own ``complete``."""
-        to_send, note = self._messages_to_send(messages, previous_response_id)
-        result = self.inner.complete(to_send, options or GenerationOptions(), stream=stream)
-        return self._record(messages, previous_response_id, result, note)
+        to_send, note = self._to_send(prompt)
+        result = self.inner.complete(to_send.messages, to_send.options, stream=stream)
+        return self._record(prompt, result, note)
 
-    def _record(
-        self,
-        messages: Sequence[Message],
-        previous_response_id: str | None,
-        result: TurnResult,
-        note: str,
-    ) -> TurnResult:
+    def _record(self, prompt: Prompt, result: CallResult, note: str) -> CallResult:
         """Store the reply as a response of the chain; the result carries its id."""
-        chained_from = previous_response_id if previous_response_id in self.store else None
+        messages, previous = prompt.messages, prompt.previous_response_id
+        chained_from = previous if previous in self.store else None
         instructions, _ = split_system(messages)
         stored = self.store.add(
             chained_from,

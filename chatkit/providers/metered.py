@@ -9,18 +9,11 @@ error (one sentence) and the call never starts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chatkit.errors import ChatkitError
-from chatkit.messages import Message
-from chatkit.providers.base import (
-    GenerationOptions,
-    TurnGenerator,
-    Usage,
-    WrappedProvider,
-)
+from chatkit.providers.base import Prompt, WrappedProvider
+from chatkit.providers.calls import EventGenerator, Usage
 from chatkit.tokens import count_message_tokens
 
 # What a reply may take when the call sets no limit (the APIs' own defaults are larger, but a
@@ -51,41 +44,19 @@ class Metered(WrappedProvider):
             raise ValueError("Metered needs the provider it wraps and a meter.")
         super().__post_init__()
 
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
+    def _generate(self, prompt: Prompt) -> EventGenerator:
         tokenizer = self.inner.tokenizer()
-        prompt = count_message_tokens(messages, self.model, tokenizer=tokenizer).total
-        cap = options.max_output_tokens or DEFAULT_OUTPUT_RESERVE
-        booking = self.meter.reserve(self.model, prompt, cap)
-        stream = self.inner.stream(messages, options, previous_response_id)
-        settled = False
-
-        def settle(usage: Usage) -> None:
-            nonlocal settled
-            if not settled:
-                settled = True
-                self.meter.settle(booking, self.model, usage)
-
-        def estimate() -> Usage:
-            text = stream.partial_text
-            if not text:
-                return Usage(0, 0, estimated=True)
-            return Usage(prompt, tokenizer.count_text(text), estimated=True)
-
+        counted = count_message_tokens(prompt.messages, self.model, tokenizer=tokenizer).total
+        cap = prompt.options.max_output_tokens or DEFAULT_OUTPUT_RESERVE
+        booking = self.meter.reserve(self.model, counted, cap)
+        stream = self._inner_stream(prompt)
         try:
-            yield from stream
-        except ChatkitError:
-            settle(estimate())
-            raise
+            result = yield from self._relay(stream)
         finally:
-            if not stream.done:  # stopped: close the call, count what it took
-                stream.stop()
-                settle(estimate())
-        result = stream.result
-        assert result is not None
-        settle(result.usage or Usage(prompt, tokenizer.count_text(result.text), estimated=True))
+            if not stream.done:  # failed or stopped: count what it took
+                text = stream.partial_text
+                taken = tokenizer.count_text(text) if text else 0
+                self.meter.settle(booking, self.model, Usage(counted if text else 0, taken, True))
+        usage = result.usage or Usage(counted, tokenizer.count_text(result.text), estimated=True)
+        self.meter.settle(booking, self.model, usage)
         return result

@@ -1,37 +1,31 @@
-"""OpenAI Chat Completions: the whole message array is sent on every turn."""
+"""OpenAI Chat Completions: the whole message array is sent on every turn.
+
+``OpenAIChat`` speaks it to OpenAI's own API or to any OpenAI-compatible server (an
+``Endpoint``); such a server's own token counts are asked for where it offers them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
 from chatkit.errors import ChatkitError
 from chatkit.messages import Message
-from chatkit.providers.base import (
-    Capabilities,
-    GenerationOptions,
-    TurnGenerator,
-    TurnResult,
-    Usage,
-    chat_messages,
+from chatkit.providers.base import ApiShape, GenerationOptions, Prompt, chat_messages
+from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
+from chatkit.providers.endpoints import openai_client, openai_endpoint
+from chatkit.providers.sdk import Reading, Sdk, SdkProvider, Sent
+from chatkit.providers.sdk_errors import OPENAI_ERRORS, from_openai_error
+from chatkit.providers.server_tokens import (
+    COUNT_TIMEOUT_SECONDS,
+    CountingFailed,
+    CountingUnsupported,
+    CountMethod,
 )
-from chatkit.providers.clients import (
-    SdkProvider,
-    compatible_count_methods,
-    openai_capabilities,
-    openai_client,
-    openai_name,
-)
-from chatkit.providers.sdk_errors import (
-    OPENAI_ERRORS,
-    closed_early,
-    from_openai_error,
-    stream_failure,
-)
-from chatkit.providers.server_tokens import CountMethod
 
 
 def chat_completions_request(
@@ -50,12 +44,7 @@ def chat_completions_request(
     """
     options = options or GenerationOptions()
     body: dict[str, Any] = {"model": model, "messages": chat_messages(messages, system_role)}
-    if options.max_output_tokens is not None:
-        body["max_completion_tokens"] = options.max_output_tokens
-    if options.temperature is not None:
-        body["temperature"] = options.temperature
-    if options.seed is not None:
-        body["seed"] = options.seed
+    body.update(options.in_body("max_completion_tokens", seed=True))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -74,88 +63,127 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
+CHAT_COMPLETIONS = ApiShape(
+    "chat",
+    "Chat Completions: the full message array",
+    lambda messages, model, options, _previous: chat_completions_request(messages, model, options),
+)
+
+
+def _server_count(
+    client_of: Callable[[], openai.OpenAI],
+    path: str,
+    body: dict[str, Any],
+    field: str,
+    *,
+    at_root: bool = False,
+) -> int:
+    """POST ``body`` to a counting endpoint (under the base URL, or ``at_root`` of the server)
+    and read ``field``; a server without the endpoint (or one that answers something else) is
+    ``CountingUnsupported``, one that does not answer now ``CountingFailed``."""
+    try:
+        client = client_of()
+        url = _server_root(client.base_url) + path if at_root else path
+        quick = client.with_options(timeout=COUNT_TIMEOUT_SECONDS, max_retries=0)
+        answer = quick.post(url, cast_to=object, body=body)
+    except openai.APIStatusError as exc:
+        if exc.status_code in (400, 404, 405, 422, 501):
+            raise CountingUnsupported(path) from exc
+        raise CountingFailed.because(exc) from exc
+    except (*OPENAI_ERRORS, ChatkitError) as exc:
+        raise CountingFailed.because(exc) from exc
+    if not isinstance(answer, dict) or not isinstance(answer.get(field), int):
+        raise CountingUnsupported(path)
+    return answer[field]
+
+
+def _server_root(base_url: Any) -> str:
+    """The server's root URL (vLLM serves ``/tokenize`` beside ``/v1``, not under it)."""
+    parts = urlsplit(str(base_url))
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/v1")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def compatible_count_methods(
+    client_of: Callable[[], openai.OpenAI], model: str
+) -> tuple[CountMethod, ...]:
+    """How OpenAI-compatible servers count a chat prompt, in the order to try them.
+
+    llama.cpp's server: ``POST /v1/chat/completions/input_tokens`` (tools/server/README.md);
+    vLLM: ``POST /tokenize`` with ``messages`` (docs.vllm.ai, "Tokenizer API"). Both render
+    the chat template as a real request would, generation prompt included. Responses
+    requests become the same chat prompt on these servers, so one count serves both modes.
+    """
+
+    def llama_cpp(messages: Sequence[Message]) -> int:
+        body = {"model": model, "messages": chat_messages(messages)}
+        return _server_count(client_of, "/chat/completions/input_tokens", body, "input_tokens")
+
+    def vllm(messages: Sequence[Message]) -> int:
+        body = {"model": model, "messages": chat_messages(messages), "add_generation_prompt": True}
+        return _server_count(client_of, "/tokenize", body, "count", at_root=True)
+
+    return (
+        CountMethod("llama.cpp's /v1/chat/completions/input_tokens", llama_cpp),
+        CountMethod("vLLM's /tokenize", vllm),
+    )
+
+
+def _server_counts(provider: SdkProvider) -> tuple[CountMethod, ...]:
+    """A compatible server's own counts; OpenAI's own API is counted offline (tiktoken)."""
+    if provider.endpoint.on_own_api:
+        return ()
+    return compatible_count_methods(provider.sdk_client, provider.model)
+
+
+OPENAI_SDK = Sdk(openai_client, OPENAI_ERRORS, from_openai_error, openai_endpoint, _server_counts)
+
+
 @dataclass
 class OpenAIChat(SdkProvider):
-    """Chat Completions on the official SDK; also any OpenAI-compatible server via ``base_url``."""
+    """Chat Completions on the official SDK; any OpenAI-compatible server via its endpoint."""
 
-    client: openai.OpenAI | None = None
     system_role: str = "system"
 
-    def _default_name(self) -> str:
-        return openai_name(self.base_url)
+    SDK = OPENAI_SDK
 
-    def _declared_capabilities(self) -> Capabilities:
-        return openai_capabilities(self.model, self.base_url, server_side_chaining=False)
+    def _body(self, prompt: Prompt, *, stream: bool) -> dict[str, Any]:
+        return chat_completions_request(
+            prompt.messages, self.model, prompt.options, system_role=self.system_role, stream=stream
+        )
 
-    def _make_client(self) -> openai.OpenAI:
-        return openai_client(self.api_key, self.base_url, provider=self.name)
+    def _send(self, client: openai.OpenAI, body: dict[str, Any]) -> Any:
+        return client.chat.completions.create(**body)
 
-    def _count_methods(self) -> tuple[CountMethod, ...]:
-        return () if self.on_own_api else compatible_count_methods(self._client, self.model)
+    def _read(self, stream: Any, reading: Reading) -> Iterator[StreamEvent]:
+        for chunk in stream:
+            reading.response_id = chunk.id or reading.response_id
+            reading.model = chunk.model or reading.model
+            yield from reading.usage_seen(_usage(chunk.usage))
+            if not chunk.choices:  # the final usage chunk has no choices
+                continue
+            choice = chunk.choices[0]
+            text = choice.delta.content if choice.delta else None
+            if text:
+                yield TextDelta(text)
+            if choice.finish_reason:
+                yield from reading.finish(choice.finish_reason)
 
-    def _error(self, exc: Exception) -> ChatkitError:
-        return from_openai_error(exc, provider=self.label, model=self.model)
-
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        return chat_completions_request(messages, self.model, options, system_role=self.system_role)
-
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
-        body = self.build_request(messages, options)
-        client = self._client()
-        parts: list[str] = []
-        usage: Usage | None = None
-        finish_reason: str | None = None
-        response_id: str | None = None
-        served_model = self.model
-        try:
-            stream = client.chat.completions.create(**body)
-        except OPENAI_ERRORS as exc:
-            raise self._error(exc) from exc
-        try:
-            with stream:
-                for chunk in stream:
-                    response_id = chunk.id or response_id
-                    served_model = chunk.model or served_model
-                    if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
-                    if not chunk.choices:  # the final usage chunk has no choices
-                        continue
-                    choice = chunk.choices[0]
-                    finish_reason = choice.finish_reason or finish_reason
-                    text = choice.delta.content if choice.delta else None
-                    if text:
-                        parts.append(text)
-                        yield text
-        except OPENAI_ERRORS as exc:
-            raise stream_failure(self._error(exc), parts) from exc
-        if finish_reason is None:
-            raise closed_early(self.label, parts)
-        text = "".join(parts)
-        return self.result(
-            text,
-            body,
-            usage=usage,
-            response_id=response_id,
-            finish_reason=finish_reason,
-            response_body={
-                "id": response_id,
+    def _finish(self, sent: Sent, reading: Reading) -> CallResult:
+        text, usage = reading.text, reading.usage
+        return self._streamed(
+            sent,
+            reading,
+            {
+                "id": reading.response_id,
                 "object": "chat.completion",
-                "model": served_model,
+                "model": reading.model or self.model,
                 "choices": [
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": text},
-                        "finish_reason": finish_reason,
+                        "finish_reason": reading.finish_reason,
                     }
                 ],
                 "usage": None
@@ -167,27 +195,15 @@ class OpenAIChat(SdkProvider):
                     "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
                 },
             },
-            note="Response body assembled from the stream's chunks.",
         )
 
-    def _complete(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnResult:
-        body = chat_completions_request(
-            messages, self.model, options, system_role=self.system_role, stream=False
-        )
-        try:
-            response = self._client().chat.completions.create(**body)
-        except OPENAI_ERRORS as exc:
-            raise self._error(exc) from exc
+    def _finish_plain(self, sent: Sent) -> CallResult:
+        response = sent.answer
         choice = response.choices[0] if response.choices else None
         message = choice.message if choice is not None else None
         return self.result(
             (message.content if message is not None else None) or "",
-            body,
+            sent.body,
             usage=_usage(response.usage),
             response_id=response.id,
             finish_reason=choice.finish_reason if choice is not None else None,

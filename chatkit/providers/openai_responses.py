@@ -9,39 +9,20 @@ store - and so is every later turn on a server that cannot chain; the result's n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
-from chatkit.errors import ChatkitError, PreviousResponseNotFound
+from chatkit.errors import PreviousResponseNotFound
 from chatkit.messages import Message
-from chatkit.providers.base import (
-    Capabilities,
-    GenerationOptions,
-    TurnGenerator,
-    TurnResult,
-    Usage,
-    new_input,
-    split_system,
-)
+from chatkit.providers.base import ApiShape, GenerationOptions, Prompt, new_input, split_system
+from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.clients import (
-    SdkProvider,
-    compatible_count_methods,
-    openai_capabilities,
-    openai_client,
-    openai_name,
-)
-from chatkit.providers.sdk_errors import (
-    OPENAI_ERRORS,
-    closed_early,
-    from_openai_error,
-    is_chaining_unsupported,
-    stream_failure,
-)
-from chatkit.providers.server_tokens import CountMethod
+from chatkit.providers.openai_chat import OPENAI_SDK
+from chatkit.providers.sdk import Reading, SdkProvider, Sent
+from chatkit.providers.sdk_errors import is_chaining_unsupported
 
 
 def _input_item(message: Message) -> dict[str, Any]:
@@ -69,13 +50,20 @@ def responses_request(
     if previous_response_id:
         body["previous_response_id"] = previous_response_id
     body["store"] = True
-    if options.max_output_tokens is not None:
-        body["max_output_tokens"] = options.max_output_tokens
-    if options.temperature is not None:
-        body["temperature"] = options.temperature
+    body.update(options.in_body("max_output_tokens"))
     if stream:
         body["stream"] = True
     return body
+
+
+RESPONSES = ApiShape(
+    "responses",
+    "Responses: previous_response_id + the new input",
+    lambda messages, model, options, previous: responses_request(
+        messages, model, options, previous_response_id=previous
+    ),
+    chains=True,
+)
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -89,16 +77,6 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """One request as it went: the body, the messages behind it, and what to tell the user."""
-
-    response: Any
-    body: dict[str, Any]
-    messages: list[Message]
-    note: str = ""
-
-
 @dataclass
 class OpenAIResponses(SdkProvider):
     """The Responses API on the official SDK, falling back to the whole history when a chain
@@ -109,93 +87,65 @@ class OpenAIResponses(SdkProvider):
     sent when the server cannot chain, and ``response_id`` is always one to continue from.
     """
 
-    client: openai.OpenAI | None = None
     store: ResponseStore = field(default_factory=ResponseStore)
     server_chaining: bool = True
 
-    def _default_name(self) -> str:
-        return openai_name(self.base_url)
+    SDK = OPENAI_SDK
+    MODE = "responses"
 
-    def _fixed_mode(self) -> str:
-        return "responses"
+    def _request_body(self, prompt: Prompt) -> dict[str, Any]:
+        return self._body(self._plan(prompt)[0], stream=True)
 
-    def _declared_capabilities(self) -> Capabilities:
-        return openai_capabilities(self.model, self.base_url, server_side_chaining=True)
+    def _body(self, prompt: Prompt, *, stream: bool) -> dict[str, Any]:
+        return responses_request(
+            prompt.messages,
+            self.model,
+            prompt.options,
+            previous_response_id=prompt.previous_response_id,
+            stream=stream,
+        )
 
-    def _make_client(self) -> openai.OpenAI:
-        return openai_client(self.api_key, self.base_url, provider=self.name)
+    def _plan(self, prompt: Prompt) -> tuple[Prompt, str]:
+        """What goes out (the messages and the response to chain from), and a note."""
+        if prompt.previous_response_id is None or self.server_chaining:
+            return prompt, ""
+        sent, how = self._whole_history(prompt)
+        return sent, f"{self.label} cannot chain with previous_response_id: {how}."
 
-    def _count_methods(self) -> tuple[CountMethod, ...]:
-        return () if self.on_own_api else compatible_count_methods(self._client, self.model)
-
-    def _error(self, exc: Exception) -> ChatkitError:
-        return from_openai_error(exc, provider=self.label, model=self.model)
-
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
-        sent, chain_from, _ = self._plan(messages, previous_response_id)
-        return responses_request(sent, self.model, options, previous_response_id=chain_from)
-
-    def _plan(
-        self, messages: Sequence[Message], previous_response_id: str | None
-    ) -> tuple[list[Message], str | None, str]:
-        """What goes out: the messages, the response to chain from, and a note."""
-        if previous_response_id is None or self.server_chaining:
-            return list(messages), previous_response_id, ""
-        sent, how = self._whole_history(messages, previous_response_id)
-        return sent, None, f"{self.label} cannot chain with previous_response_id: {how}."
-
-    def _whole_history(
-        self, messages: Sequence[Message], previous_response_id: str
-    ) -> tuple[list[Message], str]:
+    def _whole_history(self, prompt: Prompt) -> tuple[Prompt, str]:
         """The whole conversation, instead of a chain: the caller's when it holds the earlier
         turns, else rebuilt from ``store``; and words saying which."""
-        if any(m.role == "assistant" for m in messages):
+        messages, previous = prompt.messages, prompt.previous_response_id
+        if previous is None or any(m.role == "assistant" for m in messages):
             count = sum(1 for m in messages if not m.is_instruction)
-            return list(messages), f"sent the full history ({count} messages)"
+            return prompt.with_messages(messages), f"sent the full history ({count} messages)"
         try:
-            earlier = self.store.history(previous_response_id)
+            sent = self.store.rebuild(messages, previous)
         except PreviousResponseNotFound:
-            return list(messages), (
-                f"chatkit has no record of response {previous_response_id} either, so this "
+            return prompt.with_messages(messages), (
+                f"chatkit has no record of response {previous} either, so this "
                 f"turn went without the earlier conversation"
             )
-        instructions, _ = split_system(messages)
-        head = [Message("system", instructions)] if instructions else []
-        sent = head + earlier + new_input(messages)
         count = sum(1 for m in sent if not m.is_instruction)
-        return sent, (
+        return prompt.with_messages(sent), (
             f"sent the full history ({count} messages, rebuilt from chatkit's response store)"
         )
 
-    def _send(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-        *,
-        stream: bool,
-    ) -> _Sent:
+    def _open(self, prompt: Prompt, *, stream: bool) -> Sent:
         """Create the response; a refused or broken chain is sent again as the whole history."""
-        client = self._client()
-        sent, chain_from, note = self._plan(messages, previous_response_id)
-        body = responses_request(
-            sent, self.model, options, previous_response_id=chain_from, stream=stream
-        )
+        planned, note = self._plan(prompt)
+        body = self._body(planned, stream=stream)
         try:
-            return _Sent(client.responses.create(**body), body, sent, note)
-        except OPENAI_ERRORS as exc:
+            return Sent(body, self._send(self.sdk_client(), body), planned.messages, note)
+        except self.SDK.errors as exc:
             error = self._error(exc)
             unsupported = is_chaining_unsupported(exc)
+            chain_from = planned.previous_response_id
             if chain_from is None or not (
                 unsupported or isinstance(error, PreviousResponseNotFound)
             ):
                 raise error from exc
-        sent, how = self._whole_history(messages, chain_from)
+        whole, how = self._whole_history(planned)
         if unsupported:
             self.server_chaining = False
             note = (
@@ -206,13 +156,43 @@ class OpenAIResponses(SdkProvider):
             note = (
                 f"{self.label} no longer had response {chain_from}: {how} and started a new chain."
             )
-        body = responses_request(sent, self.model, options, stream=stream)
-        try:
-            return _Sent(client.responses.create(**body), body, sent, note)
-        except OPENAI_ERRORS as retry_exc:
-            raise self._error(retry_exc) from retry_exc
+        body = self._body(whole, stream=stream)
+        return Sent(body, self._create(body), whole.messages, note)
 
-    def _finish(self, text: str, response: Any, sent: _Sent, response_id: str | None) -> TurnResult:
+    def _send(self, client: openai.OpenAI, body: dict[str, Any]) -> Any:
+        return client.responses.create(**body)
+
+    def _read(self, stream: Any, reading: Reading) -> Iterator[StreamEvent]:
+        for event in stream:
+            event_type = getattr(event, "type", "")
+            if event_type == "response.created":
+                reading.response_id = event.response.id
+            elif event_type == "response.output_text.delta":
+                yield TextDelta(event.delta)
+            elif event_type in ("response.completed", "response.incomplete"):
+                reading.final = event.response
+                yield from reading.usage_seen(_usage(event.response.usage))
+                yield from reading.finish(_finish_reason(event.response))
+            elif event_type == "response.failed":
+                raise _failed(getattr(event.response, "error", None))
+            elif event_type == "error":
+                raise openai.APIError(
+                    getattr(event, "message", None) or "The stream reported an error.",
+                    request=None,  # type: ignore[arg-type]
+                    body={"code": getattr(event, "code", None)},
+                )
+
+    def _finish(self, sent: Sent, reading: Reading) -> CallResult:
+        final = reading.final
+        return self._result(reading.text, final, sent, final.id or reading.response_id)
+
+    def _finish_plain(self, sent: Sent) -> CallResult:
+        response = sent.answer
+        if response.status == "failed":
+            raise self._error(_failed(getattr(response, "error", None)))
+        return self._result(response.output_text, response, sent, response.id)
+
+    def _result(self, text: str, response: Any, sent: Sent, response_id: str | None) -> CallResult:
         """Remember the response (so the chain can continue) and build the result."""
         previous = sent.body.get("previous_response_id")
         if response_id:
@@ -228,64 +208,22 @@ class OpenAIResponses(SdkProvider):
                 model=self.model,
                 response_id=response_id,
             )
-        incomplete = getattr(response, "incomplete_details", None)
         return self.result(
             text,
             sent.body,
             usage=_usage(response.usage),
             response_id=response_id,
             previous_response_id=previous,
-            finish_reason=getattr(incomplete, "reason", None) or response.status,
+            finish_reason=_finish_reason(response),
             response_body=response.model_dump(mode="json", exclude_none=True),
             note=sent.note,
         )
 
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
-        sent = self._send(messages, options, previous_response_id, stream=True)
-        parts: list[str] = []
-        final: Any = None
-        created_id: str | None = None
-        try:
-            with sent.response as stream:
-                for event in stream:
-                    kind = getattr(event, "type", "")
-                    if kind == "response.created":
-                        created_id = event.response.id
-                    elif kind == "response.output_text.delta":
-                        parts.append(event.delta)
-                        yield event.delta
-                    elif kind in ("response.completed", "response.incomplete"):
-                        final = event.response
-                    elif kind == "response.failed":
-                        raise _failed(getattr(event.response, "error", None))
-                    elif kind == "error":
-                        raise openai.APIError(
-                            getattr(event, "message", None) or "The stream reported an error.",
-                            request=None,  # type: ignore[arg-type]
-                            body={"code": getattr(event, "code", None)},
-                        )
-        except OPENAI_ERRORS as exc:
-            raise stream_failure(self._error(exc), parts) from exc
-        if final is None:
-            raise closed_early(self.label, parts)
-        return self._finish("".join(parts), final, sent, final.id or created_id)
 
-    def _complete(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnResult:
-        sent = self._send(messages, options, previous_response_id, stream=False)
-        response = sent.response
-        if response.status == "failed":
-            raise self._error(_failed(getattr(response, "error", None)))
-        return self._finish(response.output_text, response, sent, response.id)
+def _finish_reason(response: Any) -> str | None:
+    """Why a response ended: the reason it is incomplete, else its status."""
+    incomplete = getattr(response, "incomplete_details", None)
+    return getattr(incomplete, "reason", None) or response.status
 
 
 def _failed(error: Any) -> openai.APIError:

@@ -1,4 +1,4 @@
-"""Turn SDK exceptions into chatkit errors with one plain sentence each.
+"""SDK exceptions as chatkit errors, with one plain sentence each.
 
 Classification follows the HTTP status plus the error ``code`` (OpenAI) or ``type``
 (Anthropic, llama.cpp), and the message text only where a server offers nothing else: an
@@ -97,15 +97,21 @@ def _too_long(model: str) -> ContextTooLong:
     )
 
 
-def from_openai_error(exc: Exception, *, provider: str, model: str) -> ChatkitError:
+def _key_rejected(provider: str, key_env: str | None) -> AuthenticationFailed:
+    where = f" or set {key_env}" if key_env else ""
+    return AuthenticationFailed(
+        f"{provider} rejected the API key: check it, then paste it again{where}."
+    )
+
+
+def from_openai_error(
+    exc: Exception, *, provider: str, model: str, key_env: str | None = "OPENAI_API_KEY"
+) -> ChatkitError:
     """The chatkit error for an exception raised by the openai SDK (or its HTTP layer)."""
     code = getattr(exc, "code", None)
     status = getattr(exc, "status_code", None)
-    message = _api_message(exc)
     if isinstance(exc, openai.AuthenticationError) or code == "invalid_api_key":
-        return AuthenticationFailed(
-            f"{provider} rejected the API key: check it, then paste it again or set OPENAI_API_KEY."
-        )
+        return _key_rejected(provider, key_env)
     if code == "model_not_found" or isinstance(exc, openai.NotFoundError):
         return UnknownModel(
             f"{provider} does not know the model {model!r} (or this key has no access to it): "
@@ -127,33 +133,17 @@ def from_openai_error(exc: Exception, *, provider: str, model: str) -> ChatkitEr
             f"{provider} no longer has the previous response of this conversation: the next "
             f"message will resend the full history."
         )
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return ProviderUnavailable(
-            f"{provider} did not answer in time: retry, or check the server."
-        )
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        return ProviderUnavailable(
-            f"Could not reach {provider}: check the base URL and the network, then retry."
-        )
-    if isinstance(status, int) and status >= 500:
-        return ProviderUnavailable(
-            f"{provider} had a problem on its side (HTTP {status}): retry in a moment."
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return InvalidRequest(f"{provider} refused the request (HTTP {status}): {message}")
-    return ProviderUnavailable(f"{provider} failed while answering: {message}")
+    return _transport_error(exc, provider, openai)
 
 
-def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> ChatkitError:
+def from_anthropic_error(
+    exc: Exception, *, provider: str, model: str, key_env: str | None = "ANTHROPIC_API_KEY"
+) -> ChatkitError:
     """The chatkit error for an exception raised by the anthropic SDK (or its HTTP layer)."""
     status = getattr(exc, "status_code", None)
     error_type = getattr(exc, "type", None)
-    message = _api_message(exc)
     if isinstance(exc, anthropic.AuthenticationError) or error_type == "authentication_error":
-        return AuthenticationFailed(
-            f"{provider} rejected the API key: check it, then paste it again or set "
-            f"ANTHROPIC_API_KEY."
-        )
+        return _key_rejected(provider, key_env)
     if isinstance(exc, anthropic.NotFoundError) or error_type == "not_found_error":
         return UnknownModel(f"{provider} does not know the model {model!r}: choose another model.")
     if isinstance(exc, anthropic.RateLimitError) or error_type == "rate_limit_error":
@@ -164,9 +154,18 @@ def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> Chatki
         return ProviderUnavailable(f"{provider} is overloaded right now: retry in a moment.")
     if isinstance(exc, anthropic.APIError) and is_context_overflow(exc):
         return _too_long(model)
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-        return ProviderUnavailable(f"{provider} did not answer in time: retry in a moment.")
-    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+    return _transport_error(exc, provider, anthropic)
+
+
+def _transport_error(exc: Exception, provider: str, sdk: Any) -> ChatkitError:
+    """What both SDKs share after their own codes: timeouts, unreachable servers, server-side
+    failures, other refusals (``sdk`` is the SDK's module, for its exception classes)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
+        return ProviderUnavailable(
+            f"{provider} did not answer in time: retry, or check the server."
+        )
+    if isinstance(exc, sdk.APIConnectionError | httpx2.TransportError):
         return ProviderUnavailable(
             f"Could not reach {provider}: check the base URL and the network, then retry."
         )
@@ -174,7 +173,8 @@ def from_anthropic_error(exc: Exception, *, provider: str, model: str) -> Chatki
         return ProviderUnavailable(
             f"{provider} had a problem on its side (HTTP {status}): retry in a moment."
         )
-    if isinstance(exc, anthropic.APIStatusError):
+    message = _api_message(exc)
+    if isinstance(exc, sdk.APIStatusError):
         return InvalidRequest(f"{provider} refused the request (HTTP {status}): {message}")
     return ProviderUnavailable(f"{provider} failed while answering: {message}")
 

@@ -3,21 +3,20 @@
 A shared machine (a classroom's local model) cannot let one visitor hold it for minutes.
 ``TimeLimited(inner, seconds)`` stops the reply when ``seconds`` have passed since the call
 started, keeps what arrived, and says so in one sentence (a ``StreamInterrupted``, so the app
-keeps the partial reply and offers to retry). A call that waits in a local model's queue
-(``chatkit.providers.local.queue``) starts its clock when its turn comes: waiting for other
+keeps the partial reply and offers to retry). A call that waits in a local model's queue starts
+its clock when its go comes (the stream's ``Waiting`` events say when): waiting for other
 visitors' replies does not use up its time. This is chatkit's one limit on a reply's time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chatkit.errors import StreamInterrupted
-from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, TurnGenerator, WrappedProvider
-from chatkit.providers.local.queue import QueueStatus, watch
+from chatkit.providers.base import Prompt, WrappedProvider
+from chatkit.providers.calls import EventGenerator, TextDelta, Waiting
 
 
 @dataclass
@@ -32,44 +31,23 @@ class TimeLimited(WrappedProvider):
             raise ValueError("TimeLimited needs the provider it wraps and a positive limit.")
         super().__post_init__()
 
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
+    def _generate(self, prompt: Prompt) -> EventGenerator:
+        stream = self._inner_stream(prompt)
+        relay = self._relay(stream)
         started = self.clock()
-
-        def on_queue(status: QueueStatus) -> None:
-            nonlocal started
-            started = self.clock()  # waiting in line: the clock starts at the turn
-
-        stream = self.inner.stream(messages, options, previous_response_id)
-        try:
-            for chunk in _watched(stream, on_queue):
-                yield chunk
-                if self.clock() - started > self.seconds and not stream.done:
-                    stream.stop()
-                    raise StreamInterrupted(
-                        f"The reply was stopped after {self.seconds:g} seconds, the longest this "
-                        f"app gives one reply on a shared model; what arrived is kept: retry, or "
-                        f"ask for a shorter answer.",
-                        partial_text=stream.partial_text,
-                    )
-        finally:
-            if not stream.done:
-                stream.stop()
-        assert stream.result is not None
-        return stream.result
-
-
-def _watched(chunks: Iterator[str], listener: Callable[[QueueStatus], None]) -> Iterator[str]:
-    """``chunks``, each drawn while ``listener`` hears this thread's waits in a model's queue
-    (only while drawing: the consumer's code between chunks runs outside)."""
-    iterator = iter(chunks)
-    while True:
-        with watch(listener):
-            chunk = next(iterator, None)
-        if chunk is None:
-            return
-        yield chunk
+        while True:
+            try:
+                event = next(relay)
+            except StopIteration as finished:
+                return finished.value
+            if isinstance(event, Waiting):
+                started = self.clock()  # waiting in line: the clock starts at the go
+            yield event
+            if isinstance(event, TextDelta) and self.clock() - started > self.seconds:
+                relay.close()
+                raise StreamInterrupted(
+                    f"The reply was stopped after {self.seconds:g} seconds, the longest this "
+                    f"app gives one reply on a shared model; what arrived is kept: retry, or "
+                    f"ask for a shorter answer.",
+                    partial_text=stream.partial_text,
+                )

@@ -20,8 +20,9 @@ from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.prices import cost_of
-from chatkit.providers.base import GenerationOptions, Provider, TurnResult, request_size
-from chatkit.providers.openai_responses import responses_request
+from chatkit.providers.base import GenerationOptions, Provider
+from chatkit.providers.calls import CallResult, request_size
+from chatkit.providers.kinds import provider_kind
 from chatkit.tokens import count_message_tokens
 
 STATELESS = "stateless"
@@ -102,8 +103,9 @@ class ComparisonResult:
 
     def total_cost(self, way: str) -> float | None:
         """Dollars the way's calls cost at the model's listed price (None if not listed)."""
+        models_key = provider_kind(self.provider).models_key
         costs = [
-            cost_of(self.model, call.input_tokens, call.output_tokens)
+            cost_of(self.model, call.input_tokens, call.output_tokens, models_key=models_key)
             for call in self.calls_of(way)
         ]
         return None if not costs or None in costs else sum(c for c in costs if c is not None)
@@ -147,7 +149,7 @@ def _call(
     turn: int,
     way: str,
     line: str,
-    answer: TurnResult,
+    answer: CallResult,
     sent: Sequence[Message],
     provider: Provider,
     *,
@@ -180,10 +182,6 @@ def _call(
     )
 
 
-def _is_chained_locally(provider: Provider) -> bool:
-    return provider.mode == "responses" and not provider.capabilities.server_side_chaining
-
-
 def run_comparison(
     script: Sequence[str],
     chat_provider: Provider,
@@ -203,7 +201,7 @@ def run_comparison(
     """
     lines = tuple(line for line in script if line.strip())
     options = options or GenerationOptions()
-    locally = _is_chained_locally(responses_provider)
+    locally = responses_provider.chains_locally
     result = ComparisonResult(
         lines, (), locally, responses_provider.name, responses_provider.model or chat_provider.model
     )
@@ -238,11 +236,15 @@ def run_comparison(
         chained = finish_turn(prepared, answer)
         sent_bytes = received = None
         if locally:
-            handed = responses_request(
-                prepared.messages,
-                responses_provider.model,
-                options,
-                previous_response_id=prepared.previous_response_id,
+            handed = (
+                provider_kind(responses_provider.name)
+                .request_shape("responses")
+                .request(
+                    prepared.messages,
+                    responses_provider.model,
+                    options,
+                    prepared.previous_response_id,
+                )
             )
             sent_bytes, received = request_size(handed), answer.request_bytes
         yield record(

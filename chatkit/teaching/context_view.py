@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from chatkit.budget import (
+from chatkit.conversation import Conversation, TurnLayout, split_turns
+from chatkit.errors import ContextOverflow
+from chatkit.messages import Message, as_message, clip
+from chatkit.summary import message_lines
+from chatkit.tokens import Tokenizer, count_message_tokens
+from chatkit.trimming import TrimmingStrategy
+from chatkit.window_fill import (
     CURRENT_TURN,
     FREE,
     HISTORY,
@@ -20,14 +26,8 @@ from chatkit.budget import (
     RESERVED,
     SUMMARY,
     SYSTEM_PROMPT,
-    ContextBudget,
+    WindowFill,
 )
-from chatkit.conversation import Conversation, TurnLayout, split_turns
-from chatkit.errors import ContextOverflow
-from chatkit.messages import Message, as_message, clip
-from chatkit.summary import message_lines
-from chatkit.tokens import Tokenizer, count_message_tokens
-from chatkit.trimming import TrimmingStrategy
 
 __all__ = [
     "CURRENT_TURN",
@@ -168,7 +168,7 @@ def _span(turns: tuple[int, ...]) -> str:
 class ContextView:
     """The next request measured against the context window, after trimming."""
 
-    budget: ContextBudget
+    fill: WindowFill
     rows: tuple[MessageRow, ...]
     untrimmed_tokens: int
     summary: SummaryPreview | None = None
@@ -176,33 +176,33 @@ class ContextView:
 
     @property
     def context_window(self) -> int:
-        return self.budget.context_window
+        return self.fill.context_window
 
     @property
     def reserved_for_reply(self) -> int:
-        return self.budget.reserved_for_reply
+        return self.fill.reserved_for_reply
 
     @property
     def used(self) -> int:
         """Tokens the request takes after trimming (the reply priming included)."""
-        return self.budget.used
+        return self.fill.used
 
     @property
     def free(self) -> int:
         """Tokens left; negative when the request and the reserve do not fit."""
-        return self.budget.free
+        return self.fill.free
 
     @property
     def fits(self) -> bool:
-        return self.budget.fits
+        return self.fill.fits
 
     @property
     def exact(self) -> bool:
-        return self.budget.exact
+        return self.fill.exact
 
     @property
     def note(self) -> str:
-        return self.budget.note
+        return self.fill.note
 
     @property
     def dropped_rows(self) -> list[MessageRow]:
@@ -220,7 +220,7 @@ class ContextView:
 
     def parts(self) -> list[tuple[str, int]]:
         """The six parts of the window in order (free is never negative here)."""
-        return self.budget.parts(with_summary=True)
+        return self.fill.parts(with_summary=True)
 
     def used_parts(self) -> list[tuple[str, int]]:
         """Every part but the free space: the zoomed view of what the request takes."""
@@ -310,7 +310,7 @@ def build_view(
             covered_turns=covered,
             dropped_turns=dropped_turns,
         )
-    budget = ContextBudget(
+    fill = WindowFill(
         context_window=context_window,
         reserved_for_reply=reserved_for_reply,
         system_prompt=kept_tokens(SYSTEM_PROMPT),
@@ -320,7 +320,7 @@ def build_view(
         exact=counted.exact,
         note=counted.note,
     )
-    return ContextView(budget, rows, counted.total, summary, overflow)
+    return ContextView(fill, rows, counted.total, summary, overflow)
 
 
 def minimum_budget(messages: Sequence[Message], tokenizer: Tokenizer, model: str = "") -> int:

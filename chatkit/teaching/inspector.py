@@ -15,21 +15,10 @@ from typing import Any
 
 from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.messages import Message, clip
-from chatkit.providers.anthropic import anthropic_request
-from chatkit.providers.base import GenerationOptions, request_size
-from chatkit.providers.factory import CHAT_SHAPE, MESSAGES_SHAPE, RESPONSES_SHAPE, provider_kind
-from chatkit.providers.openai_chat import chat_completions_request
-from chatkit.providers.openai_responses import responses_request
+from chatkit.providers.base import ApiShape, GenerationOptions
+from chatkit.providers.calls import request_size
+from chatkit.providers.kinds import api_shapes, provider_kind
 
-CHAT = CHAT_SHAPE
-RESPONSES = RESPONSES_SHAPE
-MESSAGES = MESSAGES_SHAPE
-SHAPES: tuple[str, ...] = (CHAT, RESPONSES, MESSAGES)
-SHAPE_TITLES: dict[str, str] = {
-    CHAT: "Chat Completions: the full message array",
-    RESPONSES: "Responses: previous_response_id + the new input",
-    MESSAGES: "Anthropic Messages: top-level system + messages",
-}
 PLACEHOLDER_RESPONSE_ID = "resp_PREVIOUS_REPLY"
 LABEL_CHARS = 60
 
@@ -71,32 +60,17 @@ def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[
     return head + conversation.messages[start:assistant_index]
 
 
-def shape_of(info: ReplyInfo | None, fallback_kind: str = "", fallback_mode: str = CHAT) -> str:
-    """Which of the three request shapes a reply's client sent (as its provider declares).
+def shape_of(
+    info: ReplyInfo | None, fallback_provider: str = "", fallback_mode: str = "chat"
+) -> ApiShape:
+    """Which request shape a reply's client sent (as its provider declares).
 
     Responses mode is the Responses shape for every provider (providers without server-side
     state chain through chatkit's local store); otherwise each sends its own chat shape.
     """
-    provider = info.provider if info and info.provider else fallback_kind
+    provider = info.provider if info and info.provider else fallback_provider
     mode = info.mode if info and info.mode else fallback_mode
     return provider_kind(provider).request_shape(mode)
-
-
-def request_in_shape(
-    shape: str,
-    messages: list[Message],
-    model: str,
-    options: GenerationOptions | None = None,
-    previous_response_id: str | None = None,
-) -> dict[str, Any]:
-    """The streamed request body of one shape, built by the providers' own pure functions."""
-    if shape == RESPONSES:
-        return responses_request(
-            messages, model, options, previous_response_id=previous_response_id
-        )
-    if shape == MESSAGES:
-        return anthropic_request(messages, model, options)
-    return chat_completions_request(messages, model, options)
 
 
 def options_of(body: dict[str, Any]) -> GenerationOptions:
@@ -118,12 +92,15 @@ def options_of(body: dict[str, Any]) -> GenerationOptions:
 class ShapedRequest:
     """The same turn as one API would receive it."""
 
-    shape: str
-    title: str
+    shape: ApiShape
     body: dict[str, Any]
     size: int
     is_actual: bool
     note: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.shape.title
 
 
 def previous_reply_id(conversation: Conversation, assistant_index: int) -> str | None:
@@ -132,7 +109,7 @@ def previous_reply_id(conversation: Conversation, assistant_index: int) -> str |
     for position in range(assistant_index - 1, -1, -1):
         if conversation.messages[position].role == "assistant":
             info = conversation.replies.get(position)
-            if info is not None and info.mode == RESPONSES and info.response_id:
+            if info is not None and info.mode == "responses" and info.response_id:
                 return info.response_id
             return None
     return None
@@ -147,7 +124,7 @@ def same_turn_in_every_shape(
     assistant_index: int,
     model: str,
     options: GenerationOptions | None = None,
-    actual_shape: str = "",
+    actual_shape: ApiShape | None = None,
 ) -> list[ShapedRequest]:
     """The turn as each of the three APIs would get it, with its size in bytes.
 
@@ -169,16 +146,15 @@ def same_turn_in_every_shape(
     else:
         note = "The first turn has nothing to chain from, so it sends its whole input."
     shaped: list[ShapedRequest] = []
-    for shape in SHAPES:
-        body = request_in_shape(shape, messages, model, options, previous)
+    for shape in api_shapes():
+        body = shape.request(messages, model, options, previous)
         shaped.append(
             ShapedRequest(
                 shape=shape,
-                title=SHAPE_TITLES[shape],
                 body=body,
                 size=request_size(body),
                 is_actual=shape == actual_shape,
-                note=note if shape == RESPONSES else "",
+                note=note if shape.chains else "",
             )
         )
     return shaped
@@ -192,7 +168,7 @@ class TurnInspection:
     user_text: str
     reply_text: str
     info: ReplyInfo | None
-    shape: str
+    shape: ApiShape
     request_body: dict[str, Any]
     rebuilt: bool
     request_bytes: int
@@ -234,8 +210,8 @@ def inspect_turn(
     assistant_index: int,
     *,
     options: GenerationOptions | None = None,
-    fallback_kind: str = "",
-    fallback_mode: str = CHAT,
+    fallback_provider: str = "",
+    fallback_mode: str = "chat",
     fallback_model: str = "",
 ) -> TurnInspection:
     """Everything the inspector shows for the reply at ``assistant_index``.
@@ -245,7 +221,7 @@ def inspect_turn(
     """
     messages = messages_for_turn(conversation, assistant_index)
     info = conversation.replies.get(assistant_index)
-    shape = shape_of(info, fallback_kind, fallback_mode)
+    shape = shape_of(info, fallback_provider, fallback_mode)
     model = (info.model if info and info.model else "") or fallback_model
     notes: list[str] = []
     received_body: dict[str, Any] | None = None
@@ -265,7 +241,8 @@ def inspect_turn(
         if info.received_bytes is not None:
             # The client handed the local store a Responses request; the model got the rest.
             received_body, received_bytes = body, info.received_bytes
-            body = request_in_shape(RESPONSES, messages, model, options, info.previous_response_id)
+            responses = provider_kind(info.provider).request_shape("responses")
+            body = responses.request(messages, model, options, info.previous_response_id)
             notes.append(
                 f"{info.provider} has no server-side chain: the client sent this Responses "
                 f"request ({size:,} bytes) to chatkit's local response store, which rebuilt the "
@@ -273,7 +250,7 @@ def inspect_turn(
             )
     else:
         previous = info.previous_response_id if info else None
-        body = request_in_shape(shape, messages, model, options, previous)
+        body = shape.request(messages, model, options, previous)
         rebuilt, size = True, request_size(body)
         notes.append(
             "The exact request was not kept (it lives only in memory, so a reload forgets it): "

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from chatkit.budget import PARTS
 from chatkit.teaching.compare import WAY_SHORT_LABELS, WAYS
+from chatkit.window_fill import PARTS
 
 PART_COLORS: dict[str, str] = {
     "System prompt": "#7b61ff",

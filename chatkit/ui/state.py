@@ -267,7 +267,7 @@ def provider_for(spec: ProviderSpec) -> Provider:
     if cache_key not in data.providers:
         provider = make_provider(spec, api_key=key, store=data.response_store)
         hosted = config()
-        if hosted.hosted and provider.capabilities.loads_in_process:
+        if hosted.hosted and provider_kind(spec.kind).capabilities.loads_in_process:
             provider = TimeLimited(inner=provider, seconds=hosted.limits.local_call_seconds)
         if metering is not None:
             provider = Metered(inner=provider, meter=metering)

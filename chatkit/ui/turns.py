@@ -17,6 +17,7 @@ from chatkit.chat import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert, inert_markdown
 from chatkit.messages import Message
+from chatkit.providers import provider_kind
 from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
 from chatkit.ui import state
 from chatkit.ui.saving import settings_snapshot
@@ -111,7 +112,7 @@ def _waiting_words(queue: TurnQueue) -> str:
         return f"*{live.waiting.sentence()}*"
     if live is None or live.phase == "streaming":
         return "…"
-    if live.job.provider.capabilities.loads_in_process:
+    if provider_kind(live.job.provider.name).capabilities.loads_in_process:
         return "*Waiting for the local model (it loads on first use, and answers one at a time)…*"
     return "*Sending…*"
 

@@ -15,10 +15,10 @@ import pytest
 
 from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
-from chatkit.providers import LocallyChained, Provider, TurnResult
+from chatkit.providers import CallResult, LocallyChained, Provider
 from chatkit.providers.anthropic import Anthropic
 from chatkit.providers.base import GenerationOptions
-from chatkit.providers.factory import COMPATIBLE, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_message_tokens
@@ -50,7 +50,7 @@ def make(kind: str, llama: LlamaServer, openai_client, anthropic_client) -> Prov
 
 def take_turn(
     conversation: Conversation, text: str, provider: Provider, streamed: bool
-) -> tuple[Conversation, TurnResult, list[Any]]:
+) -> tuple[Conversation, CallResult, list[Any]]:
     """One turn as the app takes it (prepare, send, finish), streamed or in one response."""
     prepared = prepare_turn(conversation, text, provider, options=SHORT)
     if streamed:
@@ -83,7 +83,7 @@ def test_three_turns_send_the_whole_conversation_every_time(
 ) -> None:
     provider = make(kind, llama, llama_openai, llama_anthropic)
     conversation = Conversation(system_prompt="You are brief.")
-    results: list[TurnResult] = []
+    results: list[CallResult] = []
     for number, text in enumerate(TURNS, start=1):
         conversation, result, chunks = take_turn(conversation, text, provider, streamed)
         results.append(result)
@@ -137,7 +137,7 @@ def test_responses_items_are_typed_and_the_chain_falls_back_once(
 def test_the_app_catalogue_builds_providers_that_work_on_llama_server(llama) -> None:
     """OpenAI-compatible, as the sidebar builds it from a base URL (no client passed in)."""
     for mode in ("chat", "responses"):
-        spec = ProviderSpec(COMPATIBLE, mode, MODEL, base_url=llama.openai_base_url)
+        spec = ProviderSpec("OpenAI-compatible", mode, MODEL, base_url=llama.openai_base_url)
         provider = make_provider(spec, api_key=API_KEY)
         conversation = Conversation()
         for text in TURNS:

@@ -185,9 +185,8 @@ def test_the_catalogue_lists_chat_models_with_size_licence_and_memory():
     for model in CATALOGUE:
         assert model.filename.endswith(".gguf") and "Q4_K_M" in model.filename
         assert len(model.revision) == 40 and model.sha256 and len(model.sha256) == 64
-        assert model.licence and model.memory_gb > model.size_bytes / 1e9
-        line = model.describe()
-        assert model.size_label in line and model.licence in line and "memory" in line
+        assert model.licence and model.licence_url and model.memory_gb > model.size_bytes / 1e9
+        assert model.size_label.endswith(("MB", "GB"))
     assert (
         catalogue_model(" Qwen2.5-0.5B-Instruct ")
         is catalogue.CATALOGUE_BY_KEY["qwen2.5-0.5b-instruct"]

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.budget import ContextBudget
 from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, TurnResult
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.calls import CallResult
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.local import (
+from chatkit.providers.kinds import provider_kind
+from chatkit.providers.local.model import (
     DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_TEMPERATURE,
     LocalModel,
@@ -30,6 +31,7 @@ from chatkit.providers.local.runtime import available_memory
 from chatkit.providers.local.stream import IncrementalDetokenizer
 from chatkit.summary import summarize_messages
 from chatkit.tokens import count_message_tokens
+from chatkit.window_fill import WindowFill
 
 pytestmark = pytest.mark.local_model
 
@@ -67,7 +69,7 @@ def any_model(request: pytest.FixtureRequest, local: LocalModel, gguf_copy: Path
     return local if request.param == "default" else LocalModel(model_path=gguf_copy)
 
 
-def chat(provider: LocalModel, messages: list[Message]) -> tuple[list[str], TurnResult]:
+def chat(provider: LocalModel, messages: list[Message]) -> tuple[list[str], CallResult]:
     reply = provider.stream(messages, SHORT)
     chunks = list(reply)
     assert reply.result is not None
@@ -102,7 +104,7 @@ def test_the_model_name_comes_from_the_file(local: LocalModel, gguf_copy: Path):
     assert local.model == "SmolLM2-135M-Instruct.Q4_1"
     assert LocalModel(model_path=gguf_copy).model == "my-chat-model"
     assert local.name == "Local" and local.mode == "chat"
-    caps = local.capabilities
+    caps = provider_kind(local.name).capabilities
     assert caps.streaming and caps.exact_token_counts and caps.sampling_parameters
     assert not caps.needs_api_key and not caps.server_side_chaining
 
@@ -118,7 +120,7 @@ def test_the_reply_is_the_bindings_own_for_the_same_seed(local: LocalModel):
     options = GenerationOptions(max_output_tokens=40, temperature=0.2, seed=3)
     ours = local.complete(messages, options).text
     loaded = local.load()
-    with loaded.queue.turn():
+    with loaded.queue.hold():
         loaded.llama.reset()
         raw = loaded.llama.create_chat_completion(
             [{"role": m.role, "content": m.content} for m in messages],
@@ -163,7 +165,7 @@ def test_stopping_a_stream_frees_the_model_for_the_next_session(local: LocalMode
     stream = iter(reply)
     next(stream)
     reply.stop()
-    with local.load().queue.turn(max_wait_seconds=10):
+    with local.load().queue.hold(max_wait_seconds=10):
         pass
     assert local.complete([SYSTEM, Message("user", "Hi")], SHORT).text
 
@@ -201,13 +203,13 @@ def test_counts_say_what_they_leave_out_without_a_system_prompt(local: LocalMode
 
 def test_the_context_window_is_the_models_own(local: LocalModel):
     assert local.context_window() == 8192
-    budget = ContextBudget.of(
+    fill = WindowFill.of(
         [SYSTEM, Message("user", "Hi")],
         context_window=local.context_window(),
         reserved_for_reply=512,
         tokenizer=local.tokenizer(),
     )
-    assert budget.exact and budget.used == local.tokenizer().count_prompt(
+    assert fill.exact and fill.used == local.tokenizer().count_prompt(
         [SYSTEM, Message("user", "Hi")]
     )
 
@@ -246,7 +248,7 @@ def test_a_summary_from_the_local_model(local: LocalModel):
 
 
 def test_two_threads_chat_at_once_with_separate_conversations(local: LocalModel):
-    results: dict[str, list[TurnResult]] = {}
+    results: dict[str, list[CallResult]] = {}
     errors: list[BaseException] = []
 
     def converse(name: str) -> None:

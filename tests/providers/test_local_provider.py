@@ -19,7 +19,7 @@ from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.factory import LOCAL, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.summary import summarize
 from chatkit.tokens import count_message_tokens
@@ -54,9 +54,9 @@ def model(request, other_gguf) -> LocalModel:
 
 
 def test_the_default_is_the_local_provider_when_no_key_is_set():
-    provider = make_provider(ProviderSpec(kind=LOCAL, mode="chat"))
+    provider = make_provider(ProviderSpec(kind="Local", mode="chat"))
     assert isinstance(provider, LocalModel)
-    assert not provider.capabilities.needs_api_key
+    assert not provider_kind(provider.name).capabilities.needs_api_key
     assert provider.model == "SmolLM2-135M-Instruct.Q4_1"
 
 

@@ -16,7 +16,8 @@ import pytest
 from chatkit.errors import ProviderUnavailable, StreamInterrupted
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
-from chatkit.providers.local.queue import ModelQueue, QueueStatus, watch
+from chatkit.providers.calls import Waiting
+from chatkit.providers.local.queue import ModelQueue
 from chatkit.providers.time_limit import TimeLimited
 
 WAIT = 30  # seconds a test waits for another thread before failing (never reached when green)
@@ -35,7 +36,7 @@ def join_in_order(queue: ModelQueue, names: list[str], served: list[str], releas
     for name in names:
 
         def session(name: str = name) -> None:
-            with queue.turn():
+            with queue.hold():
                 served.append(name)
                 release.wait(WAIT)
 
@@ -51,7 +52,7 @@ def test_sessions_are_served_in_the_order_they_arrived():
     queue = ModelQueue("test.gguf")
     served: list[str] = []
     release = threading.Event()
-    with queue.turn():
+    with queue.hold():
         threads = join_in_order(queue, ["b", "c", "d", "e"], served, release)
         assert queue.waiting == 4 and served == []
     release.set()
@@ -61,19 +62,26 @@ def test_sessions_are_served_in_the_order_they_arrived():
     assert queue.waiting == 0 and not queue.busy
 
 
-def test_a_waiting_session_hears_its_place_then_its_turn():
+def waiting_session(queue: ModelQueue, heard: list[Waiting]) -> threading.Thread:
+    """A thread that joins the line and notes every ``Waiting`` it hears until its go."""
+
+    def session() -> None:
+        with queue.join() as place:
+            for status in queue.wait(place):
+                heard.append(status)
+
+    thread = threading.Thread(target=session, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_waiting_session_hears_its_place_then_its_go():
     queue = ModelQueue("test.gguf")
-    heard: list[QueueStatus] = []
+    heard: list[Waiting] = []
     release, served = threading.Event(), []
-    with queue.turn():
+    with queue.hold():
         ahead = join_in_order(queue, ["first"], served, release)
-
-        def second() -> None:
-            with watch(heard.append), queue.turn():
-                pass
-
-        thread = threading.Thread(target=second, daemon=True)
-        thread.start()
+        thread = waiting_session(queue, heard)
         until(lambda: any(s.place == 2 for s in heard))
     until(lambda: any(s.place == 1 for s in heard))  # "first" holds the model now
     release.set()
@@ -89,39 +97,35 @@ def test_a_waiting_session_hears_its_place_then_its_turn():
 
 def test_the_estimate_comes_from_the_replies_measured():
     queue = ModelQueue("test.gguf")
+    held = []
     for _ in range(3):
-        with queue.turn():
+        started = time.monotonic()
+        with queue.hold():
             time.sleep(0.05)
-    typical = queue.typical_reply_seconds()
-    assert typical is not None and typical >= 0.05
-    heard: list[QueueStatus] = []
+        held.append(time.monotonic() - started)
+    typical = sorted(held)[1]
+    heard: list[Waiting] = []
     release, served = threading.Event(), []
-    with queue.turn():
+    with queue.hold():
         join_in_order(queue, ["first"], served, release)
-
-        def third() -> None:
-            with watch(heard.append), queue.turn():
-                pass
-
-        thread = threading.Thread(target=third, daemon=True)
-        thread.start()
+        thread = waiting_session(queue, heard)
         until(lambda: bool(heard))
         release.set()
     thread.join(WAIT)
     estimate = heard[0].estimate_seconds
-    assert estimate is not None and typical <= estimate <= 2 * typical  # one whole reply ahead
+    assert estimate is not None and 0.05 <= estimate <= 2 * typical  # one whole reply ahead
 
 
 def test_a_session_that_waits_too_long_gets_a_sentence_and_leaves_the_line():
     queue = ModelQueue("test.gguf")
-    with queue.turn():
+    with queue.hold():
         with (
             pytest.raises(ProviderUnavailable, match="busy with other conversations"),
-            queue.turn(max_wait_seconds=0.2),
+            queue.hold(max_wait_seconds=0.2),
         ):
             pass
         assert queue.waiting == 0
-    with queue.turn(max_wait_seconds=1):  # the line is not blocked by the one who left
+    with queue.hold(max_wait_seconds=1):  # the line is not blocked by the one who left
         pass
 
 
@@ -132,24 +136,22 @@ def test_a_session_that_leaves_while_waiting_frees_its_place():
     class Rerun(Exception):
         pass
 
-    def leave(status: QueueStatus) -> None:
-        raise Rerun
-
-    with queue.turn():
-        with watch(leave), pytest.raises(Rerun), queue.turn():
-            pass
+    with queue.hold():
+        with pytest.raises(Rerun), queue.join() as place:
+            for _status in queue.wait(place):
+                raise Rerun
         assert queue.waiting == 0
-    with queue.turn(max_wait_seconds=1):
+    with queue.hold(max_wait_seconds=1):
         pass
 
 
 def test_the_status_in_words():
-    assert "next in line" in QueueStatus(1, 1, None).sentence()
-    assert "being measured" in QueueStatus(1, 1, None).sentence()
-    words = QueueStatus(3, 4, 42.0).sentence()
+    assert "next in line" in Waiting(1, 1, None).sentence()
+    assert "being measured" in Waiting(1, 1, None).sentence()
+    words = Waiting(3, 4, 42.0).sentence()
     assert "number 3 in line (2 other conversations before you)" in words and "42 s" in words
-    assert "2 min" in QueueStatus(2, 2, 130.0).sentence()
-    assert QueueStatus(0, 0).served and "writing your reply" in QueueStatus(0, 0).sentence()
+    assert "2 min" in Waiting(2, 2, 130.0).sentence()
+    assert Waiting(0, 0).served and "writing your reply" in Waiting(0, 0).sentence()
 
 
 # -- through LocalModel, with the bundled model ---------------------------------------------
@@ -165,12 +167,15 @@ def test_a_second_session_sees_its_place_while_the_first_streams():
     reply = first.stream(messages, options)
     chunks = iter(reply)
     next(chunks)  # the first session holds the model
-    heard: list[QueueStatus] = []
+    heard: list[Waiting] = []
     results = []
 
     def other_session() -> None:
-        with watch(heard.append):
-            results.append(second.complete([Message("user", "Hi")], options))
+        reply = second.stream([Message("user", "Hi")], options)
+        for event in reply.events():
+            if isinstance(event, Waiting):
+                heard.append(event)
+        results.append(reply.result)
 
     thread = threading.Thread(target=other_session, daemon=True)
     thread.start()
@@ -206,13 +211,16 @@ def test_time_waiting_in_line_does_not_count_against_the_limit():
     chunks = iter(first)
     next(chunks)  # the first session holds the model
     second = TimeLimited(inner=LocalModel(), seconds=10, clock=lambda: now[0])
-    heard: list[QueueStatus] = []
+    heard: list[Waiting] = []
     results = []
 
     def other_session() -> None:
-        with watch(heard.append):
-            options = GenerationOptions(max_output_tokens=16, seed=1)
-            results.append(second.complete([Message("user", "Hi")], options))
+        options = GenerationOptions(max_output_tokens=16, seed=1)
+        reply = second.stream([Message("user", "Hi")], options)
+        for event in reply.events():
+            if isinstance(event, Waiting):
+                heard.append(event)
+        results.append(reply.result)
 
     thread = threading.Thread(target=other_session, daemon=True)
     thread.start()

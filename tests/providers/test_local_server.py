@@ -11,7 +11,7 @@ import pytest
 
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
-from chatkit.providers.factory import COMPATIBLE, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.local.model import default_model_path
 from chatkit.providers.local.server import main, running_server, server_command
 
@@ -43,7 +43,7 @@ def class_server() -> Iterator[str]:
 
 @pytest.mark.local_model
 def test_two_students_stream_at_once_through_the_openai_compatible_provider(class_server: str):
-    spec = ProviderSpec(COMPATIBLE, "chat", "bundled", base_url=class_server)
+    spec = ProviderSpec("OpenAI-compatible", "chat", "bundled", base_url=class_server)
     options = GenerationOptions(max_output_tokens=16, temperature=0.0, seed=1)
     results = {}
 

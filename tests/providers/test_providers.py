@@ -19,9 +19,10 @@ from chatkit.errors import (
 )
 from chatkit.messages import Message
 from chatkit.providers.anthropic import LEADING_USER_PLACEHOLDER, Anthropic
-from chatkit.providers.base import GenerationOptions, request_size
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.calls import request_size
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.factory import ANTHROPIC, COMPATIBLE, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 
@@ -153,7 +154,7 @@ def test_anthropic_request_shape(server, anthropic_client):
 
 def test_anthropic_in_responses_mode_chains_through_the_local_store(server, anthropic_client):
     provider = make_provider(
-        ProviderSpec(kind=ANTHROPIC, mode="responses", model="claude-haiku-4-5"),
+        ProviderSpec(kind="Anthropic", mode="responses", model="claude-haiku-4-5"),
         client=anthropic_client,
     )
     assert isinstance(provider, LocallyChained)
@@ -172,7 +173,7 @@ def test_compatible_server_through_the_factory(server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     provider = make_provider(
         ProviderSpec(
-            kind=COMPATIBLE, mode="chat", model="llama3.2", base_url=server.openai_base_url
+            kind="OpenAI-compatible", mode="chat", model="llama3.2", base_url=server.openai_base_url
         )
     )
     assert provider.complete(HISTORY).text == "Your favorite color is blue."

@@ -15,7 +15,7 @@ from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.providers import server_tokens
 from chatkit.providers.anthropic import Anthropic
-from chatkit.providers.factory import COMPATIBLE, ProviderSpec, make_provider
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_label, count_message_tokens
@@ -31,7 +31,7 @@ HISTORY = [
 
 def compatible(server, mode: str = "chat"):
     """The OpenAI-compatible provider the sidebar makes for the test server."""
-    spec = ProviderSpec(COMPATIBLE, mode, "local", base_url=server.openai_base_url)
+    spec = ProviderSpec("OpenAI-compatible", mode, "local", base_url=server.openai_base_url)
     return make_provider(spec, api_key="sk-test")
 
 

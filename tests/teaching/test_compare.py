@@ -6,8 +6,8 @@ import pytest
 
 from chatkit.errors import ChatkitError
 from chatkit.messages import Message
-from chatkit.providers.base import request_size
-from chatkit.providers.factory import ANTHROPIC, ProviderSpec, make_provider
+from chatkit.providers.calls import request_size
+from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses, responses_request
 from chatkit.teaching.compare import (
@@ -47,8 +47,8 @@ def openai_pair(openai_client):
 def anthropic_pair(anthropic_client):
     """What the Compare page builds for Anthropic: Responses mode goes through the local store."""
     return (
-        make_provider(ProviderSpec(ANTHROPIC, "chat", MODEL), client=anthropic_client),
-        make_provider(ProviderSpec(ANTHROPIC, "responses", MODEL), client=anthropic_client),
+        make_provider(ProviderSpec("Anthropic", "chat", MODEL), client=anthropic_client),
+        make_provider(ProviderSpec("Anthropic", "responses", MODEL), client=anthropic_client),
     )
 
 

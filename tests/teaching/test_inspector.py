@@ -7,15 +7,15 @@ import pytest
 from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
-from chatkit.providers.base import GenerationOptions, request_size
-from chatkit.providers.factory import ANTHROPIC, LOCAL, OPENAI, ProviderSpec, make_provider
+from chatkit.providers.anthropic import MESSAGES
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.calls import request_size
+from chatkit.providers.kinds import ProviderSpec, make_provider
+from chatkit.providers.openai_chat import CHAT_COMPLETIONS as CHAT
 from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
 from chatkit.teaching.inspector import (
-    CHAT,
-    MESSAGES,
     PLACEHOLDER_RESPONSE_ID,
-    RESPONSES,
     inspect_turn,
     messages_for_turn,
     options_of,
@@ -140,7 +140,7 @@ def test_a_chat_turn_compared_with_chaining_uses_a_placeholder_id(chat_conversat
 
 def test_a_locally_chained_turn_says_the_model_got_the_whole_history(server, anthropic_client):
     provider = make_provider(
-        ProviderSpec(ANTHROPIC, "responses", "claude-sonnet-4-6"), client=anthropic_client
+        ProviderSpec("Anthropic", "responses", "claude-sonnet-4-6"), client=anthropic_client
     )
     conversation = chat_about_alice(provider)
     inspection = inspect_turn(conversation, 5)
@@ -161,10 +161,10 @@ def test_a_locally_chained_turn_says_the_model_got_the_whole_history(server, ant
 def test_shape_of_reads_the_provider_and_mode() -> None:
     from chatkit.conversation import ReplyInfo
 
-    assert shape_of(ReplyInfo(provider=OPENAI, mode="chat")) == CHAT
-    assert shape_of(ReplyInfo(provider=ANTHROPIC, mode="chat")) == MESSAGES
-    assert shape_of(ReplyInfo(provider=LOCAL, mode="responses")) == RESPONSES
-    assert shape_of(None, ANTHROPIC, "chat") == MESSAGES
+    assert shape_of(ReplyInfo(provider="OpenAI", mode="chat")) == CHAT
+    assert shape_of(ReplyInfo(provider="Anthropic", mode="chat")) == MESSAGES
+    assert shape_of(ReplyInfo(provider="Local", mode="responses")) == RESPONSES
+    assert shape_of(None, "Anthropic", "chat") == MESSAGES
 
 
 def test_messages_for_turn_is_what_the_reply_answered(chat_conversation) -> None:

@@ -1,41 +1,58 @@
 """The llama.cpp subsystem: a GGUF model run in-process, offline, with exact token counts.
 
-``LocalModel`` is the door; ``runtime`` loads and shares models, ``queue`` lines up the
-sessions that share one, ``stream`` generates token by token, ``tokens`` counts with the
-model's own tokenizer and chat template; ``defaults`` holds the settings the app starts from,
-``catalogue`` the GGUF models offered for download and ``downloads`` fetches them; ``server``
-runs llama.cpp's own server for a class. Names load on first use, so the light modules
-(defaults, catalogue, queue) can be imported without loading llama.cpp.
+``LocalModel`` (in ``model``) is the door, and ``PROVIDER_KINDS`` the app's record of it;
+``runtime`` loads and shares models, ``queue`` lines up the sessions that share one,
+``stream`` generates token by token, ``tokens`` counts with the model's own tokenizer and chat
+template; ``defaults`` holds the settings the app starts from, ``catalogue`` the GGUF models
+offered for download and ``downloads`` fetches them; ``server`` runs llama.cpp's own server for
+a class. llama.cpp loads only when a model is built, so the light modules (defaults,
+catalogue, queue) and this record can be imported without it.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chatkit.providers.local.model import (
-        DEFAULT_MAX_OUTPUT_TOKENS,
-        DEFAULT_MODEL_FILE,
-        DEFAULT_TEMPERATURE,
-        LOCAL_CAPABILITIES,
-        LocalModel,
-        default_model_path,
-        download_model,
-    )
+from chatkit.providers.base import Capabilities, Provider
+from chatkit.providers.chained import ResponseStore
+from chatkit.providers.kinds import GenerationDefaults, ProviderKind, ProviderSpec
+from chatkit.providers.local import defaults
+from chatkit.providers.openai_chat import CHAT_COMPLETIONS
+from chatkit.providers.openai_responses import RESPONSES
 
-__all__ = [
-    "DEFAULT_MAX_OUTPUT_TOKENS",
-    "DEFAULT_MODEL_FILE",
-    "DEFAULT_TEMPERATURE",
-    "LOCAL_CAPABILITIES",
-    "LocalModel",
-    "default_model_path",
-    "download_model",
-]
+MODEL_MODULE = "chatkit.providers.local.model"
+__all__ = ["PROVIDER_KINDS", "LocalModel", "default_model_path", "download_model"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        return getattr(importlib.import_module("chatkit.providers.local.model"), name)
+        return getattr(importlib.import_module(MODEL_MODULE), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _build(spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore) -> Provider:
+    local_model = importlib.import_module(MODEL_MODULE).LocalModel  # loads llama.cpp
+    return local_model(spec.model or None)
+
+
+PROVIDER_KINDS = (
+    ProviderKind(
+        "Local",
+        Capabilities(exact_token_counts=True, needs_api_key=False, loads_in_process=True),
+        _build,
+        shapes={"chat": CHAT_COMPLETIONS, "responses": RESPONSES},
+        order=40,
+        mode_labels={"chat": "Chat", "responses": "Chat + local chaining"},
+        model_env="CHATKIT_LOCAL_MODEL",
+        model_field="path",
+        default_model_label="bundled SmolLM2-135M",
+        # Chosen by bench/recall.py: what makes the bundled 135M model recall best.
+        generation_defaults=GenerationDefaults(
+            system_prompt=defaults.SYSTEM_PROMPT,
+            temperature=defaults.TEMPERATURE,
+            max_output_tokens=defaults.MAX_OUTPUT_TOKENS,
+        ),
+        default_otherwise=True,
+    ),
+)

@@ -11,21 +11,15 @@ counts and the context window are the model's own, so budgets and trimming are e
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
-from chatkit.providers.base import (
-    Capabilities,
-    GenerationOptions,
-    StreamingProvider,
-    TurnGenerator,
-    TurnResult,
-    Usage,
-)
+from chatkit.providers.base import GenerationOptions, Prompt, StreamingProvider
+from chatkit.providers.calls import CallResult, EventGenerator, Finished, Usage, UsageReport
 from chatkit.providers.local.catalogue import CatalogueModel, catalogue_model
 from chatkit.providers.local.defaults import MAX_OUTPUT_TOKENS, REPEAT_PENALTY, TEMPERATURE
 from chatkit.providers.local.downloads import download_file, local_path
@@ -46,14 +40,6 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What a call that sets nothing gets: the app's defaults for the local model (bench/recall.py).
 DEFAULT_MAX_OUTPUT_TOKENS = MAX_OUTPUT_TOKENS
 DEFAULT_TEMPERATURE = TEMPERATURE
-LOCAL_CAPABILITIES = Capabilities(
-    streaming=True,
-    server_side_chaining=False,
-    sampling_parameters=True,
-    exact_token_counts=True,
-    needs_api_key=False,
-    loads_in_process=True,
-)
 
 
 def default_model_path() -> Path:
@@ -104,17 +90,17 @@ class LocalModel(StreamingProvider):
     loading step, for the app to show. ``logit_bias`` (token id -> bias) applies to every
     call, e.g. to ban end-of-sequence in benchmarks; ``repeat_penalty`` is llama.cpp's.
 
-    Sessions sharing the model take turns in its fair queue (``chatkit.providers.local.queue``:
-    ``watch`` shows a waiting session its place). ``max_wait_seconds`` is how long a call waits
-    for its turn before failing with ``ProviderUnavailable``. To cut a reply that holds the
-    model too long, wrap the provider in ``chatkit.providers.time_limit.TimeLimited`` (its
-    clock starts when the reply's turn comes, not while it waits in line).
+    Sessions sharing the model line up in its fair queue (``chatkit.providers.local.queue``);
+    a waiting call's stream carries ``Waiting`` events with its place. ``max_wait_seconds`` is
+    how long a call waits for its go before failing with ``ProviderUnavailable``. To cut a
+    reply that holds the model too long, wrap the provider in
+    ``chatkit.providers.time_limit.TimeLimited`` (its clock starts at the reply's go, not while
+    it waits in line).
     """
 
     model: str = field(default="", kw_only=True)
     name: str = field(default="Local", kw_only=True)
     mode: str = field(default="chat", kw_only=True)
-    capabilities: Capabilities = field(default=LOCAL_CAPABILITIES, kw_only=True)
     context_window_tokens: int | None = field(default=None, kw_only=True)
     model_path: str | Path | None = None
     _: KW_ONLY
@@ -194,15 +180,10 @@ class LocalModel(StreamingProvider):
     def context_window(self) -> int:
         return self.load().n_ctx
 
-    def build_request(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions | None = None,
-        previous_response_id: str | None = None,
-    ) -> dict[str, Any]:
+    def _request_body(self, prompt: Prompt) -> dict[str, Any]:
         """What the model is given: the messages, the prompt the chat template makes of them,
         and the sampling settings (``seed`` only when one is set)."""
-        return self._request(self.load(), messages, options or GenerationOptions())
+        return self._request(self.load(), prompt.messages, prompt.options)
 
     def _request(
         self, loaded: LoadedModel, messages: Sequence[Message], options: GenerationOptions
@@ -227,14 +208,10 @@ class LocalModel(StreamingProvider):
             body["logit_bias"] = {str(token): bias for token, bias in self.logit_bias.items()}
         return body
 
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        previous_response_id: str | None,
-    ) -> TurnGenerator:
+    def _generate(self, prompt: Prompt) -> EventGenerator:
         loaded = self.load()
-        body = self._request(loaded, messages, options)
+        options = prompt.options
+        body = self._request(loaded, prompt.messages, options)
         prompt_tokens = loaded.tokenize(body["prompt"])
         if len(prompt_tokens) >= loaded.n_ctx:
             raise ContextTooLong(
@@ -249,14 +226,14 @@ class LocalModel(StreamingProvider):
             repeat_penalty=self.repeat_penalty,
             max_wait_seconds=self.max_wait_seconds,
         )
-        parts: list[str] = []
-        completion = yield from _collect(stream_completion(loaded, prompt_tokens, sampling), parts)
-        return self._result(body, "".join(parts), completion)
+        completion = yield from stream_completion(loaded, prompt_tokens, sampling)
+        usage = Usage(completion.prompt_tokens, completion.completion_tokens)
+        yield UsageReport(usage)
+        yield Finished(completion.finish_reason)
+        return self._result(body, completion, usage)
 
-    def _result(self, body: dict[str, Any], text: str, completion: Completion) -> TurnResult:
-        usage = Usage(
-            input_tokens=completion.prompt_tokens, output_tokens=completion.completion_tokens
-        )
+    def _result(self, body: dict[str, Any], completion: Completion, usage: Usage) -> CallResult:
+        text = completion.text
         seconds = max(completion.seconds, 1e-9)
         return self.result(
             text,
@@ -285,19 +262,3 @@ class LocalModel(StreamingProvider):
             },
             note="Generated on this machine by llama.cpp; the response body is chatkit's record.",
         )
-
-
-def _collect(
-    chunks: Generator[str, None, Completion], parts: list[str]
-) -> Generator[str, None, Completion]:
-    """Pass ``chunks`` through, keeping each in ``parts``; closing this closes ``chunks``."""
-    try:
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration as finished:
-                return finished.value
-            parts.append(chunk)
-            yield chunk
-    finally:
-        chunks.close()

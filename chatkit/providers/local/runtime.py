@@ -3,7 +3,7 @@
 A GGUF file is checked (its magic bytes, whether it fits in memory) before llama.cpp sees it,
 then loaded once per process and shared by every session. llama.cpp contexts are not
 thread-safe, so each generation holds the model from the first token to the last, after
-waiting its turn in the model's fair ``queue`` (``chatkit.providers.local.queue``): a second
+waiting for its go in the model's fair ``queue`` (``chatkit.providers.local.queue``): a second
 session waits, and can see its place in line, instead of crashing the process.
 Prompts are rendered with the GGUF's own chat template through the binding's
 ``Jinja2ChatFormatter``.

@@ -19,6 +19,7 @@ import llama_cpp
 import llama_cpp.llama_cpp as llama_c
 
 from chatkit.errors import ProviderError
+from chatkit.providers.calls import TextDelta, Waiting
 from chatkit.providers.local.runtime import LoadedModel
 
 # Sampling defaults of Llama.create_chat_completion, so replies match the binding's own.
@@ -48,8 +49,9 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Completion:
-    """How a generation ended: tokens in and out, and why it stopped."""
+    """How a generation ended: its text, tokens in and out, and why it stopped."""
 
+    text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
@@ -99,16 +101,18 @@ def _overlap(text: str, stop: str) -> int:
 
 def stream_completion(
     model: LoadedModel, prompt_tokens: Sequence[int], sampling: Sampling
-) -> Generator[str, None, Completion]:
-    """Generate a reply to ``prompt_tokens`` as text chunks, in the model's queue.
+) -> Generator[TextDelta | Waiting, None, Completion]:
+    """Generate a reply to ``prompt_tokens`` as text, after waiting in the model's queue.
 
-    The caller waits its turn (``LoadedModel.queue``) before the first token;
-    ``Completion.seconds`` counts from the moment it holds the model (waiting excluded).
+    While other conversations hold the model it yields where this one stands
+    (``LoadedModel.queue``); ``Completion.seconds`` counts from the moment it holds the
+    model (waiting excluded).
     """
     max_tokens = min(sampling.max_tokens, model.n_ctx - len(prompt_tokens))
     detokenizer = IncrementalDetokenizer(model.piece, model.stop)
-    count, finish_reason = 0, "length"
-    with model.queue.turn(sampling.max_wait_seconds):
+    count, finish_reason, parts = 0, "length", []
+    with model.queue.join() as place:
+        yield from model.queue.wait(place, sampling.max_wait_seconds)
         started = time.perf_counter()
         llama = model.llama
         llama.set_seed(llama_c.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
@@ -129,7 +133,8 @@ def stream_completion(
                 count += 1
                 text = detokenizer.push(token)
                 if text:
-                    yield text
+                    parts.append(text)
+                    yield TextDelta(text)
                 if detokenizer.stopped:
                     finish_reason = "stop"
                     break
@@ -137,10 +142,12 @@ def stream_completion(
                     break
             tail = detokenizer.flush()
             if tail:
-                yield tail
+                parts.append(tail)
+                yield TextDelta(tail)
         finally:
             tokens.close()
-    return Completion(len(prompt_tokens), count, finish_reason, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Completion("".join(parts), len(prompt_tokens), count, finish_reason, seconds)
 
 
 def _guarded(tokens: Iterator[int], name: str) -> Iterator[int]:

@@ -1,4 +1,4 @@
-"""Budgets: how a prompt fills a model's context window, part by part."""
+"""How a prompt fills a model's context window, part by part."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ PARTS: tuple[str, ...] = (SYSTEM_PROMPT, SUMMARY, HISTORY, CURRENT_TURN, RESERVE
 
 
 @dataclass(frozen=True)
-class ContextBudget:
+class WindowFill:
     """A context window split into system prompt / summary / history / current turn / reserved
     for the reply / free. ``summary`` is the summary message that replaced older turns, if any.
     """
@@ -72,7 +72,7 @@ class ContextBudget:
         reserved_for_reply: int = 0,
         model: str = "gpt-4o",
         tokenizer: Tokenizer | None = None,
-    ) -> ContextBudget:
+    ) -> WindowFill:
         """Measure ``messages`` against a window: leading system messages are the system
         prompt, a final user message is the current turn (with the reply priming), the rest is
         history."""

@@ -1,0 +1,85 @@
+"""OpenAI, and any OpenAI-compatible server: two providers on the same two APIs.
+
+Both speak Chat Completions (``OpenAIChat``) and Responses (``OpenAIResponses``); they differ
+only in their endpoint - OpenAI's own API, or a server whose address the person gives
+(Ollama, vLLM, LM Studio, llama.cpp's server), named by its host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from chatkit.providers.base import Capabilities, Provider
+from chatkit.providers.chained import ResponseStore
+from chatkit.providers.endpoints import COMPATIBLE_ENDPOINT, OPENAI_ENDPOINT, Endpoint, url_host
+from chatkit.providers.kinds import Builder, ProviderKind, ProviderSpec
+from chatkit.providers.openai_chat import CHAT_COMPLETIONS, OpenAIChat
+from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
+
+SHAPES = {"chat": CHAT_COMPLETIONS, "responses": RESPONSES}
+
+
+def openai_builder(
+    endpoint: Endpoint, *, asks_base_url: bool = False, responses: bool = True
+) -> Builder:
+    """How a provider on the OpenAI APIs is built for ``endpoint``: Chat Completions, and
+    Responses when the server has that API (else Responses mode is chained locally).
+    ``asks_base_url``: the spec's base URL is the server's address."""
+
+    def build(
+        spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore
+    ) -> Provider:
+        chosen = endpoint.chosen(
+            base_url=spec.base_url if asks_base_url else None, api_key=api_key, client=client
+        )
+        if spec.mode == "responses" and responses:
+            return OpenAIResponses(
+                spec.model, endpoint=chosen, context_window_tokens=spec.context_window, store=store
+            )
+        return OpenAIChat(spec.model, endpoint=chosen, context_window_tokens=spec.context_window)
+
+    return build
+
+
+def _is_openai_client(client: Any) -> bool:
+    return isinstance(client, openai.OpenAI) and url_host(str(client.base_url)) == (
+        OPENAI_ENDPOINT.own_host
+    )
+
+
+OPENAI = ProviderKind(
+    OPENAI_ENDPOINT.name,
+    Capabilities(server_side_chaining=True, exact_token_counts=True),
+    openai_builder(OPENAI_ENDPOINT),
+    shapes=SHAPES,
+    order=10,
+    endpoint=OPENAI_ENDPOINT,
+    suggested_models=(
+        "gpt-4.1-mini",
+        "gpt-4.1",
+        "gpt-4o-mini",
+        "gpt-4o",
+        "gpt-5.5",
+        "gpt-5.4-mini",
+    ),
+    default_when=("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    takes_client=_is_openai_client,
+)
+
+COMPATIBLE = ProviderKind(
+    COMPATIBLE_ENDPOINT.name,
+    Capabilities(server_side_chaining=True, needs_api_key=False),
+    openai_builder(COMPATIBLE_ENDPOINT, asks_base_url=True),
+    shapes=SHAPES,
+    order=30,
+    endpoint=COMPATIBLE_ENDPOINT,
+    asks_base_url=True,
+    default_base_url="http://127.0.0.1:11434/v1",
+    model_field="text",
+    suggested_models=("llama3.2", "qwen2.5:7b-instruct"),
+    takes_client=lambda client: isinstance(client, openai.OpenAI),
+)
+
+PROVIDER_KINDS = (OPENAI, COMPATIBLE)
