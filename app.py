@@ -21,6 +21,6 @@ if warning := state.exposure():
     st.warning(warning, icon=":material/public:")
 saving.open_from_url()
 saving.sync_url()  # ?c= stays on every page, so a reload or a shared link reopens it
-state.session().drawn_version = state.queue().version
+state.view().drawn_version = state.queue().version
 render_sidebar()
 navigation.run()

@@ -32,7 +32,7 @@ def _on_submit() -> None:
 
 
 def _on_edit(position: int | None) -> None:
-    state.session().editing = position
+    state.view().editing = position
     if position is not None:
         st.session_state["edit_text"] = state.conversation().messages[position].content
 
@@ -45,7 +45,7 @@ def _on_edit_unsent() -> None:
     queue = state.queue()
     if queue.failure is not None:
         st.session_state["edit_text"] = queue.failure.request.user_text or ""
-        state.session().editing = -1
+        state.view().editing = -1
 
 
 def _on_resend_unsent() -> None:
@@ -66,7 +66,7 @@ def _on_switch(position: int, index: int) -> None:
     try:
         state.queue().update(lambda c: c.switched(position, index))
     except ChatkitError as error:
-        state.session().notice = error.message
+        state.view().notice = error.message
 
 
 def _on_clear() -> None:
@@ -80,12 +80,12 @@ def _on_clear() -> None:
     try:
         state.queue().update(cleared)
     except ChatkitError as error:
-        state.session().notice = error.message
+        state.view().notice = error.message
 
 
 def _on_show_more(count: int | None) -> None:
-    data = state.session()
-    data.visible_messages = count if count is not None else data.visible_messages + WINDOW_STEP
+    view = state.view()
+    view.visible_messages = count if count is not None else view.visible_messages + WINDOW_STEP
 
 
 # -- drawing --------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def _message(current: Conversation, position: int, busy: bool) -> None:
                     type="tertiary",
                 )
         _versions(current, position)
-    if state.session().editing == position:
+    if state.view().editing == position:
         _edit_box(position)
 
 
@@ -154,9 +154,9 @@ def _edit_box(position: int) -> None:
 
 
 def _history(current: Conversation, busy: bool) -> None:
-    data = state.session()
+    view = state.view()
     total = len(current.messages)
-    start = max(0, total - data.visible_messages)
+    start = max(0, total - view.visible_messages)
     if start > 0:
         left, right, _ = st.columns([2, 1, 3])
         left.button(
@@ -178,7 +178,7 @@ def _failure_box() -> None:
         return
     text = failure.request.user_text
     unsent = text is not None and failure.request.edit_at is None
-    if state.session().editing == -1 and unsent:
+    if state.view().editing == -1 and unsent:
         _edit_unsent_box()
     elif unsent:
         turns.bubble(Message("user", text or ""), "not sent")
@@ -224,30 +224,30 @@ def _controls(current: Conversation, busy: bool) -> None:
 
 
 def _undo_box() -> None:
-    data = state.session()
-    if data.undo is None:
+    view = state.view()
+    if view.undo is None:
         return
     left, right = st.columns([4, 1])
-    title = data.undo.conversation.title or "Untitled"
-    left.info(f"{data.undo.label} “{inert_markdown(title)}”.", icon=":material/info:")
+    title = view.undo.conversation.title or "Untitled"
+    left.info(f"{view.undo.label} “{inert_markdown(title)}”.", icon=":material/info:")
     right.button("Undo", icon=":material/undo:", key="undo", on_click=saving.undo)
 
 
 def _totals(current: Conversation) -> str:
     """The running totals, worked out once per version of the conversation (a rerun with
     nothing new must not add up 5,000 replies again)."""
-    data = state.session()
+    view = state.view()
     key = (id(current), current.version, len(current.messages), len(current.forks))
-    if data.totals[0] != key:
+    if view.totals[0] != key:
         shown = conversation_totals(current)
         every = conversation_totals(current, every_version=True)
-        data.totals = (key, totals_caption(shown, every))
-    return data.totals[1]
+        view.totals = (key, totals_caption(shown, every))
+    return view.totals[1]
 
 
 # -- the page -------------------------------------------------------------------------------------
 
-data = state.session()
+view = state.view()
 queue = state.queue()
 live = queue.live
 current = live.base if live is not None else queue.conversation
@@ -255,9 +255,9 @@ busy = queue.busy
 st.subheader(inert_markdown(current.title) or "New conversation", anchor=False)
 totals = st.empty()
 if queue.notice:
-    data.notice, queue.notice = queue.notice, None
-if data.notice:  # shown until the next message is sent
-    st.info(inert_markdown(data.notice), icon=":material/info:")
+    view.notice, queue.notice = queue.notice, None
+if view.notice:  # shown until the next message is sent
+    st.info(inert_markdown(view.notice), icon=":material/info:")
 _undo_box()
 _history(current, busy)
 slot = turns.live_slot(queue)

@@ -5,6 +5,7 @@ import streamlit as st
 from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
+from chatkit.session import settings_snapshot
 from chatkit.summary import recent_summary, seeded_conversation, summarize
 from chatkit.ui import saving, state
 from chatkit.ui.teaching import active_provider, header, model_caption
@@ -20,7 +21,7 @@ def _start_seeded(summary_text: str) -> None:
     A callback runs before the script, so the sidebar's system prompt box can still be set.
     """
     seeded = seeded_conversation(state.conversation(), summary_text)
-    seeded.settings = saving.settings_snapshot(state.settings())  # the sidebar stays as it is
+    seeded.settings = settings_snapshot(state.settings())  # the sidebar stays as it is
     saving.open_conversation(seeded)
     st.session_state[SWITCH_KEY] = True
 

@@ -27,7 +27,7 @@ def _on_open(conversation_id: str) -> None:
     store = state.store()
     loaded = store.load(conversation_id) if store is not None else None
     if loaded is None:
-        state.session().notice = "That conversation is no longer saved here."
+        state.view().notice = "That conversation is no longer saved here."
         return
     saving.open_conversation(loaded)
 
@@ -44,7 +44,7 @@ def _on_rename(conversation_id: str) -> None:
     try:
         state.queue().update(retitled)
     except ChatkitError as error:
-        state.session().notice = error.message
+        state.view().notice = error.message
 
 
 def _on_delete(conversation_id: str) -> None:
@@ -80,7 +80,8 @@ def conversations_section() -> None:
     """New conversation, a search box, the saved list (newest first, with dates), and rename or
     delete for the open one."""
     current = state.conversation()
-    config = state.config()
+    session = state.session()
+    config = session.config
     st.button("New conversation", icon=":material/add:", use_container_width=True, on_click=_on_new)
     store = state.store()
     if store is None:
@@ -93,7 +94,7 @@ def conversations_section() -> None:
     )
     try:
         saved = store.list(
-            state.owner(), include_all=not config.hosted, search=search, limit=MAX_LISTED + 1
+            session.owner, include_all=not config.hosted, search=search, limit=MAX_LISTED + 1
         )
     except ChatkitError as error:
         st.caption(inert_markdown(error.message))
@@ -183,7 +184,7 @@ def _on_upload() -> None:
     store = state.store()
     existing = store.load(imported.id) if store is not None else None
     mine = existing is not None and (
-        not state.config().hosted or store.owner_of(imported.id) == state.owner()
+        not state.config().hosted or store.owner_of(imported.id) == state.session().owner
     )
     if mine:
         st.session_state[IMPORT_PENDING_KEY] = imported
@@ -195,7 +196,7 @@ def _on_upload() -> None:
 
 def _open_imported(imported: Conversation) -> None:
     saving.open_conversation(saving.save_now(imported))
-    state.session().notice = f"Imported “{imported.title or 'Untitled'}”: continue it below."
+    state.view().notice = f"Imported “{imported.title or 'Untitled'}”: continue it below."
 
 
 def _on_import_decision(choice: str) -> None:

@@ -1,8 +1,8 @@
 """The open conversation and the URL: opening one, keeping ``?c=`` on every page, undo.
 
 A conversation is saved with the settings it was had with (provider, API mode, model, base
-URL, trimming, sampling) and opening it restores them in the sidebar, so a reload or a shared
-link on any page shows the same conversation the same way.
+URL, trimming, sampling: ``chatkit.session.settings_snapshot``) and opening it restores them in
+the sidebar, so a reload or a shared link on any page shows the same conversation the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.providers import MODES, provider_kind
 from chatkit.summary import SEED_HEADING
 from chatkit.ui import local_models, state
-from chatkit.ui.state import Settings, Undo
+from chatkit.ui.state import Undo
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # Where the sidebar keeps the provider's default a widget started from (see sidebar): a value
@@ -27,24 +27,6 @@ PROVIDER_DEFAULT_MARKER = "{}_provider_default"
 
 
 # -- the settings a conversation was had with ---------------------------------------------------
-
-
-def settings_snapshot(settings: Settings) -> dict[str, Any]:
-    """The sidebar's choices, as saved with the conversation (never a key)."""
-    spec, trimming, options = settings.spec, settings.trimming, settings.options
-    return {
-        "provider": spec.kind,
-        "mode": spec.mode,
-        "model": spec.model,
-        "base_url": spec.base_url,
-        "trimming": {
-            "kind": trimming.kind,
-            "last_n": trimming.last_n,
-            "max_tokens": trimming.max_tokens,
-        },
-        "temperature": options.temperature,
-        "max_output_tokens": options.max_output_tokens,
-    }
 
 
 def apply_settings(saved: dict[str, Any]) -> None:
@@ -97,8 +79,7 @@ def open_conversation(conversation: Conversation) -> None:
     state.set_conversation(conversation)
     st.session_state["system_prompt"] = conversation.system_prompt
     apply_settings(conversation.settings)
-    data = state.session()
-    data.loaded_id = conversation.id
+    state.view().loaded_id = conversation.id
     st.query_params.clear()
     if conversation.version:
         st.query_params["c"] = conversation.id
@@ -113,25 +94,25 @@ def new_conversation() -> Conversation:
 def open_from_url() -> None:
     """Open the conversation named by ``?c=`` once per change of the URL."""
     wanted = st.query_params.get("c")
-    data = state.session()
-    if not wanted or wanted == data.loaded_id or wanted == state.conversation().id:
-        data.loaded_id = wanted or data.loaded_id
+    view = state.view()
+    if not wanted or wanted == view.loaded_id or wanted == state.conversation().id:
+        view.loaded_id = wanted or view.loaded_id
         return
-    data.loaded_id = wanted
+    view.loaded_id = wanted
     target = state.store()
     if target is None:
         return
     try:
         loaded = target.load(wanted)
     except InvalidDocument as error:
-        data.notice = error.message
+        view.notice = error.message
         return
     if loaded is None:
-        data.notice = (
+        view.notice = (
             "That conversation link points to nothing saved here: a new conversation is open."
         )
         return
-    if state.config().hosted and target.owner_of(wanted) != state.owner():
+    if state.config().hosted and target.owner_of(wanted) != state.session().owner:
         # Someone else's link in a public demo: continue on a copy, never on their record.
         loaded.id, loaded.version = new_conversation_id(), 0
     open_conversation(loaded)
@@ -143,15 +124,15 @@ def sync_url() -> None:
     current = state.conversation()
     if current.version and st.query_params.get("c") != current.id:
         st.query_params["c"] = current.id
-        state.session().loaded_id = current.id
+        state.view().loaded_id = current.id
 
 
 def save_now(conversation: Conversation) -> Conversation:
     """Save ``conversation`` and make it the open one (for an import, or an undo)."""
-    saved, notice = state.saver()(conversation)
+    saved, notice = state.session().save(conversation)
     state.set_conversation(saved)
     if notice:
-        state.session().notice = notice
+        state.view().notice = notice
     return saved
 
 
@@ -160,17 +141,17 @@ def save_now(conversation: Conversation) -> Conversation:
 
 def remember_for_undo(label: str, conversation: Conversation) -> None:
     """Keep what a destructive action is about to remove, for one Undo."""
-    state.session().undo = Undo(label, conversation.copy())
+    state.view().undo = Undo(label, conversation.copy())
 
 
 def undo() -> None:
     """Bring back what the last Clear or Delete removed (a callback)."""
-    data = state.session()
-    if data.undo is None:
+    view = state.view()
+    if view.undo is None:
         return
-    restored = data.undo.conversation.copy()
+    restored = view.undo.conversation.copy()
     current = state.conversation()
     # Cleared: the same saved conversation, one version on. Deleted: saved anew.
     restored.version = current.version if current.id == restored.id else 0
-    data.undo = None
+    view.undo = None
     open_conversation(save_now(restored))

@@ -19,6 +19,7 @@ from chatkit.providers import (
     default_provider_kind,
     provider_kind,
 )
+from chatkit.session import Settings, uses_host_key
 from chatkit.ui import library, local_models, saving, state
 
 SYSTEM_PROMPT_PRESETS: dict[str, str] = {
@@ -113,7 +114,7 @@ def _model_field(kind: ProviderKind) -> str:
 
 def _api_key_field(kind: ProviderKind) -> None:
     config = state.config()
-    has_host_key = bool(state.host_api_key(kind.name))
+    has_host_key = bool(state.session().host_api_key(kind.name))
     if has_host_key and not config.hosted:
         st.caption(f"Using the {kind.name} key from {kind.api_key_env}.")
         return
@@ -128,9 +129,9 @@ def _api_key_field(kind: ProviderKind) -> None:
 
 def _allowance_caption(kind: ProviderKind) -> None:
     """In a hosted demo: what this visitor has left today on the host's resources."""
-    if not state.config().hosted or not state.uses_host_key(kind.name):
+    if not state.config().hosted or not uses_host_key(state.typed_api_key(kind.name)):
         return
-    meter = state.meter()
+    meter = state.session().meter()
     if meter is not None:
         try:
             st.caption(meter.allowance().caption())
@@ -211,7 +212,7 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     )
 
 
-def render_sidebar() -> state.Settings:
+def render_sidebar() -> Settings:
     """Draw the sidebar and return the settings it chose (also kept in session state)."""
     with st.sidebar:
         st.subheader("Model")
@@ -227,6 +228,6 @@ def render_sidebar() -> state.Settings:
     current = state.conversation()
     if current.system_prompt != system_prompt:
         current.system_prompt = system_prompt
-    chosen = state.Settings(spec, system_prompt, trimming, options)
+    chosen = Settings(spec, system_prompt, trimming, options)
     st.session_state["settings"] = chosen
     return chosen

@@ -1,9 +1,13 @@
-"""Session state, settings and process-wide resources for the Streamlit app.
+"""Session state for the Streamlit app: this session's ``ChatSession``, and what only the page
+keeps.
 
-``st.session_state`` holds the sidebar's ``Settings`` (``"settings"``) and one small
-``SessionData`` (``"session"``), whose ``TurnQueue`` holds the open conversation and takes its
-turns in order. API keys typed into the sidebar live only in that session's widget state and
-are passed to the SDK from there.
+``st.session_state`` holds the sidebar's ``Settings`` (``"settings"``), one ``ChatSession``
+(``"session"``: the providers, what is saved, what a visitor may spend, and the turn queue of
+the open conversation; see ``chatkit.session``) and the page's own bookkeeping (``"view"``).
+Each script run starts by handing the session what Streamlit knows (``begin_run``): the
+settings from the environment and ``st.secrets``, the process-wide stores, and who this is
+(``st.user``, the browser's cookie, the client's address). API keys typed into the sidebar live
+only in this session's widget state and are passed to the session with each call.
 """
 
 from __future__ import annotations
@@ -11,49 +15,32 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatkit.chat import TrimmingSettings
 from chatkit.config import (
     XSRF_COOKIE,
     AppConfig,
-    HostedSettings,
     browser_token,
     client_address,
     exposure_warning,
     load_config,
 )
-from chatkit.conversation import Conversation, new_conversation_id
-from chatkit.errors import ChatkitError, SaveConflict, register_secret
-from chatkit.hosted import HostedMeter
+from chatkit.conversation import Conversation
+from chatkit.errors import ChatkitError, register_secret
 from chatkit.providers import (
-    GenerationOptions,
     Provider,
     ProviderKind,
     ProviderSpec,
-    ResponseStore,
-    make_provider,
     provider_kind,
     provider_variables,
 )
-from chatkit.providers.metered import Metered
-from chatkit.providers.time_limit import TimeLimited
+from chatkit.session import ChatSession, Settings
 from chatkit.store import ConversationStore, QuotaStore, default_database_url
-from chatkit.turn_queue import Saver, TurnQueue
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the sidebar decides, except the API key."""
-
-    spec: ProviderSpec = field(default_factory=ProviderSpec)
-    system_prompt: str = ""
-    trimming: TrimmingSettings = field(default_factory=TrimmingSettings)
-    options: GenerationOptions = field(default_factory=GenerationOptions)
+from chatkit.turn_queue import TurnQueue
 
 
 @dataclass
@@ -65,14 +52,9 @@ class Undo:
 
 
 @dataclass
-class SessionData:
-    """Per-browser-session bookkeeping (never shared between sessions)."""
+class ViewState:
+    """What the page remembers between runs of this browser session (never shared)."""
 
-    # this browser (see _browser) or, without its cookie, this session alone
-    owner: str = field(default_factory=lambda: "session:" + secrets.token_urlsafe(16))
-    response_store: ResponseStore = field(default_factory=ResponseStore)
-    providers: dict[tuple[Any, ...], Provider] = field(default_factory=dict)
-    queue: TurnQueue | None = None
     visible_messages: int = 40
     editing: int | None = None  # the position of the user message being edited
     notice: str | None = None
@@ -80,7 +62,6 @@ class SessionData:
     undo: Undo | None = None
     drawn_version: int = -1  # the turn queue's version when this run started drawing
     totals: tuple[Any, str] = ((), "")  # the chat page's running totals, by conversation state
-    run_config: AppConfig | None = None  # the settings as this script run read them
 
 
 def secrets_mapping() -> Mapping[str, Any]:
@@ -91,126 +72,66 @@ def secrets_mapping() -> Mapping[str, Any]:
         return {}
 
 
-def config() -> AppConfig:
-    """The app's settings (environment first, then ``st.secrets``), read once per script run
-    (callbacks, which run before the script, see the last run's)."""
-    data = session()
-    if data.run_config is None:
-        data.run_config = load_config(
-            secrets=secrets_mapping(), provider_variables=provider_variables()
-        )
-    return data.run_config
-
-
 def begin_run() -> None:
-    """Start a script run: settings are read afresh."""
-    session().run_config = None
-
-
-def session() -> SessionData:
-    """This browser session's bookkeeping."""
+    """Start a script run: the settings, the stores and who this is are read afresh and handed
+    to this session (callbacks, which run before the script, see the last run's)."""
     if "session" not in st.session_state:
-        data = SessionData()
-        data.owner = _browser() or data.owner  # this browser's, else this session's own
-        st.session_state["session"] = data
+        # A conversation put in ``st.session_state["conversation"]`` before the first run is
+        # the one the session opens (how an embedding page, or a test, hands one over).
+        seed = st.session_state.pop("conversation", None)
+        opening = seed if isinstance(seed, Conversation) else None
+        st.session_state["session"] = ChatSession(
+            AppConfig(), owner=_this_browser(), conversation=opening
+        )
+    chat: ChatSession = st.session_state["session"]
+    chat.config = load_config(secrets=secrets_mapping(), provider_variables=provider_variables())
+    chat.conversations, chat.quotas = _stores(chat.config)
+    chat.owner, chat.visitor = _owner(), _visitor(chat.config)
+
+
+def session() -> ChatSession:
+    """This browser session's ``ChatSession``."""
+    if "session" not in st.session_state:
+        begin_run()  # a page run on its own, without app.py
     return st.session_state["session"]
+
+
+def view() -> ViewState:
+    """What the page remembers for this browser session."""
+    if "view" not in st.session_state:
+        st.session_state["view"] = ViewState()
+    return st.session_state["view"]
+
+
+def config() -> AppConfig:
+    """The app's settings (environment first, then ``st.secrets``), as this run read them."""
+    return session().config
+
+
+def store() -> ConversationStore | None:
+    """The process-wide conversation store, or None if it cannot open (the page says why)."""
+    return session().conversations
 
 
 def queue() -> TurnQueue:
     """This session's turn queue: the open conversation and the turns being taken on it."""
-    data = session()
-    if data.queue is None:
-        # A conversation put in ``st.session_state["conversation"]`` before the first run is
-        # the one the session opens (how an embedding page, or a test, hands one over).
-        seed = st.session_state.pop("conversation", None)
-        opening = seed if isinstance(seed, Conversation) else Conversation()
-        data.queue = TurnQueue(opening, saver())
-    return data.queue
+    return session().queue
 
 
 def conversation() -> Conversation:
     """The open conversation (the branch on screen)."""
-    return queue().conversation
+    return session().conversation
 
 
 def set_conversation(value: Conversation) -> None:
     """Open ``value`` (any turn being taken finishes on the conversation it started from)."""
     queue().replace(value)
-    session().editing = None
+    view().editing = None
 
 
 def settings() -> Settings:
     """The sidebar's current settings (defaults before the sidebar first ran)."""
     return st.session_state.get("settings") or Settings()
-
-
-def owner() -> str:
-    """Whose conversations these are: the logged-in user, else this browser (every tab and
-    reload, through any replica), else this browser session."""
-    user = getattr(st, "user", None)
-    if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
-        return "user:" + str(user.get("email"))
-    return session().owner
-
-
-def _browser() -> str | None:
-    """This browser, named by a hash of the token in Streamlit's XSRF cookie: a random secret
-    the browser keeps until it closes, sent on every request (None without the cookie)."""
-    token = browser_token(st.context.cookies.get(XSRF_COOKIE))
-    return f"browser:{token}" if token else None
-
-
-@st.cache_resource(show_spinner=False)
-def _store(url: str) -> ConversationStore:
-    return ConversationStore(url)
-
-
-def store() -> ConversationStore | None:
-    """The process-wide conversation store, or None (with a notice) if it cannot open."""
-    url = config().database_url or default_database_url()
-    try:
-        return _store(url)
-    except ChatkitError as error:
-        session().notice = error.message
-        return None
-
-
-@st.cache_resource(show_spinner=False)
-def _quotas(url: str) -> QuotaStore:
-    return QuotaStore(_store(url).database)
-
-
-def visitor() -> str:
-    """Who a hosted demo's quotas count against: the logged-in user, else the client's address
-    (as ``CHATKIT_HOSTED_VISITOR`` chooses; behind a trusted proxy, the address it forwards),
-    else this browser session."""
-    limits = config().limits
-    user = getattr(st, "user", None)
-    if (
-        limits.visitor_by == "user-or-address"
-        and user is not None
-        and getattr(user, "is_logged_in", False)
-    ):
-        email = user.get("email")
-        if email:
-            return f"user:{email}"
-    if limits.visitor_by != "session":
-        address = client_address(
-            st.context.ip_address, st.context.headers.get("X-Forwarded-For"), limits.trusted_proxies
-        )
-        if address:
-            return f"address:{address}"
-    return session().owner
-
-
-def meter() -> HostedMeter | None:
-    """The quota meter for this visitor in a hosted demo (None when not hosted, or when the
-    database cannot be opened, in which case nothing may spend the host's resources)."""
-    settings = config()
-    if not settings.hosted or store() is None:
-        return None
-    url = settings.database_url or default_database_url()
-    return HostedMeter(_quotas(url), visitor(), settings.limits)
 
 
 def kind() -> ProviderKind:
@@ -225,110 +146,77 @@ def typed_api_key(name: str) -> str | None:
     return key
 
 
-def host_api_key(name: str) -> str | None:
-    """The host's key for the provider called ``name`` (environment or secrets), if any."""
-    key = config().provider_setting(provider_kind(name).api_key_env)
-    register_secret(key)
-    return key
-
-
-def api_key_for(spec: ProviderSpec) -> str | None:
-    """The key to use: typed in this session, else the host's - but the host's only for the
-    host's own endpoint, never for a base URL chosen in the sidebar."""
-    typed = typed_api_key(spec.kind)
-    if typed:
-        return typed
-    host_url = config().provider_setting(provider_kind(spec.kind).base_url_env)
-    if spec.base_url and spec.base_url.rstrip("/") != (host_url or "").rstrip("/"):
-        return None
-    return host_api_key(spec.kind)
-
-
-def uses_host_key(name: str) -> bool:
-    """True when this session's calls spend the host's resources (its key, its server or its
-    model), so a hosted demo's quotas apply: every call unless the visitor typed a key."""
-    return not typed_api_key(name)
-
-
 def provider_for(spec: ProviderSpec) -> Provider:
-    """This session's provider for ``spec`` (built once per spec and key, kept per session);
-    in a hosted demo, every call on the host's resources is booked on the visitor's quota."""
-    data = session()
-    key = api_key_for(spec)
-    metering = None
-    if config().hosted and uses_host_key(spec.kind):
-        metering = meter()
-        if metering is None:
-            raise ChatkitError(
-                "The demo's database cannot be opened, so its allowance cannot be checked: "
-                "paste your own API key in the sidebar, or try again later."
-            )
-    cache_key = (spec, hash(key) if key else None, metering is not None)
-    if cache_key not in data.providers:
-        provider = make_provider(spec, api_key=key, store=data.response_store)
-        hosted = config()
-        if hosted.hosted and provider_kind(spec.kind).capabilities.loads_in_process:
-            provider = TimeLimited(inner=provider, seconds=hosted.limits.local_call_seconds)
-        if metering is not None:
-            provider = Metered(inner=provider, meter=metering)
-        data.providers[cache_key] = provider
-    return data.providers[cache_key]
+    """This session's provider for ``spec``, with the key typed for it in the sidebar (if
+    any); raises ``ChatkitError`` when it cannot be used."""
+    return session().provider_for(spec, typed_api_key(spec.kind))
 
 
-def saver() -> Saver:
-    """How this session saves a conversation (from any thread: it touches no Streamlit state).
-
-    Returns what to keep showing and what to tell the person: a conversation another tab
-    changed first is saved as a copy, and a hosted visitor past the storage caps keeps the
-    conversation open but unsaved.
-    """
-    target, who_owns = store(), owner()
-    settings = config()
-    who = visitor() if settings.hosted else None
-    limits = settings.limits
-
-    def save(value: Conversation) -> tuple[Conversation, str | None]:
-        if target is None:
-            return value, None
-        try:
-            if who is not None:
-                refusal = storage_refusal(target, value, who, limits)
-                if refusal:
-                    return value, refusal
-            try:
-                target.save(value, owner=who_owns, visitor=who)
-            except SaveConflict as conflict:
-                copy = value.copy()
-                copy.id, copy.version = new_conversation_id(), 0
-                copy.title = f"{value.title or 'Untitled'} (copy)"
-                target.save(copy, owner=who_owns, visitor=who)
-                return copy, (
-                    f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is "
-                    f"open now; the other tab's version is in the list."
-                )
-        except ChatkitError as error:
-            return value, error.message
-        return value, None
-
-    return save
+# -- who this is, and the stores ------------------------------------------------------------------
 
 
-def storage_refusal(
-    target: ConversationStore, value: Conversation, who: str, limits: HostedSettings
-) -> str | None:
-    """Why a hosted visitor's conversation may not be saved (the caps), or None."""
-    count, chars = target.visitor_totals(who, excluding=value.id)
-    if value.version == 0 and count >= limits.max_conversations:
-        return (
-            f"This demo keeps at most {limits.max_conversations} conversations per visitor, so "
-            f"this one is not saved: delete an older one in the sidebar to save it."
-        )
-    if chars + sum(len(m.content) for m in value.messages) > limits.max_stored_chars:
-        return (
-            f"This demo keeps at most {limits.max_stored_chars:,} characters of conversations "
-            f"per visitor, so this one is not saved: delete an older one in the sidebar."
-        )
+def _logged_in_email() -> str | None:
+    user = getattr(st, "user", None)
+    if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
+        return str(user.get("email"))
     return None
+
+
+def _this_browser() -> str:
+    """This browser, named by a hash of the token in Streamlit's XSRF cookie (a random secret
+    the browser keeps until it closes, sent on every request); without the cookie, this session
+    alone. Worked out once, when the session starts."""
+    if "browser" not in st.session_state:
+        token = browser_token(st.context.cookies.get(XSRF_COOKIE))
+        st.session_state["browser"] = (
+            f"browser:{token}" if token else "session:" + secrets.token_urlsafe(16)
+        )
+    return st.session_state["browser"]
+
+
+def _owner() -> str:
+    """Whose conversations these are: the logged-in user, else this browser (every tab and
+    reload, through any replica), else this browser session."""
+    email = _logged_in_email()
+    return f"user:{email}" if email else _this_browser()
+
+
+def _visitor(settings: AppConfig) -> str:
+    """Who a hosted demo's quotas count against: the logged-in user, else the client's address
+    (as ``CHATKIT_HOSTED_VISITOR`` chooses; behind a trusted proxy, the address it forwards),
+    else this browser session."""
+    limits = settings.limits
+    email = _logged_in_email() if limits.visitor_by == "user-or-address" else None
+    if email:
+        return f"user:{email}"
+    if limits.visitor_by != "session":
+        address = client_address(
+            st.context.ip_address, st.context.headers.get("X-Forwarded-For"), limits.trusted_proxies
+        )
+        if address:
+            return f"address:{address}"
+    return _this_browser()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> ConversationStore:
+    return ConversationStore(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _quotas(url: str) -> QuotaStore:
+    return QuotaStore(_store(url).database)
+
+
+def _stores(settings: AppConfig) -> tuple[ConversationStore | None, QuotaStore | None]:
+    """The process-wide conversation and quota stores, or None (with a notice) if the database
+    cannot be opened."""
+    url = settings.database_url or default_database_url()
+    try:
+        return _store(url), _quotas(url)
+    except ChatkitError as error:
+        view().notice = error.message
+        return None, None
 
 
 @st.cache_resource(show_spinner=False)

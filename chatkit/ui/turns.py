@@ -9,18 +9,14 @@ the worker keeps streaming and the next run follows it again.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
-from chatkit.chat import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
-from chatkit.errors import ChatkitError
+from chatkit.chat import TrimmingSettings
 from chatkit.markdown import inert, inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import provider_kind
-from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
+from chatkit.turn_queue import TurnQueue, TurnRequest
 from chatkit.ui import state
-from chatkit.ui.saving import settings_snapshot
 
 FOLLOW_SECONDS = 0.1  # how often a streaming reply is drawn again (ten times a second)
 ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/summarize:"}
@@ -29,53 +25,20 @@ ROLE_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/s
 # -- asking ---------------------------------------------------------------------------------------
 
 
-def job_for(request: TurnRequest, trimming: TrimmingSettings | None = None) -> TurnJob:
-    """The turn with the sidebar's settings as they are now (``trimming`` in place of the
-    sidebar's, when given); raises ``ChatkitError`` when the provider cannot be used."""
-    settings = state.settings()
-    if trimming is not None:
-        settings = replace(settings, trimming=trimming)
-    config = state.config()
-    return TurnJob(
-        request=request,
-        provider=state.provider_for(settings.spec),
-        trimming=settings.trimming,
-        options=settings.options,
-        settings=settings_snapshot(settings),
-        max_input_chars=(
-            config.limits.max_message_chars if config.hosted else DEFAULT_MAX_INPUT_CHARS
-        ),
-        offer_trim_budget=(
-            settings.trimming.max_tokens if settings.trimming.kind == "none" else None
-        ),
-    )
-
-
 def ask(request: TurnRequest) -> None:
-    """Queue a turn (a callback): it is taken after every turn asked for before it."""
-    queue = state.queue()
-    data = state.session()
-    data.editing, data.notice, data.undo = None, None, None
-    try:
-        job = job_for(request)
-    except ChatkitError as error:
-        queue.report(Failure(request, error.message))
-        return
-    queue.submit(job)
+    """Queue a turn (a callback) with the sidebar's settings of this moment: it is taken after
+    every turn asked for before it."""
+    view = state.view()
+    view.editing, view.notice, view.undo = None, None, None
+    settings = state.settings()
+    state.session().ask(request, settings, state.typed_api_key(settings.spec.kind))
 
 
 def retry(trimming: TrimmingSettings | None = None) -> None:
-    """Take the failed turn again, with the sidebar's settings as they are now."""
-    queue = state.queue()
-    failure = queue.failure
-    if failure is None:
-        return
-    try:
-        job = job_for(failure.request, trimming)
-    except ChatkitError as error:
-        queue.report(Failure(failure.request, error.message))
-        return
-    queue.retry(job)
+    """Take the failed turn again, with the sidebar's settings as they are now (``trimming`` in
+    place of the sidebar's, when given)."""
+    settings = state.settings()
+    state.session().retry(settings, state.typed_api_key(settings.spec.kind), trimming=trimming)
 
 
 # -- drawing ---------------------------------------------------------------------------------------
@@ -131,9 +94,9 @@ def follow(queue: TurnQueue, slot: st.delta_generator.DeltaGenerator | None) -> 
     the next one starts), draw the page again. Returns at once when the queue is idle and
     nothing changed since this run began."""
     if not queue.busy:
-        data = state.session()
-        if queue.version != data.drawn_version:
-            data.drawn_version = queue.version  # once: the next run starts from here
+        view = state.view()
+        if queue.version != view.drawn_version:
+            view.drawn_version = queue.version  # once: the next run starts from here
             st.rerun()  # a turn ended while this run drew: draw everything (the sidebar) again
         return
     drawn = queue.live
@@ -150,5 +113,5 @@ def follow(queue: TurnQueue, slot: st.delta_generator.DeltaGenerator | None) -> 
         # Wakes at once when the turn ends or its first words arrive; otherwise the reply is
         # drawn again every FOLLOW_SECONDS, however fast its tokens come.
         queue.wait(FOLLOW_SECONDS, since=queue.version)
-    state.session().drawn_version = queue.version  # the next run draws this state whole
+    state.view().drawn_version = queue.version  # the next run draws this state whole
     st.rerun()
