@@ -168,18 +168,11 @@ class TurnQueue:
     # -- what the page asks ----------------------------------------------------------------------
     def submit(self, job: TurnJob) -> None:
         """Queue a turn; it is taken after every turn asked for before it."""
-        with self._lock:
-            self._jobs.append(job)
-            self._touch()
-            self._start()
+        self._enqueue(job, first=False)
 
     def retry(self, job: TurnJob) -> None:
         """Take the failed turn again (first), then the ones that waited behind it."""
-        with self._lock:
-            self.failure = None
-            self._jobs.appendleft(job)
-            self._touch()
-            self._start()
+        self._enqueue(job, first=True)
 
     def report(self, failure: Failure) -> None:
         """A turn that could not even be queued (no key, say): shown like any failure."""
@@ -223,6 +216,16 @@ class TurnQueue:
             return self._conversation
 
     # -- the worker ------------------------------------------------------------------------------
+    def _enqueue(self, job: TurnJob, *, first: bool) -> None:
+        with self._lock:
+            if first:
+                self.failure = None
+                self._jobs.appendleft(job)
+            else:
+                self._jobs.append(job)
+            self._touch()
+            self._start()
+
     def _touch(self) -> None:
         self.version += 1
         self._changed.notify_all()
