@@ -38,20 +38,26 @@ def configure_env(
     monkeypatch: pytest.MonkeyPatch,
     server: ProtocolServer,
     data_dir: Path,
+    *,
+    keyless: bool = False,
     **overrides: str | None,
 ) -> None:
     """Point the app's SDKs at the protocol server and its database at ``data_dir``.
 
     The app reads ``os.environ`` on every run, so a test may change a variable between runs.
+    ``keyless``: no API key and no endpoint at all (as a new user's machine has none);
     ``overrides`` set more variables; ``None`` removes one.
     """
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
-    values: dict[str, str | None] = {
+    keys = {
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": server.openai_base_url,
         "ANTHROPIC_API_KEY": "sk-ant-test",
         "ANTHROPIC_BASE_URL": server.anthropic_base_url,
+    }
+    values: dict[str, str | None] = {
+        **({} if keyless else keys),
         "CHATKIT_DATA_DIR": str(data_dir),
         **overrides,
     }

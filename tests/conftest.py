@@ -124,6 +124,30 @@ def anthropic_client(server: ProtocolServer) -> Iterator[anthropic.Anthropic]:
     client.close()
 
 
+# -- the app under AppTest (tests/apptest_helpers.py) ----------------------------------------
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, server: ProtocolServer, tmp_path: Path) -> ProtocolServer:
+    """The app's environment: both SDKs on the protocol server, its database in ``tmp_path``.
+    Returns the server, which the app's replies come from."""
+    from tests.apptest_helpers import configure_env  # Streamlit: imported only where used
+
+    configure_env(monkeypatch, server, tmp_path)
+    return server
+
+
+@pytest.fixture
+def keyless_app(
+    monkeypatch: pytest.MonkeyPatch, server: ProtocolServer, tmp_path: Path
+) -> ProtocolServer:
+    """As ``app``, with no API key and no endpoint configured (Local is the provider)."""
+    from tests.apptest_helpers import configure_env
+
+    configure_env(monkeypatch, server, tmp_path, keyless=True)
+    return server
+
+
 # -- Chromium ----------------------------------------------------------------------------------
 
 

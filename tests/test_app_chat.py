@@ -19,7 +19,6 @@ from tests.apptest_helpers import (
     choose,
     click,
     click_key,
-    configure_env,
     find,
     has,
     new_app,
@@ -30,12 +29,6 @@ from tests.apptest_helpers import (
 )
 
 HELPFUL = "You are a helpful assistant."  # the default system prompt
-
-
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
 
 
 def test_a_reply_recalls_the_earlier_turn(app) -> None:

@@ -7,8 +7,6 @@ proves that no traceback reached the page.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.apptest_helpers import (
     alerts,
     bubbles,
@@ -24,12 +22,6 @@ from tests.apptest_helpers import (
 )
 
 FULL_REPLY = "You said: My name is Alice. (1 messages in context)"
-
-
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
 
 
 def assert_failed_then_retry_works(at, server) -> None:

@@ -35,12 +35,6 @@ ALICE = [
 ]
 
 
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
-
-
 def listed(at) -> list[str]:
     """Titles in the sidebar's list of saved conversations (each label is "title · date")."""
     return [b.label.rsplit(" · ", 1)[0] for b in at.sidebar.button if " · " in b.label]

@@ -25,12 +25,6 @@ PROVIDERS = ["OpenAI", "Anthropic", "OpenAI-compatible", "Local"]
 TUTOR = "You are a patient tutor. Explain step by step and check understanding with a question."
 
 
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
-
-
 def local_store_caption(at) -> bool:
     return any("local response store" in c for c in captions(at, sidebar=True))
 
@@ -48,16 +42,7 @@ def test_provider_choices_and_openai_by_default_when_a_key_is_configured(app) ->
     assert "OpenAI · Chat Completions · gpt-4.1-mini" in captions(at)[0]
 
 
-def test_local_is_the_default_when_no_key_is_configured(monkeypatch, server, tmp_path) -> None:
-    configure_env(
-        monkeypatch,
-        server,
-        tmp_path,
-        OPENAI_API_KEY=None,
-        OPENAI_BASE_URL=None,
-        ANTHROPIC_API_KEY=None,
-        ANTHROPIC_BASE_URL=None,
-    )
+def test_local_is_the_default_when_no_key_is_configured(keyless_app) -> None:
     at = start()
     assert find(at, "selectbox", "Provider", sidebar=True).value == "Local"
     assert find(at, "selectbox", "Model", sidebar=True).value == ""  # the bundled model
@@ -112,19 +97,18 @@ def test_preset_fills_the_system_prompt_which_is_sent(app) -> None:
 # -- API key ------------------------------------------------------------------------------------
 
 
-def test_api_key_field_only_when_no_key_is_configured(monkeypatch, server, tmp_path) -> None:
-    configure_env(monkeypatch, server, tmp_path)
+def test_api_key_field_only_when_no_key_is_configured(app, monkeypatch, tmp_path) -> None:
     at = start()
     assert not has(at, "text_input", "API key", sidebar=True)
     assert "Using the OpenAI key from OPENAI_API_KEY." in captions(at, sidebar=True)
 
-    configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
+    configure_env(monkeypatch, app, tmp_path, OPENAI_API_KEY=None)
     at = start()
     field = find(at, "text_input", "API key", sidebar=True)
     assert field.proto.type == field.proto.PASSWORD
     field.set_value("fake-key-typed-in-the-sidebar-1234")
     send(at, "hello")
-    assert server.last_request("/chat/completions").headers["authorization"] == (
+    assert app.last_request("/chat/completions").headers["authorization"] == (
         "Bearer fake-key-typed-in-the-sidebar-1234"
     )
 

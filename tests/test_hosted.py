@@ -318,8 +318,7 @@ def test_a_cut_stream_keeps_no_key_in_its_note() -> None:
 # -- no lost updates ----------------------------------------------------------------------------
 
 
-def test_two_tabs_on_one_conversation_lose_nothing(monkeypatch, server, tmp_path) -> None:
-    configure_env(monkeypatch, server, tmp_path)
+def test_two_tabs_on_one_conversation_lose_nothing(app, tmp_path) -> None:
     first = start()
     send(first, "My name is Alice.")
     second = start({"c": first.query_params["c"]})

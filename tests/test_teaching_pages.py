@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,20 +13,15 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
-from tests.apptest_helpers import open_conversation
+from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app, open_conversation
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
-MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
-APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 @pytest.fixture
 def app_env(monkeypatch, server, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
-    monkeypatch.setenv("CHATKIT_DATA_DIR", str(tmp_path))
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CHATKIT_HOSTED"):
-        monkeypatch.delenv(name, raising=False)
+    """The app's environment with an OpenAI key only."""
+    configure_env(monkeypatch, server, tmp_path, ANTHROPIC_API_KEY=None, ANTHROPIC_BASE_URL=None)
     return server
 
 
@@ -40,11 +34,11 @@ def alice(provider) -> Conversation:
 
 @pytest.fixture
 def conversation(app_env, openai_client) -> Conversation:
-    return alice(OpenAIChat(model=MODEL, client=openai_client))
+    return alice(OpenAIChat(model=OPENAI_MODEL, client=openai_client))
 
 
 def open_page(conversation: Conversation | None, page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
+    at = new_app()
     if conversation is not None:
         at.session_state["conversation"] = conversation
     at.run()
@@ -202,7 +196,7 @@ def test_after_a_reload_the_request_is_rebuilt_and_says_so(conversation, app_env
 
 
 def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -> None:
-    chained = alice(OpenAIResponses(model=MODEL, client=openai_client))
+    chained = alice(OpenAIResponses(model=OPENAI_MODEL, client=openai_client))
     at = open_page(chained, "pages/request_inspector.py")
     body = json_bodies(at)[0]
     assert body["previous_response_id"] == chained.replies[3].response_id
