@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from chatkit.providers.server_tokens import forget_server_counts
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, new_page, screenshot
 from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
 
@@ -168,15 +168,12 @@ def browser():
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; a screenshot is saved when the test fails."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = new_page(browser)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
-    context.close()
+        screenshot(page, f"FAILED-{request.node.name}")
+    page.context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
