@@ -13,7 +13,7 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
-from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app, open_conversation
+from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
 
@@ -255,7 +255,7 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert written.startswith("Summary:")
     at.button(key="seed_llm").click().run()
     assert not at.exception, at.exception
-    seeded = open_conversation(at)
+    seeded = at.open_conversation()
     assert seeded.id != conversation.id and seeded.messages == []
     assert SEED_HEADING in seeded.system_prompt and written in seeded.system_prompt
     # The page switched to Chat, and the sidebar's system prompt box holds the seeded prompt,
@@ -263,14 +263,14 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.chat_input(key="chat_input") is not None
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
-    assert open_conversation(at).system_prompt == seeded.system_prompt
+    assert at.open_conversation().system_prompt == seeded.system_prompt
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
     at = open_page(conversation, "pages/summary.py")
     calls = len(app_env.requests)
     at.button(key="seed_recent").click().run()
-    seeded = open_conversation(at)
+    seeded = at.open_conversation()
     assert "User: What is my name?" in seeded.system_prompt
     assert len(app_env.requests) == calls
 
