@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from tests.browser.conftest import start_app, stop_app  # noqa: E402
+from tests.processes import start_app  # noqa: E402
 from tests.server import ProtocolServer  # noqa: E402
 from tests.streamlit_client import FINISHED, Session, drive  # noqa: E402
 
@@ -177,7 +177,8 @@ def _measure_app(
     return (CPU-seconds per turn, turns per second), or None when no turn finished."""
     folder = Path(tempfile.mkdtemp(prefix="chatkit-load-"))
     environment = {"OPENAI_API_KEY": "sk-test-load", "OPENAI_BASE_URL": server.openai_base_url}
-    process, app = start_app(folder, environment, script)
+    app = start_app(folder, environment, script)
+    process = app.process
     try:
         asyncio.run(_run_sessions(app.url, 1, 1, timeout))  # warm up: imports, store
         base_memory = _rss_bytes(process.pid)
@@ -192,7 +193,7 @@ def _measure_app(
         print(f"{label:<12}", end="")
         report(count, sessions, seconds, cpu, memory, turns)
     finally:
-        stop_app(process)
+        app.stop()
     done = sum(t.finished is not None for s in sessions for t in s.turns)
     return (cpu / done, done / seconds) if done else None
 
@@ -230,13 +231,13 @@ def measure_scale_out(
                     start_app(Path(tempfile.mkdtemp(prefix="chatkit-load-")), environment)
                     for _ in range(processes)
                 ]
-                backends = [app.url.removeprefix("http://") for _, app in started]
+                backends = [app.url.removeprefix("http://") for app in started]
                 try:
                     with Nginx(backends) as nginx:
-                        for _, app in started:  # warm every process up: imports, store
+                        for app in started:  # warm every process up: imports, store
                             asyncio.run(_run_sessions(app.url, 1, 1, timeout))
                         for count in counts:
-                            pids = [process.pid for process, _ in started]
+                            pids = [app.process.pid for app in started]
                             cpu_before = sum(map(_cpu_seconds, pids))
                             begun = time.monotonic()
                             sessions = asyncio.run(_run_sessions(nginx.url, count, turns, timeout))
@@ -249,8 +250,8 @@ def measure_scale_out(
                             )
                             rates.setdefault((processes, count), []).append(finished / seconds)
                 finally:
-                    for process, _ in started:
-                        stop_app(process)
+                    for app in started:
+                        app.stop()
     finally:
         database.stop()
         server.stop()
@@ -269,12 +270,12 @@ def measure_browser(counts: list[int], turns: int, delay: float) -> None:
     """The time to a finished reply as Chromium sees it (the caption appears)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, send_message, wait_for_app
+    from tests.chromium import CHROMIUM, CHROMIUM_ARGS, send_message, wait_for_app
 
     server = ProtocolServer(host="127.0.0.1", port=0).start()
     server.chunk_delay = delay
     folder = Path(tempfile.mkdtemp(prefix="chatkit-load-browser-"))
-    process, app = start_app(
+    app = start_app(
         folder, {"OPENAI_API_KEY": "sk-test-load", "OPENAI_BASE_URL": server.openai_base_url}
     )
     try:
@@ -305,7 +306,7 @@ def measure_browser(counts: list[int], turns: int, delay: float) -> None:
                     page.context.close()
             browser.close()
     finally:
-        process.terminate()
+        app.process.terminate()
         server.stop()
 
 

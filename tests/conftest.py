@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from chatkit.providers.server_tokens import forget_server_counts
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, new_page, screenshot
 from tests.postgres import PostgresServer
 from tests.server import ProtocolServer
 
@@ -124,6 +124,30 @@ def anthropic_client(server: ProtocolServer) -> Iterator[anthropic.Anthropic]:
     client.close()
 
 
+# -- the app under AppTest (tests/apptest_helpers.py) ----------------------------------------
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, server: ProtocolServer, tmp_path: Path) -> ProtocolServer:
+    """The app's environment: both SDKs on the protocol server, its database in ``tmp_path``.
+    Returns the server, which the app's replies come from."""
+    from tests.apptest_helpers import configure_env  # Streamlit: imported only where used
+
+    configure_env(monkeypatch, server, tmp_path)
+    return server
+
+
+@pytest.fixture
+def keyless_app(
+    monkeypatch: pytest.MonkeyPatch, server: ProtocolServer, tmp_path: Path
+) -> ProtocolServer:
+    """As ``app``, with no API key and no endpoint configured (Local is the provider)."""
+    from tests.apptest_helpers import configure_env
+
+    configure_env(monkeypatch, server, tmp_path, keyless=True)
+    return server
+
+
 # -- Chromium ----------------------------------------------------------------------------------
 
 
@@ -144,15 +168,12 @@ def browser():
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; a screenshot is saved when the test fails."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = new_page(browser)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
-    context.close()
+        screenshot(page, f"FAILED-{request.node.name}")
+    page.context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.processes import free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
 _BLOCK = re.compile(r"```nginx\n(.*?)```", re.DOTALL)
@@ -29,17 +31,11 @@ def readme_config() -> str:
     return found.group(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Nginx:
     """nginx on 127.0.0.1 proxying to ``backends`` (``host:port``) with the README's block."""
 
     def __init__(self, backends: list[str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="chatkit-nginx-"))
         block = readme_config()
         servers = "".join(f"    server {backend};\n" for backend in backends)
@@ -89,8 +85,7 @@ class Nginx:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            stop_process(self.process)
             self.process = None
         shutil.rmtree(self.folder, ignore_errors=True)
 

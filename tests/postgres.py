@@ -10,11 +10,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from tests.processes import free_port
 
 USER = "chatkit"
 
@@ -37,18 +38,12 @@ def _as_server_user(command: list[str]) -> list[str]:
     return command
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PostgresServer:
     """One running cluster; ``new_database()`` returns the URL of a fresh, empty database."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="chatkit-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.data = self.folder / "data"
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")

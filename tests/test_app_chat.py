@@ -11,38 +11,16 @@ import re
 import pytest
 
 from chatkit.conversation import Conversation
-from tests.apptest_helpers import (
-    alerts,
-    bubbles,
-    captions,
-    chat_requests,
-    choose,
-    click,
-    click_key,
-    configure_env,
-    find,
-    has,
-    new_app,
-    replies,
-    run,
-    send,
-    start,
-)
+from tests.apptest_helpers import chat_requests, new_app, start
 
 HELPFUL = "You are a helpful assistant."  # the default system prompt
 
 
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
-
-
 def test_a_reply_recalls_the_earlier_turn(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    send(at, "What is my name?")
-    assert bubbles(at) == [
+    at.send("My name is Alice.")
+    at.send("What is my name?")
+    assert at.bubbles() == [
         ("user", "My name is Alice."),
         ("assistant", "You said: My name is Alice. (1 messages in context)"),
         ("user", "What is my name?"),
@@ -55,12 +33,12 @@ def test_a_reply_recalls_the_earlier_turn(app) -> None:
 
 def test_each_reply_has_a_caption_with_tokens_bytes_and_the_running_total(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    send(at, "What is my name?")
+    at.send("My name is Alice.")
+    at.send("What is my name?")
     # The server bills 3 + sum(4 + words) per turn in, one token per word out.
     first_in = 3 + (4 + 5) + (4 + 4)  # system prompt, "My name is Alice."
     second_in = first_in + (4 + 10) + (4 + 4)  # the first reply, "What is my name?"
-    reply_captions = [c for c in captions(at) if "tokens in" in c and "replies" not in c]
+    reply_captions = [c for c in at.captions() if "tokens in" in c and "replies" not in c]
     assert len(reply_captions) == 2
     sizes = []
     for caption, tokens_in, tokens_out in zip(
@@ -71,30 +49,30 @@ def test_each_reply_has_a_caption_with_tokens_bytes_and_the_running_total(app) -
         assert size, caption
         sizes.append(int(size.group(1)))
     assert sizes[1] > sizes[0]  # Chat Completions resends the whole history
-    total = next(c for c in captions(at) if "replies" in c)
+    total = next(c for c in at.captions() if "replies" in c)
     assert f"2 replies · {first_in + second_in} tokens in · 14 out · ≈$" in total
     assert total.endswith(f" · {sum(sizes)} bytes sent in all")
 
 
 def test_empty_input_is_ignored(app) -> None:
     at = start()
-    send(at, "   ")
-    send(at, "")
-    assert bubbles(at) == []
-    assert alerts(at) == []
+    at.send("   ")
+    at.send("")
+    assert at.bubbles() == []
+    assert at.alerts() == []
     assert chat_requests(app) == []
 
 
 def test_regenerate_replaces_the_last_reply(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    send(at, "What is my name?")
+    at.send("My name is Alice.")
+    at.send("What is my name?")
     before = chat_requests(app)[-1]["messages"]
-    click(at, "Regenerate")
+    at.click("Regenerate")
     requests = chat_requests(app)
     assert len(requests) == 3
     assert requests[-1]["messages"] == before  # the same context, without the old reply
-    assert replies(at) == [
+    assert at.replies() == [
         "You said: My name is Alice. (1 messages in context)",
         "Your name is Alice.",
     ]
@@ -102,17 +80,17 @@ def test_regenerate_replaces_the_last_reply(app) -> None:
 
 def test_edit_the_last_message_and_resend(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    send(at, "What is my favorite color?")
-    assert replies(at)[-1] == "I don't know your favorite color."
-    click_key(at, "edit_2")
-    box = find(at, "text_area", "Edit your message")
+    at.send("My name is Alice.")
+    at.send("What is my favorite color?")
+    assert at.replies()[-1] == "I don't know your favorite color."
+    at.click_key("edit_2")
+    box = at.find("text_area", "Edit your message")
     assert box.value == "What is my favorite color?"
     box.set_value("What is my name?")
-    click(at, "Resend")
-    assert bubbles(at)[-2:] == [("user", "What is my name?"), ("assistant", "Your name is Alice.")]
-    assert len(bubbles(at)) == 4
-    assert "2 / 2" in captions(at)  # the first version is kept
+    at.click("Resend")
+    assert at.bubbles()[-2:] == [("user", "What is my name?"), ("assistant", "Your name is Alice.")]
+    assert len(at.bubbles()) == 4
+    assert "2 / 2" in at.captions()  # the first version is kept
     sent = chat_requests(app)[-1]["messages"]
     assert [m["content"] for m in sent[1:]] == [
         "My name is Alice.",
@@ -123,25 +101,25 @@ def test_edit_the_last_message_and_resend(app) -> None:
 
 def test_cancel_edit_changes_nothing(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    click_key(at, "edit_0")
-    find(at, "text_area", "Edit your message").set_value("something else")
-    click(at, "Cancel")
-    assert not has(at, "text_area", "Edit your message")
-    assert bubbles(at)[0] == ("user", "My name is Alice.")
+    at.send("My name is Alice.")
+    at.click_key("edit_0")
+    at.find("text_area", "Edit your message").set_value("something else")
+    at.click("Cancel")
+    assert not at.has("text_area", "Edit your message")
+    assert at.bubbles()[0] == ("user", "My name is Alice.")
     assert len(chat_requests(app)) == 1
 
 
 def test_clear_forgets_the_turns_but_keeps_the_system_prompt(app) -> None:
     at = start()
-    find(at, "text_area", "System prompt", sidebar=True).set_value("You are a pirate.")
-    run(at)
-    send(at, "My name is Alice.")
-    click(at, "Clear")
-    assert bubbles(at) == []
-    assert find(at, "text_area", "System prompt", sidebar=True).value == "You are a pirate."
-    send(at, "What is my name?")
-    assert replies(at) == ["I don't know your name."]
+    at.find("text_area", "System prompt", sidebar=True).set_value("You are a pirate.")
+    at.rerun()
+    at.send("My name is Alice.")
+    at.click("Clear")
+    assert at.bubbles() == []
+    assert at.find("text_area", "System prompt", sidebar=True).value == "You are a pirate."
+    at.send("What is my name?")
+    assert at.replies() == ["I don't know your name."]
     sent = chat_requests(app)[-1]["messages"]
     assert sent == [
         {"role": "system", "content": "You are a pirate."},
@@ -156,16 +134,16 @@ def test_a_long_history_shows_a_window_and_earlier_messages_on_request(app) -> N
         conversation.add_assistant(f"answer {number}")
     at = new_app()
     at.session_state["conversation"] = conversation
-    run(at)
-    shown = bubbles(at)
+    at.rerun()
+    shown = at.bubbles()
     assert len(shown) == 40
     assert shown[-1] == ("assistant", "answer 49")
-    click(at, "Show earlier messages (60 hidden)")
-    assert len(bubbles(at)) == 80
-    click(at, "Show all")
-    assert len(bubbles(at)) == 100
-    assert bubbles(at)[0] == ("user", "question 0")
-    send(at, "What is my name?")  # a turn still goes out with the whole history
+    at.click("Show earlier messages (60 hidden)")
+    assert len(at.bubbles()) == 80
+    at.click("Show all")
+    assert len(at.bubbles()) == 100
+    assert at.bubbles()[0] == ("user", "question 0")
+    at.send("What is my name?")  # a turn still goes out with the whole history
     assert len(chat_requests(app)[-1]["messages"]) == 1 + 100 + 1
 
 
@@ -175,37 +153,37 @@ def small_window_model(server):
     (AppTest cannot type a new option into a selectbox, so the OpenAI model list is no use.)
     """
     at = start()
-    choose(at, "Provider", "OpenAI-compatible")
-    choose(at, "Base URL", server.openai_base_url)
-    choose(at, "Model", "gpt-4")
+    at.choose("Provider", "OpenAI-compatible")
+    at.choose("Base URL", server.openai_base_url)
+    at.choose("Model", "gpt-4")
     return at
 
 
 def test_input_beyond_the_context_window_offers_to_trim_instead_of_an_api_error(app) -> None:
     at = small_window_model(app)
     long_text = "word " * 4000
-    send(at, "My name is Alice. " + long_text)
-    send(at, "My favorite color is blue. " + long_text)
+    at.send("My name is Alice. " + long_text)
+    at.send("My favorite color is blue. " + long_text)
     assert len(chat_requests(app)) == 1  # the second turn never reached the API
     [warning] = at.warning
     assert "context window of 8,192" in warning.value
     assert "Trimming" in warning.value
-    assert len(bubbles(at)) == 3  # the turn that did not fit is shown as not sent
-    assert bubbles(at)[-1][0] == "user"
+    assert len(at.bubbles()) == 3  # the turn that did not fit is shown as not sent
+    assert at.bubbles()[-1][0] == "user"
     trim = next(b for b in at.main.button if b.label.startswith("Trim to"))
     trim.click()
-    run(at)
+    at.rerun()
     assert at.warning == []
-    assert find(at, "selectbox", "Trimming", sidebar=True).value == "Token budget"
+    assert at.find("selectbox", "Trimming", sidebar=True).value == "Token budget"
     sent = chat_requests(app)[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user"]  # the older turn was trimmed
     assert sent[-1]["content"].startswith("My favorite color is blue.")
-    assert len(bubbles(at)) == 4
+    assert len(at.bubbles()) == 4
 
 
 def test_a_single_message_too_large_for_any_trimming_says_so(app) -> None:
     at = small_window_model(app)
-    send(at, "word " * 9000)
+    at.send("word " * 9000)
     [warning] = at.warning
     assert "context window" in warning.value
     assert not any(b.label.startswith("Trim to") for b in at.main.button)
@@ -215,15 +193,15 @@ def test_a_single_message_too_large_for_any_trimming_says_so(app) -> None:
 @pytest.mark.parametrize("style", ["llama.cpp", "vllm", "ollama"])
 def test_a_compatible_servers_too_long_in_its_own_words_offers_to_trim(app, style) -> None:
     at = small_window_model(app)
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     app.fail_next("context_length", style=style, tokens=9000, limit=8192)
-    send(at, "My favorite color is blue.")
+    at.send("My favorite color is blue.")
     [warning] = at.warning
     assert "too long for gpt-4's context window" in warning.value
     assert "OpenAI " not in warning.value  # the server is not OpenAI
     trim = next(b for b in at.main.button if b.label.startswith("Trim to"))
     trim.click()
-    run(at)
+    at.rerun()
     assert at.warning == []
-    assert len(bubbles(at)) == 4
+    assert len(at.bubbles()) == 4
     assert chat_requests(app)[-1]["messages"][-1]["content"] == "My favorite color is blue."

@@ -17,19 +17,7 @@ import chatkit.providers.local.defaults as local_defaults
 from chatkit.providers.local.catalogue import CATALOGUE, CATALOGUE_BY_KEY, CatalogueModel
 from chatkit.providers.local.downloads import download_job
 from chatkit.providers.local.model import default_model_path
-from tests.apptest_helpers import (
-    alerts,
-    captions,
-    choose,
-    click,
-    configure_env,
-    find,
-    has,
-    replies,
-    run,
-    send,
-    start,
-)
+from tests.apptest_helpers import configure_env, start
 from tests.hub import HubServer
 
 REPO = "chatkit-tests/SmolLM2-GGUF"
@@ -68,10 +56,7 @@ def app(monkeypatch, server, tmp_path, hub) -> tuple[HubServer, CatalogueModel]:
         monkeypatch,
         server,
         tmp_path,
-        OPENAI_API_KEY=None,
-        OPENAI_BASE_URL=None,
-        ANTHROPIC_API_KEY=None,
-        ANTHROPIC_BASE_URL=None,
+        keyless=True,
         HF_ENDPOINT=hub_server.url,
         CHATKIT_MODELS_DIR=str(tmp_path / "models"),
         HF_HUB_OFFLINE=None,
@@ -81,7 +66,7 @@ def app(monkeypatch, server, tmp_path, hub) -> tuple[HubServer, CatalogueModel]:
 
 
 def model_choice(at) -> str:
-    return find(at, "selectbox", "Model", sidebar=True).value
+    return at.find("selectbox", "Model", sidebar=True).value
 
 
 def chosen_model(at) -> str:
@@ -90,7 +75,7 @@ def chosen_model(at) -> str:
 
 def test_the_picker_lists_the_bundled_model_and_the_catalogue(app) -> None:
     at = start()
-    options = find(at, "selectbox", "Model", sidebar=True).options
+    options = at.find("selectbox", "Model", sidebar=True).options
     assert options[0].startswith("Bundled SmolLM2-135M")
     for model in CATALOGUE:
         assert any(o.startswith(model.label) and model.size_label in o for o in options)
@@ -101,8 +86,8 @@ def test_the_picker_lists_the_bundled_model_and_the_catalogue(app) -> None:
 def test_choosing_a_model_downloads_it_with_progress_and_uses_it(app) -> None:
     _, model = app
     at = start()
-    choose(at, "Model", KEY)
-    sidebar_text = " ".join(captions(at, sidebar=True))
+    at.choose("Model", KEY)
+    sidebar_text = " ".join(at.captions(sidebar=True))
     assert model.licence in sidebar_text and "GB of memory" in sidebar_text
     assert "bundled model answers" in sidebar_text and "Not downloaded yet" in sidebar_text
     assert chosen_model(at) == ""  # not downloaded yet: the bundled model answers
@@ -110,13 +95,13 @@ def test_choosing_a_model_downloads_it_with_progress_and_uses_it(app) -> None:
     assert job is not None
     job.wait(120)
     assert job.error is None
-    run(at)
+    at.rerun()
     assert chosen_model(at) == KEY  # from now on, the downloaded model
-    assert any(c.startswith("Downloaded") for c in captions(at, sidebar=True))
-    choose(at, "Max output tokens", 8)  # a short reply: the machine may be busy
-    send(at, "My name is Alice.")
-    assert len(replies(at)) == 1
-    assert any("SmolLM2-135M-Instruct.Q4_1" in c and "Local" in c for c in captions(at))
+    assert any(c.startswith("Downloaded") for c in at.captions(sidebar=True))
+    at.choose("Max output tokens", 8)  # a short reply: the machine may be busy
+    at.send("My name is Alice.")
+    assert len(at.replies()) == 1
+    assert any("SmolLM2-135M-Instruct.Q4_1" in c and "Local" in c for c in at.captions())
 
 
 def test_offline_says_so_in_one_sentence_and_keeps_the_bundled_model(app, monkeypatch) -> None:
@@ -125,20 +110,20 @@ def test_offline_says_so_in_one_sentence_and_keeps_the_bundled_model(app, monkey
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{probe.getsockname()[1]}")
     hub_server, model = app
     at = start()
-    choose(at, "Model", KEY)
+    at.choose("Model", KEY)
     job = download_job(model)
     assert job is not None
     job.wait(60)
-    run(at)
-    (warning,) = [a for a in alerts(at) if "cannot be reached" in a]
+    at.rerun()
+    (warning,) = [a for a in at.alerts() if "cannot be reached" in a]
     assert "bundled model stays in use" in warning and "\n" not in warning
     assert chosen_model(at) == ""
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)  # the connection is back
-    click(at, "Try again", sidebar=True)
+    at.click("Try again", sidebar=True)
     job = download_job(model)
     assert job is not None
     job.wait(120)
-    run(at)
+    at.rerun()
     assert chosen_model(at) == KEY
 
 
@@ -146,28 +131,28 @@ def test_a_hosted_demo_shows_the_hosts_model_and_starts_no_download(app, monkeyp
     monkeypatch.setenv("CHATKIT_HOSTED", "true")
     _, model = app
     at = start()
-    assert not has(at, "selectbox", "Model", sidebar=True)  # visitors use the host's model
-    assert any(c.startswith("Model: bundled SmolLM2") for c in captions(at, sidebar=True))
+    assert not at.has("selectbox", "Model", sidebar=True)  # visitors use the host's model
+    assert any(c.startswith("Model: bundled SmolLM2") for c in at.captions(sidebar=True))
     assert download_job(model) is None and chosen_model(at) == ""
 
 
 def test_a_file_on_this_machine(app, tmp_path: Path) -> None:
     at = start()
-    choose(at, "Model", "file")
-    choose(at, "GGUF file", str(default_model_path()))
+    at.choose("Model", "file")
+    at.choose("GGUF file", str(default_model_path()))
     assert chosen_model(at) == str(default_model_path())
 
 
 def test_opening_a_conversation_restores_its_local_model(app) -> None:
     at = start()
-    choose(at, "Model", "file")
-    choose(at, "GGUF file", str(default_model_path()))
-    choose(at, "Max output tokens", 8)  # a short reply: the machine may be busy
-    send(at, "My name is Alice.")
-    click(at, "New conversation", sidebar=True)
-    choose(at, "Model", "")
-    choose(at, "Temperature", 1.0)
-    click(at, "My name is Alice.", sidebar=True)
+    at.choose("Model", "file")
+    at.choose("GGUF file", str(default_model_path()))
+    at.choose("Max output tokens", 8)  # a short reply: the machine may be busy
+    at.send("My name is Alice.")
+    at.click("New conversation", sidebar=True)
+    at.choose("Model", "")
+    at.choose("Temperature", 1.0)
+    at.click("My name is Alice.", sidebar=True)
     assert model_choice(at) == "file" and chosen_model(at) == str(default_model_path())
     assert generation(at)[:2] == (pytest.approx(local_defaults.TEMPERATURE), 8)
 
@@ -183,9 +168,9 @@ def test_the_host_can_make_a_catalogue_model_the_default(app, monkeypatch) -> No
 
 def generation(at) -> tuple[float, int, str]:
     return (
-        find(at, "slider", "Temperature", sidebar=True).value,
-        find(at, "number_input", "Max output tokens", sidebar=True).value,
-        find(at, "text_area", "System prompt", sidebar=True).value,
+        at.find("slider", "Temperature", sidebar=True).value,
+        at.find("number_input", "Max output tokens", sidebar=True).value,
+        at.find("text_area", "System prompt", sidebar=True).value,
     )
 
 
@@ -204,11 +189,11 @@ def test_switching_to_local_brings_its_defaults_but_keeps_what_was_changed(
     configure_env(monkeypatch, server, tmp_path)  # keys configured: OpenAI first
     at = start()
     assert generation(at)[:2] == (pytest.approx(0.7), 512)
-    choose(at, "Provider", "Local")
+    at.choose("Provider", "Local")
     assert generation(at)[:2] == (
         pytest.approx(local_defaults.TEMPERATURE),
         local_defaults.MAX_OUTPUT_TOKENS,
     )
-    choose(at, "Temperature", 1.3)
-    choose(at, "Provider", "OpenAI")
+    at.choose("Temperature", 1.3)
+    at.choose("Provider", "OpenAI")
     assert generation(at)[0] == pytest.approx(1.3)  # the person's choice stays

@@ -11,21 +11,11 @@ import json
 import pytest
 
 from tests.apptest_helpers import (
+    ChatApp,
     Downloads,
-    alerts,
-    all_text,
-    bubbles,
-    captions,
     chat_requests,
-    choose,
-    click,
     configure_env,
     data_dir_files,
-    find,
-    has,
-    replies,
-    run,
-    send,
     start,
 )
 
@@ -35,18 +25,12 @@ ALICE = [
 ]
 
 
-@pytest.fixture
-def app(monkeypatch, server, tmp_path):
-    configure_env(monkeypatch, server, tmp_path)
-    return server
-
-
 def listed(at) -> list[str]:
     """Titles in the sidebar's list of saved conversations (each label is "title · date")."""
     return [b.label.rsplit(" · ", 1)[0] for b in at.sidebar.button if " · " in b.label]
 
 
-def reopen(at) -> object:
+def reopen(at: ChatApp) -> ChatApp:
     """A new browser session on the URL ``at`` shows (a reload, or a shared link)."""
     return start({"c": at.query_params["c"]})
 
@@ -57,23 +41,23 @@ def reopen(at) -> object:
 def test_each_turn_is_saved_and_the_link_reopens_it(app) -> None:
     at = start()
     assert "c" not in at.query_params
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     conversation_id = at.query_params["c"]
-    assert bubbles(reopen(at)) == ALICE
-    send(at, "What is my name?")
+    assert reopen(at).bubbles() == ALICE
+    at.send("What is my name?")
     assert at.query_params["c"] == conversation_id
     reloaded = reopen(at)
-    assert bubbles(reloaded) == bubbles(at)
+    assert reloaded.bubbles() == at.bubbles()
     assert listed(reloaded) == ["My name is Alice."]
-    send(reloaded, "My favorite color is blue.")  # the reopened conversation goes on
-    send(reloaded, "What is my name?")
-    assert replies(reloaded)[-1] == "Your name is Alice."
+    reloaded.send("My favorite color is blue.")  # the reopened conversation goes on
+    reloaded.send("What is my name?")
+    assert reloaded.replies()[-1] == "Your name is Alice."
 
 
 def test_a_link_to_nothing_saved_opens_a_new_conversation(app) -> None:
     at = start({"c": "no-such-conversation"})
-    assert bubbles(at) == []
-    assert any("points to nothing saved" in text for text in alerts(at))
+    assert at.bubbles() == []
+    assert any("points to nothing saved" in text for text in at.alerts())
 
 
 # -- the sidebar list ---------------------------------------------------------------------------
@@ -81,40 +65,40 @@ def test_a_link_to_nothing_saved_opens_a_new_conversation(app) -> None:
 
 def test_the_list_opens_renames_and_deletes(app) -> None:
     at = start()
-    send(at, "My name is Alice.")
-    click(at, "New conversation", sidebar=True)
-    assert bubbles(at) == []
+    at.send("My name is Alice.")
+    at.click("New conversation", sidebar=True)
+    assert at.bubbles() == []
     assert "c" not in at.query_params
-    send(at, "My name is Bob.")
+    at.send("My name is Bob.")
     assert listed(at) == ["My name is Bob.", "My name is Alice."]  # newest first
 
-    click(at, "My name is Alice.", sidebar=True)
-    assert bubbles(at) == ALICE
-    send(at, "What is my name?")
-    assert replies(at)[-1] == "Your name is Alice."
+    at.click("My name is Alice.", sidebar=True)
+    assert at.bubbles() == ALICE
+    at.send("What is my name?")
+    assert at.replies()[-1] == "Your name is Alice."
     assert listed(at) == ["My name is Alice.", "My name is Bob."]
 
-    find(at, "text_input", "Title", sidebar=True).set_value("Alice's chat")
-    click(at, "Rename", sidebar=True)
+    at.find("text_input", "Title", sidebar=True).set_value("Alice's chat")
+    at.click("Rename", sidebar=True)
     assert listed(at) == ["Alice's chat", "My name is Bob."]
     assert listed(reopen(at)) == ["Alice's chat", "My name is Bob."]
 
-    click(at, "Delete", sidebar=True)
+    at.click("Delete", sidebar=True)
     assert listed(at) == ["My name is Bob."]
-    assert bubbles(at) == []
+    assert at.bubbles() == []
     assert listed(start()) == ["My name is Bob."]
 
 
 def test_opening_a_conversation_restores_its_system_prompt(app) -> None:
     at = start()
-    choose(at, "System prompt", "You are a pirate.")
-    send(at, "My name is Alice.")
-    click(at, "New conversation", sidebar=True)
-    choose(at, "System prompt", "You are terse.")
-    send(at, "hello")
-    click(at, "My name is Alice.", sidebar=True)
-    assert find(at, "text_area", "System prompt", sidebar=True).value == "You are a pirate."
-    send(at, "What is my name?")
+    at.choose("System prompt", "You are a pirate.")
+    at.send("My name is Alice.")
+    at.click("New conversation", sidebar=True)
+    at.choose("System prompt", "You are terse.")
+    at.send("hello")
+    at.click("My name is Alice.", sidebar=True)
+    assert at.find("text_area", "System prompt", sidebar=True).value == "You are a pirate."
+    at.send("What is my name?")
     assert chat_requests(app)[-1]["messages"][0]["content"] == "You are a pirate."
 
 
@@ -124,8 +108,8 @@ def test_opening_a_conversation_restores_its_system_prompt(app) -> None:
 def test_export_then_import_round_trip(monkeypatch, app) -> None:
     downloads = Downloads(monkeypatch)
     at = start()
-    send(at, "My name is Alice.")
-    send(at, "My favorite color is blue.")
+    at.send("My name is Alice.")
+    at.send("My favorite color is blue.")
     exported = downloads.data(at, "JSON")
     document = json.loads(exported)
     assert [m["content"] for m in document["messages"]][::2] == [
@@ -138,18 +122,18 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
 
     other = start()  # another session imports the file and continues it
     other.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
-    run(other)
+    other.rerun()
     # The conversation is already saved here: the app asks before duplicating it.
-    assert any("is already saved here" in text for text in alerts(other))
-    click(other, "Keep both", sidebar=True)
-    assert bubbles(other) == bubbles(at)
-    assert any("Imported" in text for text in alerts(other))
-    send(other, "What's my favorite color?")
-    assert replies(other)[-1] == "Your favorite color is blue."
+    assert any("is already saved here" in text for text in other.alerts())
+    other.click("Keep both", sidebar=True)
+    assert other.bubbles() == at.bubbles()
+    assert any("Imported" in text for text in other.alerts())
+    other.send("What's my favorite color?")
+    assert other.replies()[-1] == "Your favorite color is blue."
     assert len(chat_requests(app)[-1]["messages"]) == 1 + 5
     # The import is a new saved conversation; the original is untouched.
     assert other.query_params["c"] != at.query_params["c"]
-    assert len(bubbles(reopen(at))) == 4
+    assert len(reopen(at).bubbles()) == 4
 
 
 @pytest.mark.parametrize(
@@ -178,17 +162,17 @@ def test_export_then_import_round_trip(monkeypatch, app) -> None:
 )
 def test_a_malformed_import_says_so_and_changes_nothing(app, content, message) -> None:
     at = start()
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     before = at.query_params["c"]
     at.sidebar.file_uploader[0].upload("broken.json", content, "application/json")
-    run(at)
+    at.rerun()
     [error] = at.sidebar.error
     assert error.value.startswith(message)
-    assert bubbles(at) == ALICE
+    assert at.bubbles() == ALICE
     assert at.query_params["c"] == before
     assert listed(at) == ["My name is Alice."]
-    send(at, "What is my name?")  # the conversation goes on as before
-    assert replies(at)[-1] == "Your name is Alice."
+    at.send("What is my name?")  # the conversation goes on as before
+    assert at.replies()[-1] == "Your name is Alice."
 
 
 # -- the hosted demo ----------------------------------------------------------------------------
@@ -197,20 +181,20 @@ def test_a_malformed_import_says_so_and_changes_nothing(app, content, message) -
 def test_hosted_sessions_never_see_each_others_conversations(monkeypatch, server, tmp_path):
     configure_env(monkeypatch, server, tmp_path, CHATKIT_HOSTED="true")
     alice = start()
-    send(alice, "My name is Alice.")
+    alice.send("My name is Alice.")
     bob = start()
-    send(bob, "My name is Bob.")
-    run(alice)
+    bob.send("My name is Bob.")
+    alice.rerun()
     assert listed(alice) == ["My name is Alice."]
     assert listed(bob) == ["My name is Bob."]
     # Bob opening Alice's link continues on a copy: her saved conversation is unchanged.
     visitor = start({"c": alice.query_params["c"]})
-    assert bubbles(visitor) == ALICE
+    assert visitor.bubbles() == ALICE
     assert listed(visitor) == []
-    send(visitor, "What is my name?")
+    visitor.send("What is my name?")
     assert visitor.query_params["c"] != alice.query_params["c"]
-    assert len(bubbles(reopen(alice))) == 2
-    run(alice)
+    assert len(reopen(alice).bubbles()) == 2
+    alice.rerun()
     assert listed(alice) == ["My name is Alice."]
 
 
@@ -219,20 +203,20 @@ def test_hosted_turn_limit(monkeypatch, server, tmp_path) -> None:
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2"
     )
     at = start()
-    field = find(at, "text_input", "API key", sidebar=True)  # optional in the demo
+    field = at.find("text_input", "API key", sidebar=True)  # optional in the demo
     assert field.placeholder == "optional: your own key"
-    send(at, "one")
-    send(at, "two")
-    send(at, "three")
+    at.send("one")
+    at.send("two")
+    at.send("three")
     [warning] = at.warning
     assert warning.value.startswith("This demo allows 2 turns per visitor")
     assert "paste your own API key" in warning.value
     assert len(chat_requests(server)) == 2
-    assert len(replies(at)) == 2
-    assert len(replies(start())) == 0  # another visitor has turns of their own
-    find(at, "text_input", "API key", sidebar=True).set_value("fake-visitor-own-key-0000")
-    click(at, "Retry")
-    assert len(replies(at)) == 3
+    assert len(at.replies()) == 2
+    assert len(start().replies()) == 0  # another visitor has turns of their own
+    at.find("text_input", "API key", sidebar=True).set_value("fake-visitor-own-key-0000")
+    at.click("Retry")
+    assert len(at.replies()) == 3
     assert server.last_request("/chat/completions").headers["authorization"].endswith("0000")
 
 
@@ -244,14 +228,14 @@ def test_hosted_token_limit_reserves_the_longest_reply_before_each_call(
     )
     at = start()
     # About 25 prompt tokens plus the 512 a reply may take fit in 560; the reply then cost 30.
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     # Now about 45 plus 512 would not fit beside the 30 spent: refused before the call.
-    send(at, "What is my name?")
+    at.send("What is my name?")
     [warning] = at.warning
     assert warning.value.startswith("This demo allows 560 tokens per visitor a day")
     assert "530 are left" in warning.value and "paste your own API key" in warning.value
     assert len(chat_requests(server)) == 1
-    assert any("530 of 560 tokens left today" in c for c in captions(at, sidebar=True))
+    assert any("530 of 560 tokens left today" in c for c in at.captions(sidebar=True))
 
 
 # -- API keys stay out of everything ------------------------------------------------------------
@@ -262,14 +246,14 @@ def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
     downloads = Downloads(monkeypatch)
     at = start()
-    find(at, "text_input", "API key", sidebar=True).set_value(secret)
-    send(at, "My name is Alice.")
+    at.find("text_input", "API key", sidebar=True).set_value(secret)
+    at.send("My name is Alice.")
     server.fail_next("401")  # the server's error quotes part of the key
-    send(at, "What is my name?")
-    click(at, "Retry")
-    choose(at, "API mode", "Responses")
-    send(at, "What is my name?")
-    assert replies(at)[-1] == "Your name is Alice."
+    at.send("What is my name?")
+    at.click("Retry")
+    at.choose("API mode", "Responses")
+    at.send("What is my name?")
+    assert at.replies()[-1] == "Your name is Alice."
     assert server.last_request("/responses").headers["authorization"] == f"Bearer {secret}"
 
     fragments = (secret, secret[-12:], secret[8:20])
@@ -281,25 +265,25 @@ def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server
     for label in ("JSON", "Markdown"):
         exported = downloads.data(at, label)
         assert not any(f in exported for f in fragments), label
-    key_field = find(at, "text_input", "API key", sidebar=True)
-    texts = list(all_text(at))
+    key_field = at.find("text_input", "API key", sidebar=True)
+    texts = list(at.all_text())
     assert any("Your name is Alice." in text for text in texts)  # the scan sees the page
     for text in texts:
         if text == key_field.value:  # the password box itself holds what was typed
             continue
         assert not any(f in text for f in fragments), text[:200]
-    assert has(at, "text_input", "API key", sidebar=True)
+    assert at.has("text_input", "API key", sidebar=True)
 
 
 def test_importing_a_saved_conversation_can_replace_it(monkeypatch, app) -> None:
     downloads = Downloads(monkeypatch)
     at = start()
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     exported = downloads.data(at, "JSON")
-    send(at, "My favorite color is blue.")  # the saved one goes on after the export
+    at.send("My favorite color is blue.")  # the saved one goes on after the export
     at.sidebar.file_uploader[0].upload("alice.json", exported.encode(), "application/json")
-    run(at)
-    click(at, "Replace", sidebar=True)
+    at.rerun()
+    at.click("Replace", sidebar=True)
     assert at.query_params["c"] == json.loads(exported)["id"]
-    assert len(bubbles(at)) == 2 and len(bubbles(reopen(at))) == 2
+    assert len(at.bubbles()) == 2 and len(reopen(at).bubbles()) == 2
     assert listed(at) == ["My name is Alice."]  # replaced, not duplicated

@@ -26,22 +26,7 @@ from chatkit.providers.metered import Metered
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, Limit, QuotaStore, Refusal, Reservation
-from tests.apptest_helpers import (
-    alerts,
-    bubbles,
-    captions,
-    chat_requests,
-    choose,
-    click,
-    configure_env,
-    data_dir_files,
-    find,
-    has,
-    replies,
-    run,
-    send,
-    start,
-)
+from tests.apptest_helpers import chat_requests, configure_env, data_dir_files, start
 from tests.server import ProtocolServer
 
 HOST_KEY = "sk-test-fake-host-key-not-a-real-one"
@@ -77,10 +62,10 @@ def test_the_host_key_never_goes_to_a_base_url_the_visitor_typed(
 ) -> None:
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=HOST_KEY)
     at = start()
-    choose(at, "Provider", "OpenAI-compatible")
-    choose(at, "Base URL", capture.openai_base_url)
-    send(at, "Hello")
-    assert len(replies(at)) == 1  # the visitor's own server answered
+    at.choose("Provider", "OpenAI-compatible")
+    at.choose("Base URL", capture.openai_base_url)
+    at.send("Hello")
+    assert len(at.replies()) == 1  # the visitor's own server answered
     assert capture.requests and not _saw_host_key(capture)
     assert capture.last_request("/chat/completions").headers["authorization"] == (
         "Bearer not-needed"
@@ -90,8 +75,8 @@ def test_the_host_key_never_goes_to_a_base_url_the_visitor_typed(
 def test_the_host_key_goes_to_the_host_endpoint(monkeypatch, server, tmp_path) -> None:
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=HOST_KEY)
     at = start()
-    choose(at, "Provider", "OpenAI-compatible")  # its base URL defaults to the host's
-    send(at, "Hello")
+    at.choose("Provider", "OpenAI-compatible")  # its base URL defaults to the host's
+    at.send("Hello")
     assert _saw_host_key(server)
 
 
@@ -110,16 +95,16 @@ def test_a_hosted_demo_offers_only_the_hosts_providers_endpoints_and_models(
 ) -> None:
     configure_env(monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", ANTHROPIC_API_KEY=None)
     at = start()
-    provider = find(at, "selectbox", "Provider", sidebar=True)
+    provider = at.find("selectbox", "Provider", sidebar=True)
     assert provider.options == ["OpenAI", "OpenAI-compatible", "Local"]  # no Anthropic key
-    model = find(at, "selectbox", "Model", sidebar=True)
+    model = at.find("selectbox", "Model", sidebar=True)
     assert model.options[0] == "gpt-4.1-mini" and not model.proto.accept_new_options
-    choose(at, "Provider", "OpenAI-compatible")
-    assert find(at, "selectbox", "Base URL", sidebar=True).options == [server.openai_base_url]
-    assert not has(at, "text_input", "Base URL", sidebar=True)
-    choose(at, "Provider", "Local")
-    assert not has(at, "text_input", "Model", sidebar=True)  # no model files on the server
-    assert find(at, "number_input", "Max output tokens", sidebar=True).max == 1024
+    at.choose("Provider", "OpenAI-compatible")
+    assert at.find("selectbox", "Base URL", sidebar=True).options == [server.openai_base_url]
+    assert not at.has("text_input", "Base URL", sidebar=True)
+    at.choose("Provider", "Local")
+    assert not at.has("text_input", "Model", sidebar=True)  # no model files on the server
+    assert at.find("number_input", "Max output tokens", sidebar=True).max == 1024
 
 
 def test_the_host_lists_what_visitors_may_use(monkeypatch, server, tmp_path) -> None:
@@ -132,8 +117,8 @@ def test_the_host_lists_what_visitors_may_use(monkeypatch, server, tmp_path) -> 
         CHATKIT_HOSTED_MODELS="OpenAI:gpt-4o-mini, claude-haiku-4-5",
     )
     at = start()
-    assert find(at, "selectbox", "Provider", sidebar=True).options == ["OpenAI", "Local"]
-    assert find(at, "selectbox", "Model", sidebar=True).options == ["gpt-4o-mini"]
+    assert at.find("selectbox", "Provider", sidebar=True).options == ["OpenAI", "Local"]
+    assert at.find("selectbox", "Model", sidebar=True).options == ["gpt-4o-mini"]
 
 
 # -- quotas in the database ----------------------------------------------------------------------
@@ -243,7 +228,7 @@ def test_a_comparison_stops_at_the_allowance(monkeypatch, server, tmp_path) -> N
     button.click()
     at.run()
     assert len(chat_requests(server)) == 4  # not 15
-    assert any("4 turns per visitor" in text for text in alerts(at))
+    assert any("4 turns per visitor" in text for text in at.alerts())
 
 
 def test_summaries_count_against_the_allowance(monkeypatch, server, tmp_path) -> None:
@@ -251,7 +236,7 @@ def test_summaries_count_against_the_allowance(monkeypatch, server, tmp_path) ->
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2"
     )
     at = start()
-    send(at, "My name is Alice.")
+    at.send("My name is Alice.")
     at.switch_page("pages/summary.py")
     at.run()
     [button] = [b for b in at.main.button if b.label == "Summarize the whole conversation"]
@@ -273,11 +258,11 @@ def test_a_visitor_keeps_a_limited_number_of_conversations(monkeypatch, server, 
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_MAX_CONVERSATIONS="1"
     )
     at = start()
-    send(at, "First conversation")
-    click(at, "New conversation", sidebar=True)
-    send(at, "Second conversation")
-    assert any("at most 1 conversations per visitor" in text for text in alerts(at))
-    assert bubbles(at)[0] == ("user", "Second conversation")  # still open, not lost
+    at.send("First conversation")
+    at.click("New conversation", sidebar=True)
+    at.send("Second conversation")
+    assert any("at most 1 conversations per visitor" in text for text in at.alerts())
+    assert at.bubbles()[0] == ("user", "Second conversation")  # still open, not lost
     saved = sqlite3.connect(tmp_path / "chatkit.db").execute("SELECT title FROM conversations")
     assert [row[0] for row in saved] == ["First conversation"]
 
@@ -287,8 +272,8 @@ def test_a_long_message_is_refused_in_a_hosted_demo(monkeypatch, server, tmp_pat
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_MAX_MESSAGE_CHARS="50"
     )
     at = start()
-    send(at, "x" * 51)
-    assert any("more than the 50 this app sends" in text for text in alerts(at))
+    at.send("x" * 51)
+    assert any("more than the 50 this app sends" in text for text in at.alerts())
     assert chat_requests(server) == []
 
 
@@ -299,11 +284,11 @@ def test_a_server_error_quoting_the_key_is_masked_everywhere(monkeypatch, server
     secret = "fake-key-TYPED-SECRET-0987654321zyxwvu"
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
     at = start()
-    find(at, "text_input", "API key", sidebar=True).set_value(secret)
-    send(at, "My name is Alice.")
+    at.find("text_input", "API key", sidebar=True).set_value(secret)
+    at.send("My name is Alice.")
     server.fail_next("400", message="Your request with key {key} was malformed.")
-    send(at, "What is my name?")
-    shown = " ".join(alerts(at))
+    at.send("What is my name?")
+    shown = " ".join(at.alerts())
     assert "[hidden]" in shown and secret[8:20] not in shown and secret[-10:] not in shown
     for path in data_dir_files(tmp_path):
         assert secret[-10:].encode() not in path.read_bytes()
@@ -318,14 +303,13 @@ def test_a_cut_stream_keeps_no_key_in_its_note() -> None:
 # -- no lost updates ----------------------------------------------------------------------------
 
 
-def test_two_tabs_on_one_conversation_lose_nothing(monkeypatch, server, tmp_path) -> None:
-    configure_env(monkeypatch, server, tmp_path)
+def test_two_tabs_on_one_conversation_lose_nothing(app, tmp_path) -> None:
     first = start()
-    send(first, "My name is Alice.")
+    first.send("My name is Alice.")
     second = start({"c": first.query_params["c"]})
-    send(first, "I like tea.")
-    send(second, "I like coffee.")  # written after the first tab's turn: kept as a copy
-    assert any("changed in another tab" in text for text in alerts(second))
+    first.send("I like tea.")
+    second.send("I like coffee.")  # written after the first tab's turn: kept as a copy
+    assert any("changed in another tab" in text for text in second.alerts())
     assert second.query_params["c"] != first.query_params["c"]
     store = ConversationStore(f"sqlite:///{tmp_path / 'chatkit.db'}")
     original = store.load(first.query_params["c"])
@@ -338,8 +322,8 @@ def test_two_tabs_on_one_conversation_lose_nothing(monkeypatch, server, tmp_path
         "My name is Alice.",
         "I like coffee.",
     ]
-    send(second, "And my name?")  # the copy goes on
-    assert len(replies(second)) == 3
+    second.send("And my name?")  # the copy goes on
+    assert len(second.replies()) == 3
 
 
 def test_the_store_refuses_a_save_based_on_an_old_version(tmp_path: Path) -> None:
@@ -375,9 +359,9 @@ def test_the_sidebar_says_what_is_left(monkeypatch, server, tmp_path) -> None:
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="5"
     )
     at = start()
-    send(at, "hello")
-    run(at)
-    assert any("4 of 5 turns" in c for c in captions(at, sidebar=True))
+    at.send("hello")
+    at.rerun()
+    assert any("4 of 5 turns" in c for c in at.captions(sidebar=True))
 
 
 def test_the_visitor_is_the_address_or_what_a_trusted_proxy_forwards() -> None:

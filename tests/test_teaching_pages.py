@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,20 +13,15 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
-from tests.apptest_helpers import open_conversation
+from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")
-MODEL = "gpt-4.1-mini"  # the sidebar's first OpenAI suggestion
-APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 @pytest.fixture
 def app_env(monkeypatch, server, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
-    monkeypatch.setenv("CHATKIT_DATA_DIR", str(tmp_path))
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CHATKIT_HOSTED"):
-        monkeypatch.delenv(name, raising=False)
+    """The app's environment with an OpenAI key only."""
+    configure_env(monkeypatch, server, tmp_path, ANTHROPIC_API_KEY=None, ANTHROPIC_BASE_URL=None)
     return server
 
 
@@ -40,11 +34,11 @@ def alice(provider) -> Conversation:
 
 @pytest.fixture
 def conversation(app_env, openai_client) -> Conversation:
-    return alice(OpenAIChat(model=MODEL, client=openai_client))
+    return alice(OpenAIChat(model=OPENAI_MODEL, client=openai_client))
 
 
 def open_page(conversation: Conversation | None, page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
+    at = new_app()
     if conversation is not None:
         at.session_state["conversation"] = conversation
     at.run()
@@ -202,7 +196,7 @@ def test_after_a_reload_the_request_is_rebuilt_and_says_so(conversation, app_env
 
 
 def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -> None:
-    chained = alice(OpenAIResponses(model=MODEL, client=openai_client))
+    chained = alice(OpenAIResponses(model=OPENAI_MODEL, client=openai_client))
     at = open_page(chained, "pages/request_inspector.py")
     body = json_bodies(at)[0]
     assert body["previous_response_id"] == chained.replies[3].response_id
@@ -261,7 +255,7 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert written.startswith("Summary:")
     at.button(key="seed_llm").click().run()
     assert not at.exception, at.exception
-    seeded = open_conversation(at)
+    seeded = at.open_conversation()
     assert seeded.id != conversation.id and seeded.messages == []
     assert SEED_HEADING in seeded.system_prompt and written in seeded.system_prompt
     # The page switched to Chat, and the sidebar's system prompt box holds the seeded prompt,
@@ -269,14 +263,14 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.chat_input(key="chat_input") is not None
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
-    assert open_conversation(at).system_prompt == seeded.system_prompt
+    assert at.open_conversation().system_prompt == seeded.system_prompt
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
     at = open_page(conversation, "pages/summary.py")
     calls = len(app_env.requests)
     at.button(key="seed_recent").click().run()
-    seeded = open_conversation(at)
+    seeded = at.open_conversation()
     assert "User: What is my name?" in seeded.system_prompt
     assert len(app_env.requests) == calls
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import (
-    RunningApp,
-    send_message,
-    start_app,
-    stop_app,
-    wait_for_app,
-)
+from tests.chromium import send_message, wait_for_app
 from tests.nginx import NGINX, Nginx
+from tests.processes import RunningApp, start_app
 from tests.streamlit_client import Session, drive
 
 pytestmark = pytest.mark.browser
@@ -45,14 +39,14 @@ def two_processes(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
         "CHATKIT_HOSTED_TURN_LIMIT": str(TURN_LIMIT),
         "CHATKIT_TRUSTED_PROXIES": "127.0.0.1",
     }
-    started: list[tuple[subprocess.Popen[bytes], RunningApp]] = []
+    started: list[RunningApp] = []
     try:
         for name in ("first", "second"):
             started.append(start_app(tmp_path / name, environment))
-        yield [app for _, app in started]
+        yield started
     finally:
-        for process, _ in started:
-            stop_app(process)
+        for app in started:
+            app.stop()
 
 
 @pytest.fixture

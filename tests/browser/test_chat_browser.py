@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.chromium import (
     assistant_messages,
     choose_option,
     screenshot,
@@ -21,6 +22,9 @@ from tests.browser.conftest import (
     wait_idle,
     whole_page_screenshot,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
 
 pytestmark = pytest.mark.browser
 
@@ -56,12 +60,17 @@ def text_in(bubble) -> str:
     return words.inner_text().strip() if words.count() else ""
 
 
+def send_slowly(page, server, text: str, delay: float) -> tuple[Locator, str]:
+    """Send ``text`` while the server waits ``delay`` s between words; returns the reply's
+    bubble and the full reply the server will have sent."""
+    server.chunk_delay = delay
+    send_message(page, text)
+    return assistant_messages(page).first, f"You said: {text} (1 messages in context)"
+
+
 def test_a_reply_streams_word_by_word(chat_page, server) -> None:
-    server.chunk_delay = 0.15
     text = "Tell me a story about a lighthouse keeper and her cat"
-    full = f"You said: {text} (1 messages in context)"
-    send_message(chat_page, text)
-    bubble = assistant_messages(chat_page).first
+    bubble, full = send_slowly(chat_page, server, text, 0.15)
     bubble.wait_for()
     seen: list[str] = []
     deadline = time.monotonic() + 20
@@ -127,11 +136,8 @@ def test_switching_provider_and_mode_in_the_sidebar(chat_page, server) -> None:
 
 
 def test_stop_keeps_what_arrived_marked_as_stopped(chat_page, server) -> None:
-    server.chunk_delay = 0.4
     text = "Please answer with a rather long reply so that there is time to stop it"
-    full = f"You said: {text} (1 messages in context)"
-    send_message(chat_page, text)
-    bubble = assistant_messages(chat_page).first
+    bubble, full = send_slowly(chat_page, server, text, 0.4)
     bubble.locator(REPLY_TEXT).first.wait_for()
     chat_page.wait_for_timeout(1000)  # a few words arrive
     screenshot(chat_page, "chat-streaming")

@@ -12,18 +12,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.chromium import (
     ARTIFACTS,
-    RunningApp,
     assistant_messages,
+    new_page,
+    screenshot,
     send_message,
     sidebar,
-    start_app,
-    stop_app,
     wait_for_app,
     wait_idle,
     whole_page_screenshot,
 )
+from tests.processes import RunningApp, start_app
 
 pytestmark = pytest.mark.browser
 
@@ -38,27 +38,20 @@ PAGES = {
 
 @pytest.fixture
 def fresh_app(tmp_path, server) -> Iterator[RunningApp]:
-    process, app = start_app(
+    with start_app(
         tmp_path,
         {"OPENAI_API_KEY": "sk-test-class-0001", "OPENAI_BASE_URL": server.openai_base_url},
-    )
-    yield app
-    stop_app(process)
+    ) as app:
+        yield app
 
 
 def _new_page(browser, width: int = 1400, height: int = 900):
-    context = browser.new_context(
-        viewport={"width": width, "height": height},
-        permissions=["clipboard-read", "clipboard-write"],
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    return page
+    return new_page(browser, width, height, permissions=["clipboard-read", "clipboard-write"])
 
 
-def _opened(browser, url: str):
+def _opened(browser, url: str, width: int = 1400, height: int = 900):
     """A new page on the shared app, given a second more after its first run."""
-    page = _new_page(browser)
+    page = _new_page(browser, width, height)
     page.goto(url)
     wait_for_app(page)
     page.wait_for_timeout(1000)
@@ -83,8 +76,7 @@ def _finished(page, count: int) -> None:
         caption = re.compile(r"(bytes|KB|MB) sent")
         assistant_messages(page).nth(count - 1).get_by_text(caption).wait_for(timeout=60_000)
     except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"FAILED-class-{count}.png"), full_page=True)
+        screenshot(page, f"FAILED-class-{count}")
         raise
     wait_idle(page)
 
@@ -171,26 +163,26 @@ def test_regenerate_and_an_edited_earlier_message_keep_their_versions(browser, a
     page.context.close()
 
 
+def _undo_brings_back(page, user_texts: list[str]) -> None:
+    """The conversation just went (an Undo button instead); Undo brings it back, one reply."""
+    page.get_by_role("button", name="Undo").wait_for()
+    wait_idle(page)
+    assert assistant_messages(page).count() == 0
+    page.get_by_role("button", name="Undo").click()
+    _finished(page, 1)
+    assert _user_texts(page) == user_texts
+
+
 def test_clear_and_delete_can_be_undone(browser, app_url):
     page = _opened(browser, app_url)
     send_message(page, "Remember the number 42.")
     _finished(page, 1)
     page.get_by_role("button", name="Clear").click()
-    page.get_by_role("button", name="Undo").wait_for()
-    wait_idle(page)
-    assert assistant_messages(page).count() == 0
-    page.get_by_role("button", name="Undo").click()
-    _finished(page, 1)
-    assert _user_texts(page) == ["Remember the number 42."]
+    _undo_brings_back(page, ["Remember the number 42."])
     bar = sidebar(page)
     bar.get_by_text("Rename or delete").click()
     bar.get_by_role("button", name="Delete").click()
-    page.get_by_role("button", name="Undo").wait_for()
-    wait_idle(page)
-    assert assistant_messages(page).count() == 0
-    page.get_by_role("button", name="Undo").click()
-    _finished(page, 1)
-    assert _user_texts(page) == ["Remember the number 42."]
+    _undo_brings_back(page, ["Remember the number 42."])
     assert sidebar(page).get_by_role("button", name=re.compile("Remember the number 42")).count()
     page.context.close()
 
@@ -232,10 +224,7 @@ def test_a_message_can_be_copied(browser, app_url):
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 768), (1400, 900)])
 def test_every_page_at_a_class_projector_size(browser, app_url, width, height):
-    page = _new_page(browser, width, height)
-    page.goto(app_url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page = _opened(browser, app_url, width, height)
     send_message(page, "My name is Alice.")
     _finished(page, 1)
     for title, path in PAGES.items():

@@ -8,29 +8,25 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 
-from tests.browser.conftest import (
-    RunningApp,
+from tests.chromium import (
     assistant_messages,
     screenshot,
     send_message,
-    start_app,
-    stop_app,
     wait_for_app,
     wait_idle,
 )
+from tests.loopback import LoopbackServer, QuietHandler
+from tests.processes import RunningApp, start_app
 
 pytestmark = pytest.mark.browser
 
 
-def _app(tmp_path, protocol_server, **extra: str) -> tuple[subprocess.Popen[bytes], RunningApp]:
+def _app(tmp_path, protocol_server, **extra: str) -> RunningApp:
     return start_app(
         tmp_path,
         {
@@ -43,40 +39,33 @@ def _app(tmp_path, protocol_server, **extra: str) -> tuple[subprocess.Popen[byte
 
 @pytest.fixture
 def hosted(tmp_path, server) -> Iterator[RunningApp]:
-    process, app = _app(tmp_path, server, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2")
-    yield app
-    stop_app(process)
+    with _app(tmp_path, server, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="2") as app:
+        yield app
 
 
 @pytest.fixture
 def local_app(tmp_path, server) -> Iterator[RunningApp]:
-    process, app = _app(tmp_path, server)
-    yield app
-    stop_app(process)
+    with _app(tmp_path, server) as app:
+        yield app
 
 
-class _Pixels(BaseHTTPRequestHandler):
+class _Pixels(QuietHandler):
     seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:
+    def serve(self) -> None:
         _Pixels.seen.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
         self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def pixel_server() -> Iterator[str]:
     """A server that logs every fetch: any request to it is a leak."""
     _Pixels.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Pixels)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    httpd = LoopbackServer(_Pixels).start()
+    yield httpd.url
+    httpd.stop()
 
 
 def _open(context, url: str):
@@ -162,9 +151,9 @@ def two_replicas(tmp_path, server, postgres_url) -> Iterator[list[RunningApp]]:
         )
         for name in ("one", "two")
     ]
-    yield [app for _, app in started]
-    for process, _ in started:
-        stop_app(process)
+    yield started
+    for app in started:
+        app.stop()
 
 
 def test_two_app_processes_on_one_postgresql_share_quotas_and_conversations(

@@ -6,15 +6,14 @@ import re
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.chromium import (
     assistant_messages,
     screenshot,
     send_message,
-    start_app,
-    stop_app,
     wait_for_app,
     wait_idle,
 )
+from tests.processes import start_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.local_model]
 
@@ -22,9 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.local_model]
 @pytest.fixture(scope="module")
 def keyless_app_url(tmp_path_factory):
     """`streamlit run app.py` with no API key and no endpoint in its environment."""
-    process, app = start_app(tmp_path_factory.mktemp("keyless"), {"HF_HUB_OFFLINE": "1"})
-    yield app.url
-    stop_app(process)
+    with start_app(tmp_path_factory.mktemp("keyless"), {"HF_HUB_OFFLINE": "1"}) as app:
+        yield app.url
 
 
 def _input_tokens(caption: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.chromium import (
     assistant_messages,
     send_message,
     wait_for_app,

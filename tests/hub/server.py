@@ -17,9 +17,9 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import unquote
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<file>.+)$")
@@ -50,27 +50,17 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(LoopbackServer):
     hub: HubServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
+    do_HEAD = QuietHandler.do_GET  # the same answer, without the body
 
-    def do_HEAD(self) -> None:
-        self._serve(body=False)
-
-    def do_GET(self) -> None:
-        self._serve(body=True)
-
-    def _serve(self, body: bool) -> None:
-        self.close_connection = True
+    def serve(self) -> None:
+        body = self.command != "HEAD"
         hub = self.server.hub
         path = unquote(self.path.split("?", 1)[0])
         with hub.state.lock:
@@ -153,30 +143,26 @@ class HubServer:
 
     def __init__(self) -> None:
         self.state = _State()
-        self._servers = [_Server(("127.0.0.1", 0), _Handler) for _ in range(2)]
+        self._servers = [_Server(_Handler) for _ in range(2)]
         for server in self._servers:
             server.hub = self
-        self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._servers[0].server_address[1]}"
+        return self._servers[0].url
 
     @property
     def cdn_url(self) -> str:
-        return f"http://127.0.0.1:{self._servers[1].server_address[1]}"
+        return self._servers[1].url
 
     def start(self) -> HubServer:
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            server.start()
         return self
 
     def stop(self) -> None:
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def add(self, repo_id: str, filename: str, data: bytes, commit: str = COMMIT) -> HubFile:
         """Publish ``data`` as ``filename`` in ``repo_id``."""

@@ -16,7 +16,6 @@ come up within ``STARTUP_SECONDS`` fails the session with the server's log, neve
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -31,6 +30,7 @@ import pytest
 
 from chatkit.providers.server_tokens import forget_server_counts
 from tests.peers.recorder import Recorder
+from tests.processes import free_port, stop_process
 
 MODEL = "SmolLM2-135M-Instruct"
 API_KEY = "sk-test-peer"  # the server wants it, so a wrong key is a real server's 401
@@ -96,12 +96,6 @@ def bundled_model() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health", timeout=2) as answer:
@@ -112,7 +106,7 @@ def _healthy(url: str) -> bool:
 
 def start_llama_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start llama-server on a free loopback port and wait for ``/health``; fail clearly."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(llama_server_binary()),
         "--model",
@@ -154,15 +148,6 @@ def start_llama_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     process.wait(timeout=10)
     tail = log.read_text(errors="replace")[-3000:]
     pytest.fail(f"llama-server did not become healthy within {STARTUP_SECONDS} s:\n{tail}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,9 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
 
+from tests.loopback import LoopbackServer, QuietHandler
 from tests.server import RecordedRequest
 
 # Hop-by-hop headers are the transport's own; the rest travel unchanged.
@@ -29,30 +28,15 @@ UPSTREAM_TIMEOUT_SECONDS = 300
 _REPLY_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(LoopbackServer):
     recorder: Recorder
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: _Server
 
-    def do_GET(self) -> None:
-        self._forward()
-
-    def do_POST(self) -> None:
-        self._forward()
-
-    def do_DELETE(self) -> None:
-        self._forward()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def _forward(self) -> None:
-        self.close_connection = True
+    def serve(self) -> None:
+        """Forward the request and copy the answer back as it arrives."""
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
         raw = self.server.recorder.record(self.command, self.path, headers, raw)
@@ -75,10 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             while chunk := answer.read1(65536):
-                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.write_chunk(chunk)
+            self.end_chunks()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away (a stopped stream): closing upstream tells the server
         finally:
@@ -95,23 +77,20 @@ class Recorder:
         self.port = parts.port or 80
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(_Handler)
         self._httpd.recorder = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def start(self) -> Recorder:
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._httpd.stop()
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` of the pass-through (the Anthropic SDK's base URL)."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._httpd.url
 
     @property
     def openai_base_url(self) -> str:

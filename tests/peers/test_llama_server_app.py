@@ -13,18 +13,17 @@ from collections.abc import Iterator
 import pytest
 
 from chatkit.providers import provider_kind
-from tests.browser.conftest import (
+from tests.chromium import (
     assistant_messages,
     choose_option,
     send_message,
     sidebar,
-    start_app,
-    stop_app,
     wait_for_app,
     wait_idle,
     whole_page_screenshot,
 )
 from tests.peers.conftest import API_KEY, LlamaServer
+from tests.processes import start_app
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +39,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def llama_app(llama_server: LlamaServer, tmp_path_factory) -> Iterator[str]:
     """The app, its SDKs pointed at llama-server through the recorder."""
-    process, app = start_app(
+    with start_app(
         tmp_path_factory.mktemp("llama-app"),
         {
             "OPENAI_API_KEY": API_KEY,
@@ -48,9 +47,8 @@ def llama_app(llama_server: LlamaServer, tmp_path_factory) -> Iterator[str]:
             "ANTHROPIC_API_KEY": API_KEY,
             "ANTHROPIC_BASE_URL": llama_server.anthropic_base_url,
         },
-    )
-    yield app.url
-    stop_app(process)
+    ) as app:
+        yield app.url
 
 
 def choose_mode(tab, label: str) -> None:

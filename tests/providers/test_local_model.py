@@ -6,10 +6,7 @@ file runs in seconds; replies are kept to a few tokens.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,17 +29,12 @@ from chatkit.providers.local.stream import IncrementalDetokenizer
 from chatkit.summary import summarize_messages
 from chatkit.tokens import count_message_tokens
 from chatkit.window_fill import WindowFill
+from tests.threads import at_once
 
-pytestmark = pytest.mark.local_model
+pytestmark = [pytest.mark.local_model, pytest.mark.usefixtures("no_api_keys")]
 
 SHORT = GenerationOptions(max_output_tokens=16, temperature=0.2, seed=7)
 SYSTEM = Message("system", "You are a helpful assistant.")
-
-
-@pytest.fixture(autouse=True)
-def no_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +43,6 @@ def local() -> LocalModel:
     provider = LocalModel()
     provider.load()
     return provider
-
-
-@pytest.fixture(scope="module")
-def gguf_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default GGUF under another name and folder: a "different" model given by path."""
-    target = tmp_path_factory.mktemp("models") / "my-chat-model.gguf"
-    try:
-        os.link(default_model_path(), target)
-    except OSError:
-        shutil.copyfile(default_model_path(), target)
-    return target
 
 
 @pytest.fixture(scope="module", params=["default", "by path"])
@@ -249,26 +230,17 @@ def test_a_summary_from_the_local_model(local: LocalModel):
 
 def test_two_threads_chat_at_once_with_separate_conversations(local: LocalModel):
     results: dict[str, list[CallResult]] = {}
-    errors: list[BaseException] = []
 
     def converse(name: str) -> None:
-        try:
-            provider = LocalModel()  # each session builds its own provider, as the app does
-            messages = [SYSTEM]
-            for text in (f"My name is {name}.", "What is my name?"):
-                messages.append(Message("user", text))
-                result = provider.complete(messages, SHORT)
-                messages.append(Message("assistant", result.text))
-                results.setdefault(name, []).append(result)
-        except BaseException as exc:  # re-raised by the assertion below, in the test thread
-            errors.append(exc)
+        provider = LocalModel()  # each session builds its own provider, as the app does
+        messages = [SYSTEM]
+        for text in (f"My name is {name}.", "What is my name?"):
+            messages.append(Message("user", text))
+            result = provider.complete(messages, SHORT)
+            messages.append(Message("assistant", result.text))
+            results.setdefault(name, []).append(result)
 
-    threads = [threading.Thread(target=converse, args=(name,)) for name in ("Alice", "Bob")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    assert at_once(converse, ("Alice", "Bob"), timeout=120) == []
     for name, other in (("Alice", "Bob"), ("Bob", "Alice")):
         second = results[name][1]
         assert f"My name is {name}." in second.request_body["prompt"]

@@ -5,11 +5,6 @@ No key, no network: the network guard in conftest.py fails any test that tries t
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
 
 from chatkit.chat import send
@@ -23,34 +18,18 @@ from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.summary import summarize
 from chatkit.tokens import count_message_tokens
+from tests.threads import at_once
 
-pytestmark = pytest.mark.local_model
+pytestmark = [pytest.mark.local_model, pytest.mark.usefixtures("no_api_keys")]
 
 SHORT = GenerationOptions(max_output_tokens=16, seed=7, temperature=0.0)
 
 
-@pytest.fixture(autouse=True)
-def no_keys(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def other_gguf(tmp_path_factory) -> Path:
-    """The default model under another path (a hard link when possible, else a copy)."""
-    target = tmp_path_factory.mktemp("models") / "my-model.gguf"
-    try:
-        os.link(default_model_path(), target)
-    except OSError:
-        shutil.copyfile(default_model_path(), target)
-    return target
-
-
 @pytest.fixture(scope="module", params=["default", "by-path"])
-def model(request, other_gguf) -> LocalModel:
+def model(request, gguf_copy) -> LocalModel:
     if request.param == "default":
         return LocalModel()
-    return LocalModel(model_path=other_gguf)
+    return LocalModel(model_path=gguf_copy)
 
 
 def test_the_default_is_the_local_provider_when_no_key_is_set():
@@ -125,23 +104,14 @@ def test_summaries_work_on_the_local_model():
 
 def test_two_threads_chat_at_once_and_keep_separate_conversations():
     results: dict[str, Conversation] = {}
-    errors: list[BaseException] = []
 
     def chat(name: str) -> None:
-        try:
-            conversation = Conversation(system_prompt="Be brief.")
-            for text in (f"My name is {name}.", "What is my name?"):
-                conversation, _ = send(conversation, text, LocalModel(), options=SHORT)
-            results[name] = conversation
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
+        conversation = Conversation(system_prompt="Be brief.")
+        for text in (f"My name is {name}.", "What is my name?"):
+            conversation, _ = send(conversation, text, LocalModel(), options=SHORT)
+        results[name] = conversation
 
-    threads = [threading.Thread(target=chat, args=(name,)) for name in ("Alice", "Bob")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert errors == []
+    assert at_once(chat, ("Alice", "Bob"), timeout=300) == []
     for name, other in (("Alice", "Bob"), ("Bob", "Alice")):
         prompt = results[name].replies[3].request_body["prompt"]
         assert f"My name is {name}." in prompt and f"My name is {other}." not in prompt

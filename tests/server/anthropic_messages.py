@@ -10,15 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tests.server.base import ApiRequest, JsonReply, Reply, SSEEvent, StreamReply, new_id
-from tests.server.errors import anthropic_error, anthropic_stream_error, context_length_error
-from tests.server.model import (
-    Turn,
-    count_input_tokens,
-    count_output_tokens,
-    reply_for,
-    text_of,
-    word_chunks,
-)
+from tests.server.errors import anthropic_error, anthropic_stream_error
+from tests.server.model import Answer, Turn, count_input_tokens, text_of
 
 if TYPE_CHECKING:
     from tests.server.core import ProtocolServer
@@ -93,33 +86,26 @@ def create_message(request: ApiRequest, server: ProtocolServer) -> Reply:
     if error:
         return error
     body = request.body
-    context = anthropic_context(body)
-    input_tokens = count_input_tokens(context)
-    if server.context_window is not None and input_tokens > server.context_window:
-        return context_length_error(
-            "anthropic",
-            tokens=input_tokens,
-            limit=server.context_window,
-            request_id=request.request_id,
-        )
-    reply = reply_for(context)
+    answer = server.answer(anthropic_context(body), "anthropic", request.request_id)
+    if isinstance(answer, JsonReply):
+        return answer
     message = {
         "id": new_id("msg_01"),
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "text", "text": reply, "citations": None}],
+        "content": [{"type": "text", "text": answer.text, "citations": None}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "stop_details": None,
-        "usage": _usage(input_tokens, count_output_tokens(reply)),
+        "usage": _usage(answer.input_tokens, answer.output_tokens),
     }
     if not request.streaming:
         return JsonReply(200, message)
-    return _stream(message, reply, request.request_id)
+    return _stream(message, answer, request.request_id)
 
 
-def _stream(message: dict[str, Any], reply: str, request_id: str) -> StreamReply:
+def _stream(message: dict[str, Any], answer: Answer, request_id: str) -> StreamReply:
     """message_start, content_block_start, ping, deltas, stop, message_delta, message_stop."""
     usage = message["usage"]
     start = {
@@ -140,7 +126,7 @@ def _stream(message: dict[str, Any], reply: str, request_id: str) -> StreamReply
         ),
         SSEEvent.of({"type": "ping"}, "ping"),
     ]
-    for word in word_chunks(reply):
+    for word in answer.chunks:
         delta = {
             "type": "content_block_delta",
             "index": 0,

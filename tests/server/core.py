@@ -32,9 +32,11 @@ from tests.server.errors import (
     IMMEDIATE_KINDS,
     anthropic_error,
     auth_error,
+    context_length_error,
     injected_error,
     openai_error,
 )
+from tests.server.model import Answer, Turn
 from tests.server.openai_chat import chat_input_tokens, create_chat_completion, tokenize
 from tests.server.openai_responses import (
     ResponseStore,
@@ -130,30 +132,22 @@ class ProtocolServer:
         self._requests: list[RecordedRequest] = []
         self._failures: list[Failure] = []
         self._httpd: HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> ProtocolServer:
         """Bind and serve in a daemon thread; returns self."""
-        self._httpd = HTTPServer((self.host, self.port), Handler)
+        self._httpd = HTTPServer(Handler, self.host, self.port)
         self._httpd.protocol = self
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"protocol-server-{self.port}", daemon=True
-        )
-        self._thread.start()
+        self.port = self._httpd.port
+        self._httpd.start(name=f"protocol-server-{self.port}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+            self._httpd.stop()
             self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> ProtocolServer:
         return self.start()
@@ -239,6 +233,16 @@ class ProtocolServer:
             "chunk_delay": self.chunk_delay,
             "context_window": self.context_window,
         }
+
+    def answer(self, context: list[Turn], family: str, request_id: str) -> Answer | JsonReply:
+        """The model's answer to ``context``; when ``context_window`` is set and the prompt is
+        larger, the context-length error of API ``family`` instead."""
+        answer = Answer.of(context)
+        if self.context_window is not None and answer.input_tokens > self.context_window:
+            return context_length_error(
+                family, tokens=answer.input_tokens, limit=self.context_window, request_id=request_id
+            )
+        return answer
 
     # -- request handling -----------------------------------------------------------------
 

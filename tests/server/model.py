@@ -113,3 +113,23 @@ def text_of(content: object) -> str:
         ]
         return "\n".join(texts)
     return ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The model's reply to a context, with both token counts (what every route reports)."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+
+    @classmethod
+    def of(cls, context: list[Turn]) -> Answer:
+        """The reply to ``context`` (see the module docstring), counted."""
+        text = reply_for(context)
+        return cls(text, count_input_tokens(context), count_output_tokens(text))
+
+    @property
+    def chunks(self) -> list[str]:
+        """The reply split for streaming (:func:`word_chunks`)."""
+        return word_chunks(self.text)

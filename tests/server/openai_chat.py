@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tests.server.base import ApiRequest, JsonReply, Reply, SSEEvent, StreamReply, new_id, now
-from tests.server.errors import OPENAI_SERVER_ERROR, context_length_error, openai_error
-from tests.server.model import (
-    Turn,
-    count_input_tokens,
-    count_output_tokens,
-    reply_for,
-    text_of,
-    word_chunks,
-)
+from tests.server.errors import OPENAI_SERVER_ERROR, openai_error
+from tests.server.model import Answer, Turn, count_input_tokens, text_of
 
 if TYPE_CHECKING:
     from tests.server.core import ProtocolServer
@@ -52,15 +45,11 @@ def create_chat_completion(request: ApiRequest, server: ProtocolServer) -> Reply
         return openai_error(400, "you must provide a model parameter", param="model")
     if not isinstance(messages, list) or not messages:
         return openai_error(400, "[] is too short - 'messages'", param="messages")
-    context = chat_context(messages)
-    input_tokens = count_input_tokens(context)
-    if server.context_window is not None and input_tokens > server.context_window:
-        return context_length_error(
-            "chat", tokens=input_tokens, limit=server.context_window, request_id=request.request_id
-        )
-    reply = reply_for(context)
-    cached = input_tokens // 2 if "prompt_cache_key" in body else 0
-    usage = chat_usage(input_tokens, count_output_tokens(reply), cached)
+    answer = server.answer(chat_context(messages), "chat", request.request_id)
+    if isinstance(answer, JsonReply):
+        return answer
+    cached = answer.input_tokens // 2 if "prompt_cache_key" in body else 0
+    usage = chat_usage(answer.input_tokens, answer.output_tokens, cached)
     head = {
         "id": new_id("chatcmpl-"),
         "created": now(),
@@ -77,7 +66,7 @@ def create_chat_completion(request: ApiRequest, server: ProtocolServer) -> Reply
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": reply,
+                        "content": answer.text,
                         "refusal": None,
                         "annotations": [],
                     },
@@ -89,10 +78,10 @@ def create_chat_completion(request: ApiRequest, server: ProtocolServer) -> Reply
         }
         return JsonReply(200, completion)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    return _stream(head, reply, usage if include_usage else None)
+    return _stream(head, answer, usage if include_usage else None)
 
 
-def _stream(head: dict[str, Any], reply: str, usage: dict[str, Any] | None) -> StreamReply:
+def _stream(head: dict[str, Any], answer: Answer, usage: dict[str, Any] | None) -> StreamReply:
     """Role chunk, one chunk per word, finish chunk, optional usage chunk, ``[DONE]``."""
     chunk_head = {**head, "object": "chat.completion.chunk"}
     if usage is not None:
@@ -103,7 +92,7 @@ def _stream(head: dict[str, Any], reply: str, usage: dict[str, Any] | None) -> S
         return {**chunk_head, "choices": [choice]}
 
     events = [SSEEvent.of(chunk({"role": "assistant", "content": "", "refusal": None}))]
-    events += [SSEEvent.of(chunk({"content": w}), text_chunk=True) for w in word_chunks(reply)]
+    events += [SSEEvent.of(chunk({"content": w}), text_chunk=True) for w in answer.chunks]
     events.append(SSEEvent.of(chunk({}, "stop")))
     if usage is not None:
         events.append(SSEEvent.of({**chunk_head, "choices": [], "usage": usage}))

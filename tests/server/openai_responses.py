@@ -14,15 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tests.server.base import ApiRequest, JsonReply, Reply, SSEEvent, StreamReply, new_id, now
-from tests.server.errors import OPENAI_SERVER_ERROR, context_length_error, openai_error
-from tests.server.model import (
-    Turn,
-    count_input_tokens,
-    count_output_tokens,
-    reply_for,
-    text_of,
-    word_chunks,
-)
+from tests.server.errors import OPENAI_SERVER_ERROR, openai_error
+from tests.server.model import Answer, Turn, text_of
 
 if TYPE_CHECKING:
     from tests.server.core import ProtocolServer
@@ -216,19 +209,13 @@ def create_response(request: ApiRequest, server: ProtocolServer) -> Reply:
         context.insert(0, Turn("system", instructions))
     elif isinstance(instructions, list):
         context[:0] = _turns(normalize_input(instructions))
-    input_tokens = count_input_tokens(context)
-    if server.context_window is not None and input_tokens > server.context_window:
-        return context_length_error(
-            "responses",
-            tokens=input_tokens,
-            limit=server.context_window,
-            request_id=request.request_id,
-        )
-    reply = reply_for(context)
-    cached = input_tokens // 2 if "prompt_cache_key" in body else 0
+    answer = server.answer(context, "responses", request.request_id)
+    if isinstance(answer, JsonReply):
+        return answer
+    cached = answer.input_tokens // 2 if "prompt_cache_key" in body else 0
     started = _response_object(body, new_id("resp_"), now())
     message_id = new_id("msg_")
-    done_part = _text_part("output_text", reply)
+    done_part = _text_part("output_text", answer.text)
     output_item = {
         "id": message_id,
         "type": "message",
@@ -241,7 +228,7 @@ def create_response(request: ApiRequest, server: ProtocolServer) -> Reply:
         "status": "completed",
         "completed_at": now(),
         "output": [output_item],
-        "usage": _usage(input_tokens, count_output_tokens(reply), cached),
+        "usage": _usage(answer.input_tokens, answer.output_tokens, cached),
     }
     if started["store"]:
         server.responses.put(StoredResponse(completed, input_items, [output_item]))
@@ -252,13 +239,13 @@ def create_response(request: ApiRequest, server: ProtocolServer) -> Reply:
         # A stream that never reached response.completed leaves nothing to chain on.
         server.responses.delete(started["id"])
 
-    return _stream(started, completed, reply, on_aborted=forget)
+    return _stream(started, completed, answer, on_aborted=forget)
 
 
 def _stream(
     started: dict[str, Any],
     completed: dict[str, Any],
-    reply: str,
+    answer: Answer,
     *,
     on_aborted: Callable[[], None],
 ) -> StreamReply:
@@ -285,11 +272,14 @@ def _stream(
             False,
         ),
     ]
-    for word in word_chunks(reply):
+    for word in answer.chunks:
         delta = {"type": "response.output_text.delta", **where, "delta": word, "logprobs": []}
         payloads.append((delta, True))
     payloads += [
-        ({"type": "response.output_text.done", **where, "text": reply, "logprobs": []}, False),
+        (
+            {"type": "response.output_text.done", **where, "text": answer.text, "logprobs": []},
+            False,
+        ),
         ({"type": "response.content_part.done", **where, "part": item["content"][0]}, False),
         ({"type": "response.output_item.done", "output_index": 0, "item": item}, False),
         ({"type": "response.completed", "response": completed}, False),

@@ -9,43 +9,27 @@ from __future__ import annotations
 
 import json
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tests.loopback import LoopbackServer, QuietHandler
 from tests.server.base import Failure, JsonReply, StreamReply
 
 if TYPE_CHECKING:
     from tests.server.core import ProtocolServer
 
 
-class HTTPServer(ThreadingHTTPServer):
+class HTTPServer(LoopbackServer):
     """One thread per connection; ``protocol`` is the ProtocolServer that answers."""
 
-    daemon_threads = True
-    allow_reuse_address = True
     protocol: ProtocolServer
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     """Reads a request, asks the ProtocolServer for a reply, writes it to the socket."""
 
-    protocol_version = "HTTP/1.1"
     server: HTTPServer
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def _serve(self) -> None:
-        self.close_connection = True
+    def serve(self) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
         raw_body = self.rfile.read(int(headers.get("content-length") or 0))
         reply, failure = self.server.protocol.handle(self.command, self.path, headers, raw_body)
@@ -84,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
             "true",
         )
         if outcome != "cut" or graceful:
-            self.wfile.write(b"0\r\n\r\n")
+            self.end_chunks()
         self.wfile.flush()
         if outcome != "complete" and reply.on_aborted:
             reply.on_aborted()
@@ -106,15 +90,11 @@ class Handler(BaseHTTPRequestHandler):
                 return "cut"
             if event.text_chunk and sent and self.server.protocol.chunk_delay:
                 time.sleep(self.server.protocol.chunk_delay)
-            self._write_chunk(event.encode())
+            self.write_chunk(event.encode())
             if event.text_chunk:
                 sent += 1
                 if kind == "stream_error" and sent == 1:
                     for error_event in reply.error_events(params):
-                        self._write_chunk(error_event.encode())
+                        self.write_chunk(error_event.encode())
                     return "errored"
         return "complete"
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
