@@ -6,7 +6,7 @@ replies; then come intervening turns of small talk, and the question. The questi
 after 1 intervening turn and, in the same conversation continued, after 3. A reply counts when
 it contains the fact (a whole word, case ignored; "12" or "twelve" for a number).
 
-Every turn goes the way the chat page takes it: ``chatkit.chat.prepare_turn`` with the
+Every turn goes the way the chat page takes it: ``chatkit.turn.prepare_turn`` with the
 sidebar's default trimming, ``provider.stream`` with the sidebar's options, ``finish_turn``;
 the provider is ``make_provider`` of the Local kind, so the bundled SmolLM2-135M. Each turn
 has its own fixed seed, so a run repeats exactly.
@@ -34,11 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatkit.chat import TrimmingSettings, finish_turn, make_strategy, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel
+from chatkit.turn import TrimmingSettings, finish_turn, make_strategy, prepare_turn
 
 GOAL = 14
 DISTANCES = (1, 3)

@@ -35,7 +35,7 @@ class HostedSettings:
     turn_limit: int = 20
     token_limit: int = 50_000
     daily_token_limit: int = 2_000_000  # the host key as a whole, every visitor together
-    daily_budget_usd: float | None = None  # the host key as a whole, where prices are known
+    daily_spend_limit_usd: float | None = None  # the host key as a whole, where prices are known
     messages_per_minute: int = 40
     max_output_tokens: int = 1024
     max_message_chars: int = 8_000
@@ -105,7 +105,7 @@ def load_config(
         turn_limit=number("CHATKIT_HOSTED_TURN_LIMIT", defaults.turn_limit),
         token_limit=number("CHATKIT_HOSTED_TOKEN_LIMIT", defaults.token_limit),
         daily_token_limit=number("CHATKIT_HOSTED_DAILY_TOKEN_LIMIT", defaults.daily_token_limit),
-        daily_budget_usd=number("CHATKIT_HOSTED_DAILY_BUDGET_USD", None, float),
+        daily_spend_limit_usd=number("CHATKIT_HOSTED_DAILY_SPEND_LIMIT_USD", None, float),
         messages_per_minute=number(
             "CHATKIT_HOSTED_MESSAGES_PER_MINUTE", defaults.messages_per_minute
         ),

@@ -111,7 +111,7 @@ class HostedMeter:
 
     def limits(self) -> list[Limit]:
         day, minute = day_and_minute(self.clock())
-        budget = self.settings.daily_budget_usd
+        spend_limit = self.settings.daily_spend_limit_usd
         return [
             Limit(
                 self.visitor,
@@ -124,7 +124,7 @@ class HostedMeter:
                 HOST_SUBJECT,
                 day,
                 tokens=self.settings.daily_token_limit,
-                cost_micros=None if budget is None else round(budget * 1_000_000),
+                cost_micros=None if spend_limit is None else round(spend_limit * 1_000_000),
             ),
         ]
 
@@ -157,7 +157,7 @@ class HostedMeter:
         """One plain sentence: which limit the call would break, and what to do."""
         limits, counter = self.settings, refusal.counter
         if refusal.limit.subject == HOST_SUBJECT:
-            spent = "budget" if refusal.measure == "cost_micros" else "tokens"
+            spent = "money" if refusal.measure == "cost_micros" else "tokens"
             return (
                 f"This demo has used all the {spent} its host allows for today: try again "
                 f"tomorrow, or {OWN_KEY}."

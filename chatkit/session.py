@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chatkit.chat import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
 from chatkit.config import AppConfig, HostedSettings
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import ChatkitError, SaveConflict, register_secret
@@ -35,6 +34,7 @@ from chatkit.providers import (
 from chatkit.providers.metered import Metered
 from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, QuotaStore
+from chatkit.turn import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
 from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
 
 NO_ALLOWANCE_CHECK = (
@@ -65,7 +65,7 @@ def settings_snapshot(settings: Settings) -> dict[str, Any]:
         "model": spec.model,
         "base_url": spec.base_url,
         "trimming": {
-            "kind": trimming.kind,
+            "strategy": trimming.strategy,
             "last_n": trimming.last_n,
             "max_tokens": trimming.max_tokens,
         },
@@ -241,7 +241,7 @@ class ChatSession:
                 config.limits.max_message_chars if config.hosted else DEFAULT_MAX_INPUT_CHARS
             ),
             offer_trim_budget=(
-                settings.trimming.max_tokens if settings.trimming.kind == "none" else None
+                settings.trimming.max_tokens if settings.trimming.strategy == "none" else None
             ),
         )
 

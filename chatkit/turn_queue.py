@@ -17,14 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from chatkit.chat import (
-    PreparedTurn,
-    TrimmingSettings,
-    finish_stopped,
-    finish_turn,
-    make_strategy,
-    prepare_turn,
-)
 from chatkit.conversation import Conversation
 from chatkit.errors import (
     ChatkitError,
@@ -37,6 +29,14 @@ from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, ReplyStream, TextDelta, Waiting
 from chatkit.tokens import count_message_tokens
+from chatkit.turn import (
+    PreparedTurn,
+    TrimmingSettings,
+    finish_stopped,
+    finish_turn,
+    make_strategy,
+    prepare_turn,
+)
 
 STOPPED_EMPTY = "The reply was stopped before any text arrived: nothing was added."
 
@@ -73,7 +73,7 @@ class Failure:
 
     request: TurnRequest
     message: str
-    kind: Literal["error", "warning"] = "error"
+    severity: Literal["error", "warning"] = "error"
     trim_budget: int | None = None
 
 
@@ -279,8 +279,8 @@ class TurnQueue:
             self._fail(Failure(job.request, error.message, "warning", budget))
             return
         except ChatkitError as error:
-            kind = "warning" if isinstance(error, QuotaExceeded) else "error"
-            self._fail(Failure(job.request, error.message, kind))
+            severity = "warning" if isinstance(error, QuotaExceeded) else "error"
+            self._fail(Failure(job.request, error.message, severity))
             return
         reply = job.provider.stream(prepared.messages, job.options, prepared.previous_response_id)
         with self._lock:
@@ -320,8 +320,8 @@ class TurnQueue:
         elif isinstance(error, ContextTooLong):
             self._fail(Failure(job.request, error.message, "warning", job.offer_trim_budget))
         else:
-            kind = "warning" if isinstance(error, QuotaExceeded) else "error"
-            self._fail(Failure(job.request, error.message, kind))
+            severity = "warning" if isinstance(error, QuotaExceeded) else "error"
+            self._fail(Failure(job.request, error.message, severity))
 
     def _keep(self, conversation: Conversation, job: TurnJob) -> None:
         if job.settings:

@@ -9,12 +9,12 @@ earlier messages`` widens it), so a rerun costs the same at 50 messages as at 5,
 
 import streamlit as st
 
-from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
 from chatkit.conversation import Conversation
 from chatkit.costs import conversation_totals, reply_caption, totals_caption
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
+from chatkit.turn import TRIMMING_LABELS, TrimmingSettings
 from chatkit.turn_queue import TurnRequest
 from chatkit.ui import saving, state, turns
 from chatkit.ui.teaching import model_caption
@@ -182,7 +182,7 @@ def _failure_box() -> None:
         _edit_unsent_box()
     elif unsent:
         turns.bubble(Message("user", text or ""), "not sent")
-    alert = st.warning if failure.kind == "warning" else st.error
+    alert = st.warning if failure.severity == "warning" else st.error
     alert(inert_markdown(failure.message), icon=":material/error:")
     with st.container(horizontal=True):
         st.button(

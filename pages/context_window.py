@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from chatkit.chat import TRIMMING_LABELS, TrimmingSettings, make_strategy
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
@@ -18,6 +17,7 @@ from chatkit.teaching.context_view import (
     minimum_budget,
 )
 from chatkit.tokens import count_label, count_message_tokens
+from chatkit.turn import TRIMMING_LABELS, TrimmingSettings, make_strategy
 from chatkit.ui import state
 from chatkit.ui.charts import context_window_chart
 from chatkit.ui.teaching import active_provider, header, model_caption
@@ -74,24 +74,25 @@ def _strategy_settings(
     label = st.selectbox(
         "Trimming strategy",
         labels,
-        index=labels.index(TRIMMING_LABELS[active.kind]),
+        index=labels.index(TRIMMING_LABELS[active.strategy]),
         key="cw_strategy",
         help="Starts at the sidebar's choice; changing it here only previews, the chat is not "
         "affected.",
     )
-    kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
-    if kind != active.kind:
+    strategy = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    if strategy != active.strategy:
+        in_use = TRIMMING_LABELS[active.strategy]
         st.caption(
-            f":material/science: A what-if: the chat itself uses “{TRIMMING_LABELS[active.kind]}” "
+            f":material/science: A what-if: the chat itself uses “{in_use}” "
             f"(the sidebar's Trimming); this page only previews “{label}”."
         )
-    if kind == "last_n":
+    if strategy == "last_n":
         turns = sum(1 for m in messages if m.role == "user")
         last_n = _clamped_slider(
             "Turns to keep", 0, turns, active.last_n, "cw_last_n", "Whole turns, newest first."
         )
         return TrimmingSettings("last_n", last_n=last_n)
-    if kind in ("token_budget", "summarize"):
+    if strategy in ("token_budget", "summarize"):
         least = minimum_budget(messages, provider.tokenizer(), provider.model)
         budget = _clamped_slider(
             "Token budget",
@@ -102,7 +103,7 @@ def _strategy_settings(
             "Drag left to see which turns would be dropped. The lowest value still fits the "
             "system prompt and the message being answered.",
         )
-        return TrimmingSettings(kind, max_tokens=budget)  # type: ignore[arg-type]
+        return TrimmingSettings(strategy, max_tokens=budget)  # type: ignore[arg-type]
     return TrimmingSettings("none")
 
 
@@ -256,7 +257,7 @@ st.altair_chart(
 )
 if view.summary is not None:
     _summary_box(view, provider)
-elif trimming.kind == "summarize" and view.dropped_rows:
+elif trimming.strategy == "summarize" and view.dropped_rows:
     st.caption(
         "At this budget not even a shortened summary fits beside the system prompt: the "
         "dropped turns are simply left out. Raise the budget to see the summary."

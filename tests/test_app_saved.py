@@ -102,6 +102,20 @@ def test_opening_a_conversation_restores_its_system_prompt(app) -> None:
     assert chat_requests(app)[-1]["messages"][0]["content"] == "You are a pirate."
 
 
+def test_a_conversation_saved_before_the_trimming_rename_restores_its_trimming(app) -> None:
+    """Saves made before "kind" became "strategy" in the trimming settings open the same way."""
+    from chatkit.conversation import Conversation
+    from chatkit.store import ConversationStore, default_database_url
+
+    old = Conversation(system_prompt="Be brief.")
+    old.add_user("My name is Alice.")
+    old.settings = {"provider": "OpenAI", "trimming": {"kind": "last_n", "last_n": 2}}
+    with ConversationStore(default_database_url()) as store:
+        store.save(old)
+    at = start({"c": old.id})
+    assert at.find("selectbox", "Trimming", sidebar=True).value == "Last N turns"
+
+
 # -- download and import ------------------------------------------------------------------------
 
 

@@ -199,10 +199,10 @@ def test_a_failed_call_is_refunded(quotas, server, openai_client) -> None:
     assert (counter.tokens, counter.reserved_tokens) == (0, 0)
 
 
-def test_the_host_has_a_daily_budget_in_money(quotas, openai_client) -> None:
-    meter = HostedMeter(quotas, "address:a", HostedSettings(daily_budget_usd=0.001))
+def test_the_host_has_a_daily_spending_limit(quotas, openai_client) -> None:
+    meter = HostedMeter(quotas, "address:a", HostedSettings(daily_spend_limit_usd=0.001))
     provider = Metered(inner=OpenAIChat(model="gpt-4.1", client=openai_client), meter=meter)
-    with pytest.raises(QuotaExceeded, match="budget its host allows"):
+    with pytest.raises(QuotaExceeded, match="money its host allows"):
         provider.complete([Message("user", "hi")], GenerationOptions(max_output_tokens=1000))
 
 

@@ -226,7 +226,7 @@ def test_a_hosted_visitor_is_held_to_the_turn_limit(server, store, settings) -> 
     session.ask(TurnRequest("What is my name?"), settings)
     wait_until(session.queue, lambda: session.queue.failure is not None, "the limit is reached")
     failure = session.queue.failure
-    assert failure.kind == "warning" and "allows 1 turns per visitor" in failure.message
+    assert failure.severity == "warning" and "allows 1 turns per visitor" in failure.message
     assert len(server.requests_to("/chat/completions")) == 1
     assert session.meter().allowance().turns_left == 0
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.errors import EmptyMessage
 from chatkit.messages import Message
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.summary import SEED_HEADING, message_lines, seeded_conversation
+from chatkit.turn import send
 
 
 def old_conversation() -> Conversation:

@@ -7,12 +7,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
+from chatkit.turn import send
 from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
 
 SCRIPT = ("My name is Alice.", "My favorite color is blue.", "What is my name?")

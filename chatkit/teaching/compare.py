@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
-from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.prices import cost_of
@@ -24,6 +23,7 @@ from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, request_size
 from chatkit.providers.kinds import provider_kind
 from chatkit.tokens import count_message_tokens
+from chatkit.turn import finish_turn, prepare_turn
 
 STATELESS = "stateless"
 MANUAL = "manual"

@@ -11,12 +11,12 @@ from typing import Any
 
 import streamlit as st
 
-from chatkit.chat import TRIMMING_LABELS
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import InvalidDocument
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.providers import MODES, provider_kind
 from chatkit.summary import SEED_HEADING
+from chatkit.turn import TRIMMING_LABELS
 from chatkit.ui import local_models, state
 from chatkit.ui.state import Undo
 
@@ -58,8 +58,9 @@ def apply_settings(saved: dict[str, Any]) -> None:
     ):
         st.session_state["base_url"] = base_url
     trimming = saved.get("trimming") or {}
-    if trimming.get("kind") in TRIMMING_LABELS:
-        st.session_state["trimming"] = TRIMMING_LABELS[trimming["kind"]]
+    strategy = trimming.get("strategy", trimming.get("kind"))  # older saves say "kind"
+    if strategy in TRIMMING_LABELS:
+        st.session_state["trimming"] = TRIMMING_LABELS[strategy]
     for key, field in (("trim_last_n", "last_n"), ("trim_max_tokens", "max_tokens")):
         if isinstance(trimming.get(field), int):
             st.session_state[key] = trimming[field]

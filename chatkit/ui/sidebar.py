@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatkit.chat import TRIMMING_LABELS, TrimmingSettings
 from chatkit.errors import ChatkitError
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.markdown import inert_markdown
@@ -20,6 +19,7 @@ from chatkit.providers import (
     provider_kind,
 )
 from chatkit.session import Settings, uses_host_key
+from chatkit.turn import TRIMMING_LABELS, TrimmingSettings
 from chatkit.ui import library, local_models, saving, state
 
 SYSTEM_PROMPT_PRESETS: dict[str, str] = {
@@ -183,11 +183,11 @@ def _follow_kind_default(key: str, value: float) -> None:
 def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, GenerationOptions]:
     labels = list(TRIMMING_LABELS.values())
     label = st.selectbox("Trimming", labels, key="trimming")
-    trim_kind = next(code for code, text in TRIMMING_LABELS.items() if text == label)
+    strategy = next(code for code, text in TRIMMING_LABELS.items() if text == label)
     last_n, max_tokens = 10, 4000
-    if trim_kind == "last_n":
+    if strategy == "last_n":
         last_n = int(_number("Turns to keep", "trim_last_n", 10, 0, 1000))
-    elif trim_kind in ("token_budget", "summarize"):
+    elif strategy in ("token_budget", "summarize"):
         max_tokens = int(_number("Token budget", "trim_max_tokens", 4000, 50, 2_000_000, 100))
     no_sampling = not kind.capabilities.sampling_parameters
     config = state.config()
@@ -205,7 +205,7 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
         st.caption(f"{kind.name}'s current API takes no sampling parameters, so none is sent.")
     max_output = int(_number("Max output tokens", "max_output", default_output, 1, highest, 64))
     return (
-        TrimmingSettings(trim_kind, last_n, max_tokens),  # type: ignore[arg-type]
+        TrimmingSettings(strategy, last_n, max_tokens),  # type: ignore[arg-type]
         GenerationOptions(
             max_output_tokens=max_output, temperature=None if no_sampling else temperature
         ),

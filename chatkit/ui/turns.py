@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatkit.chat import TrimmingSettings
 from chatkit.markdown import inert, inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import provider_kind
+from chatkit.turn import TrimmingSettings
 from chatkit.turn_queue import TurnQueue, TurnRequest
 from chatkit.ui import state
 

@@ -14,7 +14,6 @@ import openai
 import pytest
 
 from chatkit import ConversationManager
-from chatkit.chat import finish_stopped, finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.errors import AuthenticationFailed, ContextTooLong
 from chatkit.messages import Message
@@ -22,6 +21,7 @@ from chatkit.providers.anthropic import Anthropic
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.turn import finish_stopped, finish_turn, prepare_turn
 from tests.peers.conftest import MODEL
 
 SHORT = GenerationOptions(max_output_tokens=16)

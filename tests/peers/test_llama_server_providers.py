@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.providers import CallResult, LocallyChained, Provider
 from chatkit.providers.anthropic import Anthropic
@@ -22,6 +21,7 @@ from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_message_tokens
+from chatkit.turn import finish_turn, prepare_turn
 from tests.peers.conftest import API_KEY, MODEL, LlamaServer
 
 SHORT = GenerationOptions(max_output_tokens=16)

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from chatkit import ConversationManager, ResponsesConversation
-from chatkit.chat import finish_turn, prepare_turn, send
 from chatkit.conversation import Conversation
 from chatkit.errors import ContextTooLong, ProviderUnavailable, UnknownModel
 from chatkit.messages import Message
@@ -23,6 +22,7 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.tokens import count_message_tokens
+from chatkit.turn import finish_turn, prepare_turn, send
 
 HISTORY = [
     Message("system", "Be brief."),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.chat import send
 from chatkit.classic import ConversationSession
 from chatkit.conversation import Conversation
 from chatkit.errors import ContextTooLong, ModelLoadError
@@ -18,6 +17,7 @@ from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.summary import summarize
 from chatkit.tokens import count_message_tokens
+from chatkit.turn import send
 from tests.threads import at_once
 
 pytestmark = [pytest.mark.local_model, pytest.mark.usefixtures("no_api_keys")]

@@ -6,7 +6,6 @@ import anthropic
 import openai
 import pytest
 
-from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.errors import (
     AuthenticationFailed,
@@ -25,6 +24,7 @@ from chatkit.providers.chained import LocallyChained
 from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.turn import send
 
 HISTORY = [
     Message("system", "Be brief."),
@@ -169,7 +169,7 @@ def test_anthropic_in_responses_mode_chains_through_the_local_store(server, anth
     assert len(sent["messages"]) == 3 and sent["system"] == "Be brief."
 
 
-def test_compatible_server_through_the_factory(server, monkeypatch):
+def test_compatible_server_built_from_its_record(server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     provider = make_provider(
         ProviderSpec(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.chat import finish_turn, prepare_turn
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.providers import server_tokens
@@ -19,6 +18,7 @@ from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_label, count_message_tokens
+from chatkit.turn import finish_turn, prepare_turn
 
 LLAMA_COUNT = "/chat/completions/input_tokens"
 HISTORY = [

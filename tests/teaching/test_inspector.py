@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.chat import send
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
 from chatkit.providers.anthropic import MESSAGES
@@ -24,6 +23,7 @@ from chatkit.teaching.inspector import (
     turn_choices,
 )
 from chatkit.trimming import LastNTurns
+from chatkit.turn import send
 
 OPTIONS = GenerationOptions(max_output_tokens=256)
 

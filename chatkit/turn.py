@@ -30,7 +30,7 @@ from chatkit.trimming import (
     TrimResult,
 )
 
-TrimmingKind = Literal["none", "last_n", "token_budget", "summarize"]
+StrategyName = Literal["none", "last_n", "token_budget", "summarize"]
 TRIMMING_LABELS: dict[str, str] = {
     "none": "None",
     "last_n": "Last N turns",
@@ -44,7 +44,7 @@ DEFAULT_MAX_INPUT_CHARS = 100_000
 class TrimmingSettings:
     """The sidebar's trimming choice and its parameter."""
 
-    kind: TrimmingKind = "none"
+    strategy: StrategyName = "none"
     last_n: int = 10
     max_tokens: int = 4000
 
@@ -87,11 +87,11 @@ def make_strategy(
     each call reported to ``on_call``) unless given another ``summarizer``.
     """
     tokenizer = provider.tokenizer()
-    if settings.kind == "last_n":
+    if settings.strategy == "last_n":
         return LastNTurns(settings.last_n)
-    if settings.kind == "token_budget":
+    if settings.strategy == "token_budget":
         return TokenBudget(settings.max_tokens, model=provider.model, tokenizer=tokenizer)
-    if settings.kind == "summarize":
+    if settings.strategy == "summarize":
         summarize = summarizer or ModelSummarizer(provider, cache, on_call)
         return SummarizeOlder(
             settings.max_tokens, summarize, model=provider.model, tokenizer=tokenizer

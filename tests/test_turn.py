@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.chat import (
+from chatkit.conversation import Conversation
+from chatkit.errors import ContextOverflow, EmptyMessage
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.turn import (
     TrimmingSettings,
     chain_from,
     finish_stopped,
@@ -13,11 +18,6 @@ from chatkit.chat import (
     prepare_turn,
     send,
 )
-from chatkit.conversation import Conversation
-from chatkit.errors import ContextOverflow, EmptyMessage
-from chatkit.providers.base import GenerationOptions
-from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.turn_queue import TurnRequest
 
 
