@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatkit.providers import provider_names
 from tests.apptest_helpers import ANTHROPIC_MODEL, OPENAI_MODEL, chat_requests, configure_env, start
 
 PROVIDERS = ["OpenAI", "Anthropic", "OpenAI-compatible", "Local"]
@@ -23,7 +24,8 @@ def local_store_caption(at) -> bool:
 def test_provider_choices_and_openai_by_default_when_a_key_is_configured(app) -> None:
     at = start()
     provider = at.find("selectbox", "Provider", sidebar=True)
-    assert provider.options == PROVIDERS
+    assert provider.options == list(provider_names())  # every provider's record, in order
+    assert [name for name in provider.options if name in PROVIDERS] == PROVIDERS
     assert provider.value == "OpenAI"
     assert at.find("radio", "API mode", sidebar=True).options == ["Chat Completions", "Responses"]
     assert at.find("selectbox", "Model", sidebar=True).value == OPENAI_MODEL
