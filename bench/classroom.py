@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.local_model import cpu_wait_seconds
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider
 from chatkit.providers.base import GenerationOptions, Provider
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.providers.local.defaults import SYSTEM_PROMPT, TEMPERATURE
 from chatkit.providers.local.runtime import default_threads

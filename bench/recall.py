@@ -35,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatkit.conversation import Conversation
+from chatkit.providers import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.base import GenerationOptions, Provider
-from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel
 from chatkit.turn import TrimmingSettings, finish_turn, make_strategy, prepare_turn
 

@@ -17,7 +17,7 @@ from chatkit.conversation import conversation_from_messages
 from chatkit.messages import Message, as_messages
 from chatkit.providers.base import MODES, Provider
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.kinds import is_provider, provider_for_client
+from chatkit.providers.registry import is_provider, provider_for_client
 from chatkit.summary import recent_summary
 from chatkit.trimming import TokenBudget, TrimResult
 

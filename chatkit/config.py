@@ -105,7 +105,11 @@ def load_config(
         turn_limit=number("CHATKIT_HOSTED_TURN_LIMIT", defaults.turn_limit),
         token_limit=number("CHATKIT_HOSTED_TOKEN_LIMIT", defaults.token_limit),
         daily_token_limit=number("CHATKIT_HOSTED_DAILY_TOKEN_LIMIT", defaults.daily_token_limit),
-        daily_spend_limit_usd=number("CHATKIT_HOSTED_DAILY_SPEND_LIMIT_USD", None, float),
+        daily_spend_limit_usd=number(
+            "CHATKIT_HOSTED_DAILY_SPEND_LIMIT_USD",
+            number("CHATKIT_HOSTED_DAILY_BUDGET_USD", None, float),  # its older name
+            float,
+        ),
         messages_per_minute=number(
             "CHATKIT_HOSTED_MESSAGES_PER_MINUTE", defaults.messages_per_minute
         ),

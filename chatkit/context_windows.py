@@ -38,11 +38,10 @@ def known_context_window(model: str, models_key: str | None = None) -> int | Non
     return max(matches)[1] if matches else None
 
 
-def context_window_for(
-    model: str, default: int | None = None, *, models_key: str | None = None
-) -> int:
-    """The context window of ``model`` in tokens, or ``default``; unknown with no default raises."""
-    window = known_context_window(model, models_key)
+def context_window_for(model: str, default: int | None = None) -> int:
+    """The context window of ``model`` in tokens (in any provider's table), or ``default``;
+    unknown with no default raises."""
+    window = known_context_window(model)
     if window is not None:
         return window
     if default is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chatkit.conversation import Conversation
 from chatkit.prices import cost_of, format_money
-from chatkit.providers.kinds import provider_kind
+from chatkit.providers.registry import provider_kind
 from chatkit.replies import ReplyInfo
 
 

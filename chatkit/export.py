@@ -7,7 +7,7 @@ import json
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import InvalidDocument
 from chatkit.messages import ROLE_LABELS
-from chatkit.providers.kinds import provider_kind
+from chatkit.providers.registry import provider_kind
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_MESSAGES = 10_000

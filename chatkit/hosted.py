@@ -17,7 +17,8 @@ from chatkit.config import AppConfig, HostedSettings
 from chatkit.errors import QuotaExceeded
 from chatkit.prices import cost_of
 from chatkit.providers.calls import Usage
-from chatkit.providers.kinds import ProviderKind, provider_kinds, provider_names
+from chatkit.providers.records import ProviderKind
+from chatkit.providers.registry import provider_kind, provider_kinds, provider_names
 from chatkit.store.quotas import Counter, Limit, QuotaStore, Refusal, Reservation
 
 HOST_SUBJECT = "host"
@@ -128,9 +129,13 @@ class HostedMeter:
             ),
         ]
 
-    def reserve(self, model: str, input_tokens: int, output_tokens: int) -> Reservation:
-        """Book a call, or raise ``QuotaExceeded`` with the sentence saying which limit."""
-        cost = cost_of(model, input_tokens, output_tokens) or 0.0
+    def reserve(
+        self, provider: str, model: str, input_tokens: int, output_tokens: int
+    ) -> Reservation:
+        """Book a call, or raise ``QuotaExceeded`` with the sentence saying which limit. Its
+        cost is the provider's price for the model (what the reply's caption shows)."""
+        key = provider_kind(provider).models_key
+        cost = cost_of(model, input_tokens, output_tokens, models_key=key) or 0.0
         booked = self.quotas.reserve(
             self.limits(), input_tokens + output_tokens, round(cost * 1_000_000)
         )
@@ -138,8 +143,14 @@ class HostedMeter:
             raise QuotaExceeded(self.sentence(booked))
         return booked
 
-    def settle(self, booking: Reservation, model: str, usage: Usage) -> None:
-        cost = cost_of(model, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+    def settle(self, booking: Reservation, provider: str, model: str, usage: Usage) -> None:
+        cost = cost_of(
+            model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_input_tokens,
+            models_key=provider_kind(provider).models_key,
+        )
         self.quotas.settle(booking, usage.total_tokens, round((cost or 0.0) * 1_000_000))
 
     def allowance(self) -> Allowance:

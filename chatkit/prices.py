@@ -17,6 +17,7 @@ from pathlib import Path
 PRICES_FILE_ENV = "CHATKIT_PRICES_FILE"
 DEFAULT_PRICES_FILE = Path(__file__).with_name("data") / "prices.toml"
 PER_TOKENS = 1_000_000
+LEGACY_TABLE = "models"  # a price file of the format before per-provider tables
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def price_for(model: str, models_key: str | None = None) -> Price | None:
 def _price_in(path: str, model: str, models_key: str | None) -> Price | None:
     tables = _tables(path)
     chosen = [tables.get(models_key, {})] if models_key else list(tables.values())
+    if models_key and LEGACY_TABLE in tables:  # a file of the older format: one table for all
+        chosen.append(tables[LEGACY_TABLE])
     matches = [
         price
         for table in chosen

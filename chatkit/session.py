@@ -191,24 +191,25 @@ class ChatSession:
         from the turn queue's worker thread too).
 
         A conversation another tab changed first is saved as a copy, which is what to show;
-        a hosted visitor past the storage caps keeps the conversation open but unsaved.
+        a hosted visitor past the storage caps keeps the conversation open but unsaved. The
+        store, owner and settings are the latest script run's (read once, here).
         """
-        target = self.conversations
+        target, owner, config = self.conversations, self.owner, self.config
         if target is None:
             return value, None
-        who = self.visitor if self.config.hosted else None
+        who = self.visitor if config.hosted else None
         try:
             if who is not None:
-                refusal = storage_refusal(target, value, who, self.config.limits)
+                refusal = storage_refusal(target, value, who, config.limits)
                 if refusal:
                     return value, refusal
             try:
-                target.save(value, owner=self.owner, visitor=who)
+                target.save(value, owner=owner, visitor=who)
             except SaveConflict as conflict:
                 copy = value.copy()
                 copy.id, copy.version = new_conversation_id(), 0
                 copy.title = f"{value.title or 'Untitled'} (copy)"
-                target.save(copy, owner=self.owner, visitor=who)
+                target.save(copy, owner=owner, visitor=who)
                 return copy, (
                     f"{conflict.message} Your turns are kept in a copy, “{copy.title}”, which is "
                     f"open now; the other tab's version is in the list."

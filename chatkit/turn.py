@@ -17,7 +17,7 @@ from chatkit.errors import ContextOverflow, EmptyMessage
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, request_size
-from chatkit.providers.kinds import provider_kind
+from chatkit.providers.registry import provider_kind
 from chatkit.replies import ReplyInfo
 from chatkit.summary import summarize_call
 from chatkit.tokens import count_prompt

@@ -27,7 +27,7 @@ from chatkit.errors import (
 )
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider
-from chatkit.providers.calls import CallResult, ReplyStream, TextDelta, Waiting
+from chatkit.providers.calls import CallResult, Finished, ReplyStream, TextDelta, Waiting
 from chatkit.tokens import count_message_tokens
 from chatkit.turn import (
     PreparedTurn,
@@ -286,6 +286,7 @@ class TurnQueue:
         with self._lock:
             live.prepared, live.reply, live.phase = prepared, reply, "streaming"
             self._touch()
+        finished = False  # the model said it stopped: a Stop now would cut a whole reply
         try:
             for event in reply.events():
                 with self._lock:
@@ -295,7 +296,8 @@ class TurnQueue:
                     elif isinstance(event, TextDelta) and not live.has_text:
                         live.has_text = True
                         self._touch()  # the first words wake the page; later ones it polls
-                    if self._stop_requested:
+                    finished = finished or isinstance(event, Finished)
+                    if self._stop_requested and not finished:
                         reply.stop()
                         break
         except ChatkitError as error:

@@ -57,7 +57,7 @@ def _every_shape(inspection: TurnInspection) -> None:
     st.subheader("The same turn in every API")
     st.caption(
         "What this turn would send as a Chat Completions array, as a chained Responses call, and "
-        "as an Anthropic Messages body. The same model name is used in all three, so the sizes "
+        "as an Anthropic Messages body. The same model name is used in every shape, so the sizes "
         "differ only by shape."
     )
     actual = next((s.title for s in inspection.shapes if s.is_actual), "")

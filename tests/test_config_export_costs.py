@@ -11,7 +11,7 @@ from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.costs import conversation_totals, format_bytes, reply_caption, totals_caption
 from chatkit.errors import InvalidDocument
 from chatkit.export import MAX_IMPORT_BYTES, from_json, to_json, to_markdown
-from chatkit.providers.kinds import default_provider_kind, provider_variables
+from chatkit.providers import default_provider_kind, provider_variables
 
 
 def _conversation() -> Conversation:

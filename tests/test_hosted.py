@@ -22,6 +22,7 @@ from chatkit.errors import ChatkitError, QuotaExceeded, StreamInterrupted, regis
 from chatkit.hosted import HostedMeter
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions
+from chatkit.providers.calls import Usage
 from chatkit.providers.metered import Metered
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.time_limit import TimeLimited
@@ -187,6 +188,32 @@ def test_a_stopped_reply_counts_its_prompt_and_what_arrived(quotas, server, open
     counter = quotas.counter("address:10.0.0.7", day)
     assert counter.reserved_tokens == 0 and counter.calls == 1
     assert counter.tokens > 0  # the prompt and the words that arrived, estimated
+
+
+class Ledger:
+    """A meter that books everything and writes down how each call was settled."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[str, str, Usage]] = []
+
+    def reserve(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> str:
+        return "booking"
+
+    def settle(self, booking: str, provider: str, model: str, usage: Usage) -> None:
+        self.settled.append((provider, model, usage))
+
+
+def test_a_stopped_reply_is_settled_as_an_estimate_of_what_arrived(server, openai_client):
+    server.fail_next("slow", delay=0.05)
+    ledger = Ledger()
+    provider = Metered(inner=OpenAIChat(model="gpt-4o", client=openai_client), meter=ledger)
+    reply = provider.stream([Message("user", "Tell me a long story")], GenerationOptions(100))
+    next(iter(reply))
+    reply.stop()
+    [(name, model, usage)] = ledger.settled
+    assert (name, model) == ("OpenAI", "gpt-4o")
+    assert usage.estimated and usage.cached_input_tokens == 0
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
 
 
 def test_a_failed_call_is_refunded(quotas, server, openai_client) -> None:

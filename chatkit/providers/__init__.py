@@ -2,10 +2,11 @@
 (``ProviderKind``) per provider the app offers.
 
 The door: the protocol and the shared plumbing (``base``), what a call streams and returns
-(``calls``), the records and the functions that build providers from them (``kinds``), and
-local chaining (``chained``). The provider classes load on first use:
-``chatkit.providers.OpenAIChat`` and the like import their SDK (or llama.cpp) only when asked
-for.
+(``calls``), the records (``records``) and the registry that finds them and builds providers
+(``registry``), and local chaining (``chained``). Importing the door loads no SDK: the
+provider classes (``chatkit.providers.OpenAIChat`` and the like) import theirs when asked for,
+and the registry imports every provider's module (so both SDKs) the first time it lists them;
+llama.cpp loads only when a local model is built.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from chatkit.providers.calls import (
     request_size,
 )
 from chatkit.providers.chained import LocallyChained, ResponseStore
-from chatkit.providers.kinds import (
-    ProviderKind,
-    ProviderSpec,
+from chatkit.providers.records import ProviderKind, ProviderSpec
+from chatkit.providers.registry import (
     api_shapes,
     default_provider_kind,
     in_mode,
+    is_provider,
     make_provider,
     provider_for_client,
     provider_kind,
@@ -68,6 +69,7 @@ __all__ = [
     "api_shapes",
     "default_provider_kind",
     "in_mode",
+    "is_provider",
     "make_provider",
     "provider_for_client",
     "provider_kind",

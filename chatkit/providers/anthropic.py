@@ -24,9 +24,9 @@ from chatkit.providers.base import (
 )
 from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.endpoints import ANTHROPIC_ENDPOINT, anthropic_client
-from chatkit.providers.kinds import ProviderKind, ProviderSpec
+from chatkit.providers.endpoints import ANTHROPIC_ENDPOINT, DEFAULT_TIMEOUT_SECONDS, Endpoint
 from chatkit.providers.openai_responses import RESPONSES
+from chatkit.providers.records import ProviderKind, ProviderSpec
 from chatkit.providers.sdk import Reading, Sdk, SdkProvider, Sent
 from chatkit.providers.sdk_errors import ANTHROPIC_ERRORS, from_anthropic_error
 from chatkit.providers.server_tokens import (
@@ -67,6 +67,20 @@ def anthropic_request(
     if stream:
         body["stream"] = True
     return body
+
+
+def anthropic_client(
+    endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_retries: int = 2
+) -> anthropic.Anthropic:
+    """An ``anthropic.Anthropic`` client for ``endpoint``; a missing key is a ``MissingApiKey``."""
+    if endpoint.client is not None:
+        return endpoint.client
+    key = endpoint.key()
+    if not key:
+        raise endpoint.missing_key()
+    return anthropic.Anthropic(
+        api_key=key, base_url=endpoint.url, timeout=timeout, max_retries=max_retries
+    )
 
 
 def anthropic_count_methods(
@@ -186,7 +200,9 @@ class Anthropic(SdkProvider):
         )
 
 
-def _build(spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore) -> Provider:
+def _build(
+    kind: ProviderKind, spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore
+) -> Provider:
     endpoint = ANTHROPIC_ENDPOINT.chosen(base_url=spec.base_url, api_key=api_key, client=client)
     return Anthropic(spec.model, endpoint=endpoint, context_window_tokens=spec.context_window)
 

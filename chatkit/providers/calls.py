@@ -75,7 +75,6 @@ class Waiting:
     place: int
     waiting: int
     estimate_seconds: float | None = None  # until this call's go; None before any measure
-    model: str = "The local model"
 
     @property
     def served(self) -> bool:
@@ -84,7 +83,7 @@ class Waiting:
     def sentence(self) -> str:
         """Where the call stands, in words for the page."""
         if self.served:
-            return f"{self.model} is writing your reply."
+            return "The local model is writing your reply."
         ahead = self.place - 1
         where = (
             "next in line"
@@ -96,7 +95,7 @@ class Waiting:
             wait = "the wait is being measured"
         else:
             wait = f"about {duration_words(self.estimate_seconds)} to wait"
-        return f"{self.model} is answering another conversation: you are {where}, {wait}."
+        return f"The local model is answering another conversation: you are {where}, {wait}."
 
 
 @dataclass(frozen=True)
@@ -128,15 +127,13 @@ class ReplyStream:
     """A reply as it arrives; ``result`` once the stream is exhausted.
 
     ``partial_text`` always holds the text so far, so a caller interrupted mid-stream (a stop
-    button) can keep it; ``waiting`` is the latest place in a model's line (None once served).
-    ``stop()`` closes the underlying SDK stream.
+    button) can keep it. ``stop()`` closes the underlying SDK stream.
     """
 
     def __init__(self, generator: EventGenerator) -> None:
         self._generator = generator
         self._chunks: list[str] = []
         self.result: CallResult | None = None
-        self.waiting: Waiting | None = None
         self.stopped = False
 
     def events(self) -> Iterator[StreamEvent]:
@@ -151,8 +148,6 @@ class ReplyStream:
                 if not event.text:
                     continue
                 self._chunks.append(event.text)
-            elif isinstance(event, Waiting):
-                self.waiting = None if event.served else event
             yield event
 
     def __iter__(self) -> Iterator[str]:

@@ -6,7 +6,8 @@ one, as pydantic-ai's models take a ``provider``. So an OpenAI-compatible server
 endpoint, not a kind of provider class. The SDKs' own variables (``OPENAI_API_KEY`` /
 ``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL``) point an endpoint
 elsewhere with no code change, and a key from the environment goes only to the server it
-belongs to. Keys are passed straight to the SDK and never stored elsewhere.
+belongs to. Keys are passed straight to the SDK and never stored elsewhere. (Each API module
+makes its SDK's client for an endpoint: ``openai_client``, ``anthropic_client``.)
 """
 
 from __future__ import annotations
@@ -16,14 +17,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-import anthropic
-import openai
-
 from chatkit.errors import MissingApiKey
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
-# OpenAI-compatible servers (Ollama, llama.cpp, vLLM) usually take any key, but the SDK wants one.
-PLACEHOLDER_KEY = "not-needed"
 
 
 def url_host(url: str | None) -> str | None:
@@ -148,36 +144,3 @@ def openai_endpoint(base_url: str | None = None) -> Endpoint:
     """The endpoint an OpenAI-style provider uses by default: OpenAI's own API, or a
     compatible server when a base URL is given."""
     return COMPATIBLE_ENDPOINT if base_url else OPENAI_ENDPOINT
-
-
-def openai_client(
-    endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_retries: int = 2
-) -> openai.OpenAI:
-    """An ``openai.OpenAI`` client for ``endpoint`` (its own client, if it has one).
-
-    No key is a ``MissingApiKey``, except for a server at another address: it gets a
-    placeholder key (compatible servers want none), never the host's.
-    """
-    if endpoint.client is not None:
-        return endpoint.client
-    key = endpoint.key()
-    url = endpoint.url
-    if not key:
-        if not url or endpoint.on_own_api:
-            raise endpoint.missing_key()
-        key = PLACEHOLDER_KEY
-    return openai.OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=max_retries)
-
-
-def anthropic_client(
-    endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_retries: int = 2
-) -> anthropic.Anthropic:
-    """An ``anthropic.Anthropic`` client for ``endpoint``; a missing key is a ``MissingApiKey``."""
-    if endpoint.client is not None:
-        return endpoint.client
-    key = endpoint.key()
-    if not key:
-        raise endpoint.missing_key()
-    return anthropic.Anthropic(
-        api_key=key, base_url=endpoint.url, timeout=timeout, max_retries=max_retries
-    )

@@ -24,11 +24,11 @@ DEFAULT_OUTPUT_RESERVE = 4096
 class Meter(Protocol):
     """Books calls against an allowance."""
 
-    def reserve(self, model: str, input_tokens: int, output_tokens: int) -> Any:
+    def reserve(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> Any:
         """Book a call of up to these many tokens, or raise a ``ChatkitError`` saying why not."""
         ...
 
-    def settle(self, booking: Any, model: str, usage: Usage) -> None:
+    def settle(self, booking: Any, provider: str, model: str, usage: Usage) -> None:
         """Replace a booking with what the call cost."""
         ...
 
@@ -48,7 +48,7 @@ class Metered(WrappedProvider):
         tokenizer = self.inner.tokenizer()
         counted = count_message_tokens(prompt.messages, self.model, tokenizer=tokenizer).total
         cap = prompt.options.max_output_tokens or DEFAULT_OUTPUT_RESERVE
-        booking = self.meter.reserve(self.model, counted, cap)
+        booking = self.meter.reserve(self.name, self.model, counted, cap)
         stream = self._inner_stream(prompt)
         try:
             result = yield from self._relay(stream)
@@ -56,7 +56,8 @@ class Metered(WrappedProvider):
             if not stream.done:  # failed or stopped: count what it took
                 text = stream.partial_text
                 taken = tokenizer.count_text(text) if text else 0
-                self.meter.settle(booking, self.model, Usage(counted if text else 0, taken, True))
+                taken_usage = Usage(counted if text else 0, taken, estimated=True)
+                self.meter.settle(booking, self.name, self.model, taken_usage)
         usage = result.usage or Usage(counted, tokenizer.count_text(result.text), estimated=True)
-        self.meter.settle(booking, self.model, usage)
+        self.meter.settle(booking, self.name, self.model, usage)
         return result

@@ -2,7 +2,8 @@
 
 Both speak Chat Completions (``OpenAIChat``) and Responses (``OpenAIResponses``); they differ
 only in their endpoint - OpenAI's own API, or a server whose address the person gives
-(Ollama, vLLM, LM Studio, llama.cpp's server), named by its host.
+(Ollama, vLLM, LM Studio, llama.cpp's server), named by its host. ``build_on_openai_apis``
+builds any provider whose record names an endpoint that speaks these APIs.
 """
 
 from __future__ import annotations
@@ -13,34 +14,29 @@ import openai
 
 from chatkit.providers.base import Capabilities, Provider
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.endpoints import COMPATIBLE_ENDPOINT, OPENAI_ENDPOINT, Endpoint, url_host
-from chatkit.providers.kinds import Builder, ProviderKind, ProviderSpec
+from chatkit.providers.endpoints import COMPATIBLE_ENDPOINT, OPENAI_ENDPOINT, url_host
 from chatkit.providers.openai_chat import CHAT_COMPLETIONS, OpenAIChat
 from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
+from chatkit.providers.records import ProviderKind, ProviderSpec
 
 SHAPES = {"chat": CHAT_COMPLETIONS, "responses": RESPONSES}
 
 
-def openai_builder(
-    endpoint: Endpoint, *, asks_base_url: bool = False, responses: bool = True
-) -> Builder:
-    """How a provider on the OpenAI APIs is built for ``endpoint``: Chat Completions, and
-    Responses when the server has that API (else Responses mode is chained locally).
-    ``asks_base_url``: the spec's base URL is the server's address."""
-
-    def build(
-        spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore
-    ) -> Provider:
-        chosen = endpoint.chosen(
-            base_url=spec.base_url if asks_base_url else None, api_key=api_key, client=client
+def build_on_openai_apis(
+    kind: ProviderKind, spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore
+) -> Provider:
+    """The provider for ``spec`` on ``kind``'s endpoint: Chat Completions, and Responses where
+    the server keeps responses (``server_side_chaining``; else Responses mode is chained
+    locally). The spec's base URL is the server's address when the kind asks for one."""
+    assert kind.endpoint is not None, f"{kind.name} names no endpoint"
+    endpoint = kind.endpoint.chosen(
+        base_url=spec.base_url if kind.asks_base_url else None, api_key=api_key, client=client
+    )
+    if spec.mode == "responses" and kind.capabilities.server_side_chaining:
+        return OpenAIResponses(
+            spec.model, endpoint=endpoint, context_window_tokens=spec.context_window, store=store
         )
-        if spec.mode == "responses" and responses:
-            return OpenAIResponses(
-                spec.model, endpoint=chosen, context_window_tokens=spec.context_window, store=store
-            )
-        return OpenAIChat(spec.model, endpoint=chosen, context_window_tokens=spec.context_window)
-
-    return build
+    return OpenAIChat(spec.model, endpoint=endpoint, context_window_tokens=spec.context_window)
 
 
 def _is_openai_client(client: Any) -> bool:
@@ -51,8 +47,8 @@ def _is_openai_client(client: Any) -> bool:
 
 OPENAI = ProviderKind(
     OPENAI_ENDPOINT.name,
-    Capabilities(server_side_chaining=True, exact_token_counts=True),
-    openai_builder(OPENAI_ENDPOINT),
+    Capabilities(server_side_chaining=True, exact_token_counts=True),  # tiktoken knows its models
+    build_on_openai_apis,
     shapes=SHAPES,
     order=10,
     endpoint=OPENAI_ENDPOINT,
@@ -71,12 +67,13 @@ OPENAI = ProviderKind(
 COMPATIBLE = ProviderKind(
     COMPATIBLE_ENDPOINT.name,
     Capabilities(server_side_chaining=True, needs_api_key=False),
-    openai_builder(COMPATIBLE_ENDPOINT, asks_base_url=True),
+    build_on_openai_apis,
     shapes=SHAPES,
     order=30,
     endpoint=COMPATIBLE_ENDPOINT,
     asks_base_url=True,
     default_base_url="http://127.0.0.1:11434/v1",
+    base_url_help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
     model_field="text",
     suggested_models=("llama3.2", "qwen2.5:7b-instruct"),
     takes_client=lambda client: isinstance(client, openai.OpenAI),

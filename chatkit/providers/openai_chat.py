@@ -17,7 +17,7 @@ from chatkit.errors import ChatkitError
 from chatkit.messages import Message
 from chatkit.providers.base import ApiShape, GenerationOptions, Prompt, chat_messages
 from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
-from chatkit.providers.endpoints import openai_client, openai_endpoint
+from chatkit.providers.endpoints import DEFAULT_TIMEOUT_SECONDS, Endpoint, openai_endpoint
 from chatkit.providers.sdk import Reading, Sdk, SdkProvider, Sent
 from chatkit.providers.sdk_errors import OPENAI_ERRORS, from_openai_error
 from chatkit.providers.server_tokens import (
@@ -49,6 +49,29 @@ def chat_completions_request(
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+# OpenAI-compatible servers (Ollama, llama.cpp, vLLM) usually take any key, but the SDK wants one.
+PLACEHOLDER_KEY = "not-needed"
+
+
+def openai_client(
+    endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_retries: int = 2
+) -> openai.OpenAI:
+    """An ``openai.OpenAI`` client for ``endpoint`` (its own client, if it has one).
+
+    No key is a ``MissingApiKey``, except for a server at another address: it gets a
+    placeholder key (compatible servers want none), never the host's.
+    """
+    if endpoint.client is not None:
+        return endpoint.client
+    key = endpoint.key()
+    url = endpoint.url
+    if not key:
+        if not url or endpoint.on_own_api:
+            raise endpoint.missing_key()
+        key = PLACEHOLDER_KEY
+    return openai.OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=max_retries)
 
 
 def _usage(raw: Any) -> Usage | None:

@@ -3,9 +3,11 @@
 A call goes the same way for every API: build the body, create the response (an SDK error
 becomes a chatkit sentence), read the stream's events, fail with what arrived when the stream
 breaks or closes before its final event, and make the result. ``SdkProvider._generate`` is that
-template; each API fills in ``_open`` (usually just ``_create``), ``_read`` (its stream's events,
-noted in a ``Reading``) and ``_finish`` (its result), and ``_finish_plain`` for a request that
-was not streamed.
+template. Each API names its ``SDK`` (an ``Sdk``: client, exceptions and their sentences,
+default endpoint, token counts) and fills in ``_body`` (its request), ``_send`` (the SDK's create
+call), ``_read`` (its stream's events, noted in a ``Reading``), ``_finish`` (the result) and
+``_finish_plain`` (the result of a request that was not streamed); ``_open`` is where an API
+that retries differently (Responses, when a chain breaks) says so.
 """
 
 from __future__ import annotations

@@ -35,19 +35,21 @@ class TimeLimited(WrappedProvider):
         stream = self._inner_stream(prompt)
         relay = self._relay(stream)
         started = self.clock()
-        while True:
-            try:
-                event = next(relay)
-            except StopIteration as finished:
-                return finished.value
-            if isinstance(event, Waiting):
-                started = self.clock()  # waiting in line: the clock starts at the go
-            yield event
-            if isinstance(event, TextDelta) and self.clock() - started > self.seconds:
-                relay.close()
-                raise StreamInterrupted(
-                    f"The reply was stopped after {self.seconds:g} seconds, the longest this "
-                    f"app gives one reply on a shared model; what arrived is kept: retry, or "
-                    f"ask for a shorter answer.",
-                    partial_text=stream.partial_text,
-                )
+        try:
+            while True:
+                try:
+                    event = next(relay)
+                except StopIteration as finished:
+                    return finished.value
+                if isinstance(event, Waiting):
+                    started = self.clock()  # waiting in line: the clock starts at the go
+                yield event
+                if isinstance(event, TextDelta) and self.clock() - started > self.seconds:
+                    raise StreamInterrupted(
+                        f"The reply was stopped after {self.seconds:g} seconds, the longest "
+                        f"this app gives one reply on a shared model; what arrived is kept: "
+                        f"retry, or ask for a shorter answer.",
+                        partial_text=stream.partial_text,
+                    )
+        finally:
+            relay.close()  # a stop, the limit, an error: the inner call ends here

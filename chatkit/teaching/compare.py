@@ -21,7 +21,7 @@ from chatkit.messages import Message
 from chatkit.prices import cost_of
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, request_size
-from chatkit.providers.kinds import provider_kind
+from chatkit.providers.registry import provider_kind
 from chatkit.tokens import count_message_tokens
 from chatkit.turn import finish_turn, prepare_turn
 

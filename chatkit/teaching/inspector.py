@@ -3,7 +3,7 @@
 Every assistant reply keeps the exact request and response bodies in memory
 (``ReplyInfo.request_body``). After a reload only the usage survives, so the request is
 rebuilt here with the same pure functions the providers use, and labelled as rebuilt. Beside
-it, the same turn is shaped for each of the three APIs (a full message array, a
+it, the same turn is shaped for each API the providers speak (a full message array, a
 ``previous_response_id`` plus the new input, Anthropic's top-level ``system`` plus messages)
 with their sizes in bytes.
 """
@@ -17,7 +17,7 @@ from chatkit.conversation import Conversation, ReplyInfo
 from chatkit.messages import Message, clip
 from chatkit.providers.base import ApiShape, GenerationOptions
 from chatkit.providers.calls import request_size
-from chatkit.providers.kinds import api_shapes, provider_kind
+from chatkit.providers.registry import api_shapes, provider_kind
 
 PLACEHOLDER_RESPONSE_ID = "resp_PREVIOUS_REPLY"
 LABEL_CHARS = 60
@@ -126,9 +126,9 @@ def same_turn_in_every_shape(
     options: GenerationOptions | None = None,
     actual_shape: ApiShape | None = None,
 ) -> list[ShapedRequest]:
-    """The turn as each of the three APIs would get it, with its size in bytes.
+    """The turn as each API the providers speak would get it, with its size in bytes.
 
-    All three use the same model name, so the sizes differ only by shape. The Responses body
+    All use the same model name, so the sizes differ only by shape. The Responses body
     chains from the previous reply's response id (a placeholder when it had none); the first
     turn has nothing to chain from and sends its whole input.
     """

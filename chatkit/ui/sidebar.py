@@ -89,7 +89,7 @@ def _base_url_field(kind: ProviderKind) -> str | None:
     return st.text_input(
         "Base URL",
         key="base_url",
-        help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
+        help=kind.base_url_help or None,
     )
 
 

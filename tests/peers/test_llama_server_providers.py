@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from chatkit.conversation import Conversation
-from chatkit.providers import CallResult, LocallyChained, Provider
+from chatkit.providers import CallResult, LocallyChained, Provider, ProviderSpec, make_provider
 from chatkit.providers.anthropic import Anthropic
 from chatkit.providers.base import GenerationOptions
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_message_tokens

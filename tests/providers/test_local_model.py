@@ -14,10 +14,10 @@ import pytest
 
 from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
+from chatkit.providers import provider_kind
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.calls import CallResult
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.kinds import provider_kind
 from chatkit.providers.local.model import (
     DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_TEMPERATURE,

@@ -11,9 +11,9 @@ from chatkit.classic import ConversationSession
 from chatkit.conversation import Conversation
 from chatkit.errors import ContextTooLong, ModelLoadError
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.kinds import ProviderSpec, make_provider, provider_kind
 from chatkit.providers.local import LocalModel, default_model_path
 from chatkit.summary import summarize
 from chatkit.tokens import count_message_tokens

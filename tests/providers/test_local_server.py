@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider
 from chatkit.providers.base import GenerationOptions
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.local.model import default_model_path
 from chatkit.providers.local.server import main, running_server, server_command
 

@@ -17,11 +17,11 @@ from chatkit.errors import (
     UnknownModel,
 )
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider
 from chatkit.providers.anthropic import LEADING_USER_PLACEHOLDER, Anthropic
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.calls import request_size
 from chatkit.providers.chained import LocallyChained
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.turn import send

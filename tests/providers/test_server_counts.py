@@ -12,9 +12,8 @@ import pytest
 
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
-from chatkit.providers import server_tokens
+from chatkit.providers import ProviderSpec, make_provider, server_tokens
 from chatkit.providers.anthropic import Anthropic
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.tokens import count_label, count_message_tokens

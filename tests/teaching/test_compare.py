@@ -6,8 +6,8 @@ import pytest
 
 from chatkit.errors import ChatkitError
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider
 from chatkit.providers.calls import request_size
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses, responses_request
 from chatkit.teaching.compare import (

@@ -6,10 +6,10 @@ import pytest
 
 from chatkit.conversation import Conversation
 from chatkit.messages import Message
+from chatkit.providers import ProviderSpec, make_provider
 from chatkit.providers.anthropic import MESSAGES
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.calls import request_size
-from chatkit.providers.kinds import ProviderSpec, make_provider
 from chatkit.providers.openai_chat import CHAT_COMPLETIONS as CHAT
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses

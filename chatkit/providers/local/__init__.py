@@ -16,10 +16,10 @@ from typing import Any
 
 from chatkit.providers.base import Capabilities, Provider
 from chatkit.providers.chained import ResponseStore
-from chatkit.providers.kinds import GenerationDefaults, ProviderKind, ProviderSpec
 from chatkit.providers.local import defaults
 from chatkit.providers.openai_chat import CHAT_COMPLETIONS
 from chatkit.providers.openai_responses import RESPONSES
+from chatkit.providers.records import GenerationDefaults, ProviderKind, ProviderSpec
 
 MODEL_MODULE = "chatkit.providers.local.model"
 __all__ = ["PROVIDER_KINDS", "LocalModel", "default_model_path", "download_model"]
@@ -31,7 +31,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _build(spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore) -> Provider:
+def _build(
+    kind: ProviderKind, spec: ProviderSpec, api_key: str | None, client: Any, store: ResponseStore
+) -> Provider:
     local_model = importlib.import_module(MODEL_MODULE).LocalModel  # loads llama.cpp
     return local_model(spec.model or None)
 

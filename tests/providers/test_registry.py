@@ -10,6 +10,7 @@ import pytest
 from chatkit.messages import Message
 from chatkit.providers import (
     Finished,
+    ProviderSpec,
     TextDelta,
     UsageReport,
     api_shapes,
@@ -21,7 +22,6 @@ from chatkit.providers import (
     provider_names,
 )
 from chatkit.providers.anthropic import MESSAGES, Anthropic
-from chatkit.providers.kinds import ProviderSpec
 from chatkit.providers.openai_chat import CHAT_COMPLETIONS, OpenAIChat
 from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
 from tests.server import ProtocolServer

@@ -1,11 +1,11 @@
-"""The providers the app offers, one record each, and the functions that build them.
+"""The registry: the providers the app offers, found in their own modules, and the functions
+that build providers from their records.
 
-Every fact about a provider is written once, on its ``ProviderKind``: its labels, the fields
-the sidebar asks for, what it supports, how to build it, the request shape it sends in each
-API mode, its endpoint (and so its environment variables), its context windows and where its
-prices are. Each record lives in its provider's own module under ``chatkit/providers/`` (a
-module-level ``PROVIDER_KINDS``), and this registry finds them there: adding a provider is one
-new module, plus its tables in ``chatkit/data/context_windows.toml`` and ``prices.toml``.
+Every module of ``chatkit.providers`` that defines ``PROVIDER_KINDS`` is imported on first
+use (with it the SDK it is built on) and its records are listed in ``order``: adding a
+provider is one new module, plus its tables in ``chatkit/data/context_windows.toml`` and
+``prices.toml``. The sidebar, the hosted demo's allow-lists, the request inspector, the costs
+and the config read the records instead of testing provider names.
 """
 
 from __future__ import annotations
@@ -13,110 +13,14 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
-from chatkit.providers.endpoints import Endpoint
-
-OPENAI_MODE_LABELS: Mapping[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """What the user chose: which provider, which API mode, which model (and where)."""
-
-    kind: str = "Local"
-    mode: str = "chat"
-    model: str = ""
-    base_url: str | None = None
-    context_window: int | None = None
-
-
-@dataclass(frozen=True)
-class GenerationDefaults:
-    """What the sidebar starts from for a kind; ``None`` keeps the sidebar's own default."""
-
-    system_prompt: str | None = None
-    temperature: float | None = None
-    max_output_tokens: int | None = None
-
-
-# (spec, api_key, client, store) -> the provider; Responses mode may come back in chat mode,
-# and is then chained locally.
-Builder = Callable[[ProviderSpec, str | None, Any, ResponseStore], Provider]
-
-
-@dataclass(frozen=True)
-class ProviderKind:
-    """One provider as the app offers it.
-
-    ``build`` makes its provider for a ``ProviderSpec``; ``shapes`` are the request shapes its
-    client sends in each API mode (in Responses mode the Responses shape: to its own server,
-    or to chatkit's local response store). ``endpoint`` is where its requests go and
-    which variables its key and address come from (None: it runs in this process);
-    ``model_env`` names the variable its model comes from; ``asks_base_url`` means the person
-    types the server's address (``default_base_url`` is the suggestion). ``model_field`` is how
-    the model is chosen: from ``suggested_models`` (others may be typed), as free text, or as
-    the path of a model file (empty: ``default_model_label``); its endpoint's ``models_key``
-    names its context windows and prices. ``default_when`` are the variables that make it the
-    provider the app starts with, and ``default_otherwise`` makes it the one when none is set;
-    ``takes_client`` recognises an SDK client the classic API is handed. ``order`` places it
-    in the sidebar's list.
-    """
-
-    name: str
-    capabilities: Capabilities
-    build: Builder
-    shapes: Mapping[str, ApiShape]
-    order: int = 100
-    mode_labels: Mapping[str, str] = field(default_factory=lambda: dict(OPENAI_MODE_LABELS))
-    endpoint: Endpoint | None = None
-    model_env: str | None = None
-    asks_base_url: bool = False
-    default_base_url: str | None = None
-    model_field: Literal["choice", "text", "path"] = "choice"
-    suggested_models: tuple[str, ...] = ()
-    default_model_label: str = ""
-    generation_defaults: GenerationDefaults = field(default_factory=GenerationDefaults)
-    default_when: tuple[str, ...] = ()
-    default_otherwise: bool = False
-    takes_client: Callable[[Any], bool] | None = None
-
-    @property
-    def chains_locally(self) -> bool:
-        """Responses mode is chatkit's local response store (the provider keeps no state)."""
-        return not self.capabilities.server_side_chaining
-
-    @property
-    def api_key_env(self) -> str | None:
-        return self.endpoint.api_key_env if self.endpoint else None
-
-    @property
-    def base_url_env(self) -> str | None:
-        return self.endpoint.base_url_env if self.endpoint else None
-
-    @property
-    def models_key(self) -> str | None:
-        """Its tables of context windows and prices (None: any table)."""
-        return self.endpoint.models_key if self.endpoint else None
-
-    def mode_label(self, mode: str) -> str:
-        """The words for an API mode of this provider."""
-        return self.mode_labels.get(mode, mode)
-
-    def request_shape(self, mode: str) -> ApiShape:
-        """The API shape a client sends in ``mode``."""
-        return self.shapes[mode]
-
-    def model_label(self, model: str) -> str:
-        """The model as a caption shows it (the default model's label when none is named)."""
-        return model or self.default_model_label
-
+from chatkit.providers.records import ProviderKind, ProviderSpec
 
 # -- the registry ----------------------------------------------------------------------------------
 
@@ -149,10 +53,18 @@ def provider_kind(name: str) -> ProviderKind:
     for kind in _registry():
         if kind.name == name:
             return kind
-    return ProviderKind(name, Capabilities(), _unlisted, shapes=_registry()[0].shapes)
+    shapes = {shape.name: shape for shape in api_shapes()}
+    return ProviderKind(
+        name,
+        Capabilities(),
+        _unlisted,
+        shapes={"chat": shapes["chat"], "responses": shapes["responses"]},
+    )
 
 
-def _unlisted(spec: ProviderSpec, api_key: str | None, client: Any, store: Any) -> Provider:
+def _unlisted(
+    kind: ProviderKind, spec: ProviderSpec, api_key: str | None, client: Any, store: Any
+) -> Provider:
     raise ValueError(
         f"Unknown provider {spec.kind!r}: choose one of {', '.join(provider_names())}."
     )
@@ -218,7 +130,8 @@ def make_provider(
     """The provider for ``spec``; Responses mode without a server-side chain uses ``store``."""
     _check_mode(spec.mode)
     store = store if store is not None else ResponseStore()
-    built = provider_kind(spec.kind).build(spec, api_key, client, store)
+    kind = provider_kind(spec.kind)
+    built = kind.build(kind, spec, api_key, client, store)
     return in_mode(built, spec.mode, store)
 
 
