@@ -8,11 +8,14 @@ comma-separated in the environment.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from chatkit.errors import register_secret
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 VisitorBy = Literal["user-or-address", "address", "session"]
@@ -51,13 +54,56 @@ class HostedSettings:
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
 
 
+# A class's allowances: a Compare run is 15 calls and a 45-minute lesson 60 to 100 calls per
+# student, so a day holds a few lessons; quotas count each browser, as students may share an
+# address (one machine, or a school's network behind one router).
+CLASS_LIMITS = HostedSettings(
+    turn_limit=300,
+    token_limit=400_000,
+    daily_token_limit=20_000_000,
+    messages_per_minute=60,
+    visitor_by="session",
+)
+
+
+@dataclass(frozen=True)
+class ClassSettings:
+    """Class mode (``CHATKIT_CLASS``): the hosted setting sized for a class, and who teaches.
+
+    In class mode the app is a hosted demo (``AppConfig.hosted``) whose allowances default to
+    ``CLASS_LIMITS``: each student lists and opens only their own conversations, never another's
+    by its id either. ``teacher_password`` opens the teacher page; ``teacher_emails`` are the
+    logins allowed to open it where ``st.login`` is configured.
+    """
+
+    enabled: bool = False
+    teacher_password: str | None = field(default=None, repr=False)
+    teacher_emails: tuple[str, ...] = ()
+
+    @property
+    def teacher_access(self) -> bool:
+        """True when some way to open the teacher page is configured."""
+        return bool(self.teacher_password or self.teacher_emails)
+
+    def is_teacher_password(self, typed: str | None) -> bool:
+        """True when ``typed`` is the teacher password (compared in constant time)."""
+        if not self.teacher_password or not typed:
+            return False
+        return hmac.compare_digest(typed.encode(), self.teacher_password.encode())
+
+    def is_teacher_email(self, email: str | None) -> bool:
+        """True when ``email`` (a logged-in user's) is one of the teachers'."""
+        return bool(email) and email.strip().lower() in self.teacher_emails
+
+
 @dataclass(frozen=True)
 class AppConfig:
-    """How this app instance runs: local (default) or a hosted public demo."""
+    """How this app instance runs: local (default), a hosted public demo, or a class."""
 
     hosted: bool = False
     database_url: str | None = None
     limits: HostedSettings = field(default_factory=HostedSettings)
+    classroom: ClassSettings = field(default_factory=ClassSettings)
     # The providers' keys, endpoints and models as the host set them, by variable name.
     provider_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -68,7 +114,8 @@ class AppConfig:
 
     def __repr__(self) -> str:  # keys never appear in logs or tracebacks
         return (
-            f"AppConfig(hosted={self.hosted}, database_url={'set' if self.database_url else None})"
+            f"AppConfig(hosted={self.hosted}, class={self.classroom.enabled}, "
+            f"database_url={'set' if self.database_url else None})"
         )
 
 
@@ -79,7 +126,8 @@ def load_config(
     provider_variables: Iterable[str] = (),
 ) -> AppConfig:
     """Read the settings: ``CHATKIT_*`` and the ``provider_variables`` the providers name (their
-    keys, endpoints and models), from the environment, then secrets."""
+    keys, endpoints and models), from the environment, then secrets. In class mode a
+    ``CHATKIT_CLASS_*`` allowance wins over its ``CHATKIT_HOSTED_*`` twin."""
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
 
@@ -99,19 +147,35 @@ def load_config(
         items = value.split(",") if isinstance(value, str) else list(value or ())
         return tuple(str(item).strip() for item in items if str(item).strip())
 
-    defaults = HostedSettings()
+    in_class = _flag(get("CHATKIT_CLASS") or False)
+    defaults = CLASS_LIMITS if in_class else HostedSettings()
+
+    def allowance(hosted_name: str, class_name: str, default: int) -> int:
+        value = number(hosted_name, default)
+        return number(class_name, value) if in_class else value
+
     visitor_by = str(get("CHATKIT_HOSTED_VISITOR") or defaults.visitor_by)
     limits = HostedSettings(
-        turn_limit=number("CHATKIT_HOSTED_TURN_LIMIT", defaults.turn_limit),
-        token_limit=number("CHATKIT_HOSTED_TOKEN_LIMIT", defaults.token_limit),
-        daily_token_limit=number("CHATKIT_HOSTED_DAILY_TOKEN_LIMIT", defaults.daily_token_limit),
+        turn_limit=allowance(
+            "CHATKIT_HOSTED_TURN_LIMIT", "CHATKIT_CLASS_CALLS_PER_DAY", defaults.turn_limit
+        ),
+        token_limit=allowance(
+            "CHATKIT_HOSTED_TOKEN_LIMIT", "CHATKIT_CLASS_TOKENS_PER_DAY", defaults.token_limit
+        ),
+        daily_token_limit=allowance(
+            "CHATKIT_HOSTED_DAILY_TOKEN_LIMIT",
+            "CHATKIT_CLASS_DAILY_TOKEN_LIMIT",
+            defaults.daily_token_limit,
+        ),
         daily_spend_limit_usd=number(
             "CHATKIT_HOSTED_DAILY_SPEND_LIMIT_USD",
             number("CHATKIT_HOSTED_DAILY_BUDGET_USD", None, float),  # its older name
             float,
         ),
-        messages_per_minute=number(
-            "CHATKIT_HOSTED_MESSAGES_PER_MINUTE", defaults.messages_per_minute
+        messages_per_minute=allowance(
+            "CHATKIT_HOSTED_MESSAGES_PER_MINUTE",
+            "CHATKIT_CLASS_CALLS_PER_MINUTE",
+            defaults.messages_per_minute,
         ),
         max_output_tokens=number("CHATKIT_HOSTED_MAX_OUTPUT_TOKENS", defaults.max_output_tokens),
         max_message_chars=number("CHATKIT_HOSTED_MAX_MESSAGE_CHARS", defaults.max_message_chars),
@@ -130,10 +194,19 @@ def load_config(
         endpoints=words("CHATKIT_HOSTED_ENDPOINTS"),
         trusted_proxies=words("CHATKIT_TRUSTED_PROXIES"),
     )
+    password = get("CHATKIT_TEACHER_PASSWORD")
+    password = str(password) if password not in (None, "") else None
+    register_secret(password)  # masked wherever an error or a log might quote it
+    classroom = ClassSettings(
+        enabled=in_class,
+        teacher_password=password,
+        teacher_emails=tuple(email.lower() for email in words("CHATKIT_TEACHER_EMAILS")),
+    )
     return AppConfig(
-        hosted=_flag(get("CHATKIT_HOSTED") or False),
+        hosted=in_class or _flag(get("CHATKIT_HOSTED") or False),
         database_url=get("CHATKIT_DATABASE_URL"),
         limits=limits,
+        classroom=classroom,
         provider_settings={
             name: str(value)
             for name in provider_variables

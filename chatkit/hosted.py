@@ -18,7 +18,7 @@ from chatkit.errors import QuotaExceeded
 from chatkit.prices import cost_of
 from chatkit.providers.calls import Usage
 from chatkit.providers.records import ProviderKind
-from chatkit.providers.registry import provider_kind, provider_kinds, provider_names
+from chatkit.providers.registry import host_model, provider_kind, provider_kinds, provider_names
 from chatkit.store.quotas import Counter, Limit, QuotaStore, Refusal, Reservation
 
 HOST_SUBJECT = "host"
@@ -58,8 +58,9 @@ def visitor_providers(config: AppConfig) -> tuple[str, ...]:
 
 def visitor_models(config: AppConfig, kind: ProviderKind) -> tuple[str, ...]:
     """The models a visitor may choose for ``kind`` in a hosted demo: the host's list, else the
-    models the app suggests. ``Provider:model`` names one provider's model; a plain name
-    belongs to the providers that suggest it, or to every provider if none does."""
+    model the host set or its server serves (``host_model``), else the models the app suggests.
+    ``Provider:model`` names one provider's model; a plain name belongs to the providers that
+    suggest it, or to every provider if none does."""
     suggested_anywhere = {m for other in provider_kinds() for m in other.suggested_models}
     listed = []
     for entry in config.limits.models:
@@ -73,7 +74,10 @@ def visitor_models(config: AppConfig, kind: ProviderKind) -> tuple[str, ...]:
             mine = model in kind.suggested_models or model not in suggested_anywhere
         if mine and model:
             listed.append(model)
-    return tuple(listed) or kind.suggested_models
+    if listed:
+        return tuple(listed)
+    served = host_model(kind, config.provider_settings) if kind.model_field != "path" else None
+    return (served,) if served else kind.suggested_models
 
 
 def day_and_minute(now: datetime | None = None) -> tuple[str, str]:

@@ -42,6 +42,11 @@ NO_ALLOWANCE_CHECK = (
     "API key in the sidebar, or try again later."
 )
 
+NOT_YOURS_IN_CLASS = (
+    "That conversation belongs to someone else in this class, so it does not open here: a new "
+    "conversation is open."
+)
+
 
 # -- the sidebar's choices ----------------------------------------------------------------------
 
@@ -185,7 +190,29 @@ class ChatSession:
             self._providers[cache_key] = provider
         return self._providers[cache_key]
 
-    # -- saving -----------------------------------------------------------------------------------
+    # -- opening and saving -----------------------------------------------------------------------
+    def open_saved(self, conversation_id: str) -> Conversation | None:
+        """The saved conversation ``conversation_id`` as this person may open it (None when
+        nothing is saved under it).
+
+        Each person opens their own; outside a hosted demo, anyone's. A hosted demo opens
+        someone else's link as a copy; a class never opens another student's conversation,
+        by its id either (``ChatkitError``, one sentence).
+        """
+        target = self.conversations
+        if target is None:
+            return None
+        loaded = target.load(conversation_id)
+        if loaded is None or not self.config.hosted:
+            return loaded
+        if target.owner_of(conversation_id) == self.owner:
+            return loaded
+        if self.config.classroom.enabled:
+            raise ChatkitError(NOT_YOURS_IN_CLASS)
+        # Someone else's link in a public demo: continue on a copy, never on their record.
+        loaded.id, loaded.version = new_conversation_id(), 0
+        return loaded
+
     def save(self, value: Conversation) -> tuple[Conversation, str | None]:
         """Save ``value``; returns what to keep showing and what to tell the person (called
         from the turn queue's worker thread too).

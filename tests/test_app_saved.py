@@ -260,6 +260,7 @@ def test_a_typed_api_key_is_never_saved_exported_or_rendered(monkeypatch, server
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
     downloads = Downloads(monkeypatch)
     at = start()
+    at.choose("Provider", "OpenAI")  # without a key, OPENAI_BASE_URL starts on OpenAI-compatible
     at.find("text_input", "API key", sidebar=True).set_value(secret)
     at.send("My name is Alice.")
     server.fail_next("401")  # the server's error quotes part of the key

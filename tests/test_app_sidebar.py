@@ -94,6 +94,7 @@ def test_api_key_field_only_when_no_key_is_configured(app, monkeypatch, tmp_path
 
     configure_env(monkeypatch, app, tmp_path, OPENAI_API_KEY=None)
     at = start()
+    at.choose("Provider", "OpenAI")  # without a key, OPENAI_BASE_URL starts on OpenAI-compatible
     field = at.find("text_input", "API key", sidebar=True)
     assert field.proto.type == field.proto.PASSWORD
     field.set_value("fake-key-typed-in-the-sidebar-1234")

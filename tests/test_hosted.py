@@ -311,6 +311,7 @@ def test_a_server_error_quoting_the_key_is_masked_everywhere(monkeypatch, server
     secret = "fake-key-TYPED-SECRET-0987654321zyxwvu"
     configure_env(monkeypatch, server, tmp_path, OPENAI_API_KEY=None)
     at = start()
+    at.choose("Provider", "OpenAI")  # without a key, OPENAI_BASE_URL starts on OpenAI-compatible
     at.find("text_input", "API key", sidebar=True).set_value(secret)
     at.send("My name is Alice.")
     server.fail_next("400", message="Your request with key {key} was malformed.")

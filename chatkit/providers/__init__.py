@@ -31,6 +31,8 @@ from chatkit.providers.records import ProviderKind, ProviderSpec
 from chatkit.providers.registry import (
     api_shapes,
     default_provider_kind,
+    generation_defaults,
+    host_model,
     in_mode,
     is_provider,
     make_provider,
@@ -68,6 +70,8 @@ __all__ = [
     "Waiting",
     "api_shapes",
     "default_provider_kind",
+    "generation_defaults",
+    "host_model",
     "in_mode",
     "is_provider",
     "make_provider",

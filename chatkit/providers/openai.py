@@ -60,7 +60,7 @@ OPENAI = ProviderKind(
         "gpt-5.5",
         "gpt-5.4-mini",
     ),
-    default_when=("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    default_when=("OPENAI_API_KEY", "OPENAI_BASE_URL"),  # the base URL: at api.openai.com
     takes_client=_is_openai_client,
 )
 
@@ -71,11 +71,14 @@ COMPATIBLE = ProviderKind(
     shapes=SHAPES,
     order=30,
     endpoint=COMPATIBLE_ENDPOINT,
+    model_env="CHATKIT_COMPATIBLE_MODEL",  # else the first model the host's server lists
     asks_base_url=True,
     default_base_url="http://127.0.0.1:11434/v1",
     base_url_help="An OpenAI-compatible server: Ollama, vLLM, LM Studio, llama.cpp's server.",
     model_field="text",
     suggested_models=("llama3.2", "qwen2.5:7b-instruct"),
+    # OPENAI_BASE_URL at any other server, with no OpenAI key (which makes OpenAI the default)
+    default_when=("OPENAI_BASE_URL",),
     takes_client=lambda client: isinstance(client, openai.OpenAI),
 )
 

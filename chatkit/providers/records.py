@@ -39,6 +39,16 @@ class GenerationDefaults:
     temperature: float | None = None
     max_output_tokens: int | None = None
 
+    def over(self, base: GenerationDefaults) -> GenerationDefaults:
+        """These defaults, with ``base``'s wherever these leave one unset."""
+        return GenerationDefaults(
+            system_prompt=base.system_prompt if self.system_prompt is None else self.system_prompt,
+            temperature=base.temperature if self.temperature is None else self.temperature,
+            max_output_tokens=(
+                base.max_output_tokens if self.max_output_tokens is None else self.max_output_tokens
+            ),
+        )
+
 
 # (its record, the spec, a key, an SDK client, the session's ResponseStore) -> the provider;
 # Responses mode may come back in chat mode, and is then chained locally.
@@ -59,7 +69,9 @@ class ProviderKind:
     the model is chosen: from ``suggested_models`` (others may be typed), as free text, or as
     the path of a model file (empty: ``default_model_label``); its endpoint's ``models_key``
     names its context windows and prices. ``default_when`` are the variables that make it the
-    provider the app starts with, and ``default_otherwise`` makes it the one when none is set;
+    provider the app starts with (its base URL's variable counts only for an address at its
+    own API; a kind without an API of its own takes any), and ``default_otherwise`` makes it
+    the one when none is set;
     ``takes_client`` recognises an SDK client the classic API is handed. ``order`` places it
     in the sidebar's list.
     """

@@ -20,7 +20,8 @@ from typing import Any
 
 from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
-from chatkit.providers.records import ProviderKind, ProviderSpec
+from chatkit.providers.endpoints import url_host
+from chatkit.providers.records import GenerationDefaults, ProviderKind, ProviderSpec
 
 # -- the registry ----------------------------------------------------------------------------------
 
@@ -76,14 +77,15 @@ def api_shapes() -> tuple[ApiShape, ...]:
 
 
 def provider_variables() -> tuple[str, ...]:
-    """Every variable a provider reads its key, endpoint or model from (for the app's config)."""
+    """Every variable a provider reads its key, endpoint or model from, and the host's
+    generation defaults (for the app's config)."""
     names = [
         name
         for kind in _registry()
         for name in (kind.api_key_env, kind.base_url_env, kind.model_env)
         if name
     ]
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys([*names, *GENERATION_VARIABLES]))
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -93,17 +95,85 @@ def default_provider_kind(
     environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
 ) -> str:
     """The first provider (in order) whose ``default_when`` variables are set, else the one
-    that is the default otherwise (the local model: no key needed)."""
+    that is the default otherwise (the local model: no key needed).
+
+    A base URL makes a provider the default only when it is the provider's own API's: with
+    ``OPENAI_BASE_URL`` at a llama.cpp server and no OpenAI key, the app starts on the
+    OpenAI-compatible provider, not on OpenAI's models.
+    """
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
 
-    def has(name: str) -> bool:
-        return bool(environ.get(name) or secrets.get(name))
+    def value(name: str) -> str:
+        return str(environ.get(name) or secrets.get(name) or "")
+
+    def counts(kind: ProviderKind, name: str) -> bool:
+        found = value(name)
+        if not found or name != kind.base_url_env or kind.endpoint is None:
+            return bool(found)
+        own = kind.endpoint.own_host
+        return own is None or url_host(found) == own
 
     for kind in _registry():
-        if any(has(name) for name in kind.default_when):
+        if any(counts(kind, name) for name in kind.default_when):
             return kind.name
     return next(kind.name for kind in _registry() if kind.default_otherwise)
+
+
+# -- what the host set for a provider -----------------------------------------------------------
+
+GENERATION_DEFAULTS_ENV = "CHATKIT_GENERATION_DEFAULTS"  # a provider's name: start from its own
+TEMPERATURE_ENV = "CHATKIT_TEMPERATURE"
+MAX_OUTPUT_TOKENS_ENV = "CHATKIT_MAX_OUTPUT_TOKENS"
+SYSTEM_PROMPT_ENV = "CHATKIT_SYSTEM_PROMPT"
+GENERATION_VARIABLES = (
+    GENERATION_DEFAULTS_ENV,
+    TEMPERATURE_ENV,
+    MAX_OUTPUT_TOKENS_ENV,
+    SYSTEM_PROMPT_ENV,
+)
+
+
+def _number(text: str | None, convert: type) -> Any:
+    try:
+        return convert(text) if text not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def generation_defaults(kind: ProviderKind, settings: Mapping[str, Any]) -> GenerationDefaults:
+    """What the sidebar starts from for ``kind``: the host's ``CHATKIT_TEMPERATURE``,
+    ``CHATKIT_MAX_OUTPUT_TOKENS`` and ``CHATKIT_SYSTEM_PROMPT``, then the defaults of the
+    provider ``CHATKIT_GENERATION_DEFAULTS`` names (``local``: the bundled model's, as
+    ``bench/recall.py`` chose them, for a llama.cpp server running it), then ``kind``'s own."""
+    named = str(settings.get(GENERATION_DEFAULTS_ENV) or "").strip().lower()
+    base = kind.generation_defaults
+    for other in _registry():
+        if named and other.name.lower() == named:
+            base = other.generation_defaults.over(base)
+    temperature = _number(settings.get(TEMPERATURE_ENV), float)
+    max_output = _number(settings.get(MAX_OUTPUT_TOKENS_ENV), int)
+    host = GenerationDefaults(
+        system_prompt=str(settings.get(SYSTEM_PROMPT_ENV) or "") or None,
+        temperature=temperature if temperature is not None and 0 <= temperature <= 2 else None,
+        max_output_tokens=max_output if max_output is not None and max_output > 0 else None,
+    )
+    return host.over(base)
+
+
+def host_model(kind: ProviderKind, settings: Mapping[str, Any]) -> str | None:
+    """The model the host set for ``kind`` (its ``model_env``), else, for a kind that asks for
+    a server's address, the first model the host's own server lists (``GET /v1/models``, asked
+    once, briefly); None when neither says."""
+    chosen = str(settings.get(kind.model_env or "") or "").strip()
+    if chosen or kind.model_field == "path":
+        return chosen or None
+    base_url = settings.get(kind.base_url_env or "")
+    if not kind.asks_base_url or not base_url:
+        return None
+    from chatkit.providers.served_models import served_model  # the SDK loads on first use
+
+    return served_model(str(base_url), settings.get(kind.api_key_env or ""))
 
 
 def _check_mode(mode: str) -> None:

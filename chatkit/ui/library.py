@@ -24,8 +24,11 @@ def _on_new() -> None:
 
 
 def _on_open(conversation_id: str) -> None:
-    store = state.store()
-    loaded = store.load(conversation_id) if store is not None else None
+    try:
+        loaded = state.session().open_saved(conversation_id)
+    except ChatkitError as error:
+        state.view().notice = error.message
+        return
     if loaded is None:
         state.view().notice = "That conversation is no longer saved here."
         return

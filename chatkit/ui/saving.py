@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from chatkit.conversation import Conversation, new_conversation_id
-from chatkit.errors import InvalidDocument
+from chatkit.conversation import Conversation
+from chatkit.errors import ChatkitError
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.providers import MODES, provider_kind
 from chatkit.summary import SEED_HEADING
@@ -100,12 +100,11 @@ def open_from_url() -> None:
         view.loaded_id = wanted or view.loaded_id
         return
     view.loaded_id = wanted
-    target = state.store()
-    if target is None:
+    if state.store() is None:
         return
     try:
-        loaded = target.load(wanted)
-    except InvalidDocument as error:
+        loaded = state.session().open_saved(wanted)  # someone else's: a copy, or not at all
+    except ChatkitError as error:
         view.notice = error.message
         return
     if loaded is None:
@@ -113,9 +112,6 @@ def open_from_url() -> None:
             "That conversation link points to nothing saved here: a new conversation is open."
         )
         return
-    if state.config().hosted and target.owner_of(wanted) != state.session().owner:
-        # Someone else's link in a public demo: continue on a copy, never on their record.
-        loaded.id, loaded.version = new_conversation_id(), 0
     open_conversation(loaded)
 
 

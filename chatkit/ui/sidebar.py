@@ -16,6 +16,8 @@ from chatkit.providers import (
     ProviderKind,
     ProviderSpec,
     default_provider_kind,
+    generation_defaults,
+    host_model,
     provider_kind,
 )
 from chatkit.session import Settings, uses_host_key
@@ -105,7 +107,10 @@ def _model_field(kind: ProviderKind) -> str:
     if kind.model_field == "path":
         return local_models.model_picker(kind, config.provider_setting(kind.model_env) or "")
     if kind.model_field == "text":
-        _seed(f"model_{kind.name}", kind.suggested_models[0])
+        _seed(
+            f"model_{kind.name}",
+            host_model(kind, config.provider_settings) or kind.suggested_models[0],
+        )
         return st.text_input("Model", key=f"model_{kind.name}")
     return st.selectbox(
         "Model", kind.suggested_models, key=f"model_{kind.name}", accept_new_options=True
@@ -151,7 +156,7 @@ def _prompt_section(kind: ProviderKind) -> str:
     if "system_prompt" not in st.session_state:
         st.session_state["system_prompt"] = (
             state.conversation().system_prompt
-            or kind.generation_defaults.system_prompt
+            or generation_defaults(kind, state.config().provider_settings).system_prompt
             or SYSTEM_PROMPT_PRESETS["Helpful assistant"]
         )
     return st.text_area("System prompt", key="system_prompt", height=90)
@@ -192,7 +197,7 @@ def _generation_section(kind: ProviderKind) -> tuple[TrimmingSettings, Generatio
     no_sampling = not kind.capabilities.sampling_parameters
     config = state.config()
     highest = config.limits.max_output_tokens if config.hosted else 200_000
-    defaults = kind.generation_defaults
+    defaults = generation_defaults(kind, config.provider_settings)
     _follow_kind_default(
         "temperature", 0.7 if defaults.temperature is None else defaults.temperature
     )

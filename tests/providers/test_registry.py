@@ -71,7 +71,10 @@ def test_the_request_shapes_come_from_the_records() -> None:
 
 def test_the_starting_provider_is_chosen_from_the_records() -> None:
     assert default_provider_kind({}, {}) == "Local"
-    assert default_provider_kind({"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, {}) == "OpenAI"
+    # a base URL at another server, with no OpenAI key: that server, not OpenAI's models
+    local_server = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}
+    assert default_provider_kind(local_server, {}) == "OpenAI-compatible"
+    assert default_provider_kind({**local_server, "OPENAI_API_KEY": "sk-fake"}, {}) == "OpenAI"
     assert default_provider_kind({}, {"ANTHROPIC_API_KEY": "sk-ant-fake"}) == "Anthropic"
 
 

@@ -7,7 +7,8 @@ it through the OpenAI-compatible provider.
 
 Run: ``python -m chatkit.providers.local.server --parallel 8`` (the bundled model; ``--model``
 takes a GGUF path or a catalogue key such as ``qwen2.5-0.5b-instruct``), then start the app
-with ``OPENAI_BASE_URL=http://127.0.0.1:8080/v1`` and choose "OpenAI-compatible".
+with ``OPENAI_BASE_URL=http://127.0.0.1:8080/v1`` (it starts on "OpenAI-compatible"), or run
+the whole class with ``python -m chatkit.classroom``.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ def server_command(
     context_per_slot: int = DEFAULT_CONTEXT_PER_SLOT,
     threads: int | None = None,
     binary: Path | None = None,
+    alias: str | None = None,
 ) -> list[str]:
-    """The command line of a llama-server with ``parallel`` slots of ``context_per_slot`` tokens.
+    """The command line of a llama-server with ``parallel`` slots of ``context_per_slot`` tokens
+    (``alias``: the model's name in its API, as ``/v1/models`` lists it and replies name it).
 
     ``-nr`` (no weight repacking) matches the in-process runtime, which loads plain CPU
     weights: some virtual machines advertise CPU features that fault when repacked weights
@@ -80,6 +83,8 @@ def server_command(
     ]
     if threads is not None:
         command += ["--threads", str(threads)]
+    if alias:
+        command += ["--alias", alias]
     return command
 
 
@@ -162,8 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(
         f"Starting llama-server with {args.parallel} parallel slots. Point the app at it:\n"
-        f"  OPENAI_BASE_URL=http://{shown}:{args.port}/v1 streamlit run app.py\n"
-        f"and choose the provider 'OpenAI-compatible'.",
+        f"  OPENAI_BASE_URL=http://{shown}:{args.port}/v1 CHATKIT_GENERATION_DEFAULTS=local "
+        f"streamlit run app.py\n"
+        f"(it starts on the provider 'OpenAI-compatible'; python -m chatkit.classroom runs a "
+        f"whole class).",
         flush=True,
     )
     return subprocess.call(command, env=os.environ.copy())
