@@ -188,6 +188,111 @@ def _add_search_index(conn: Connection) -> None:
             conn.exec_driver_sql(statement)
 
 
+classes = sa.Table(
+    "classes",
+    _tables,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("ends_at", sa.Text, nullable=True),
+    sa.Column("share_transcripts", sa.Boolean, nullable=False),
+    sa.Column("current_lesson", sa.Integer, nullable=False),
+    sa.Column("locked", sa.Boolean, nullable=False),
+    sa.Column("lesson_version", sa.Integer, nullable=False),
+)
+
+students = sa.Table(
+    "students",
+    _tables,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("class_id", sa.Text, nullable=False),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("joined_at", sa.Text, nullable=False),
+    sa.Column("last_seen_at", sa.Text, nullable=False),
+    sa.Column("lesson", sa.Integer, nullable=False),
+)
+
+lesson_progress = sa.Table(
+    "lesson_progress",
+    _tables,
+    sa.Column("student_id", sa.Text, primary_key=True),
+    sa.Column("lesson", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("sentence", sa.Text, nullable=False),
+    sa.Column("passed_at", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+
+def _add_classes_students_and_progress(conn: Connection) -> None:
+    """Version 5: classes (a teacher's, joined with a short code), their students (one per
+    browser or login), and each student's checks per lesson.
+
+    The database itself keeps a display name to one student per class (``name_key``, the name
+    casefolded, is unique within the class) and a browser to one membership per class, so two
+    replicas taking the same name at the same moment cannot both succeed.
+    """
+    schema = sa.MetaData()
+    sa.Table(
+        "classes",
+        schema,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("code", sa.Text, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("ends_at", sa.Text, nullable=True),
+        sa.Column("share_transcripts", sa.Boolean, nullable=False),
+        sa.Column("current_lesson", sa.Integer, nullable=False),
+        sa.Column("locked", sa.Boolean, nullable=False),
+        sa.Column("lesson_version", sa.Integer, nullable=False),
+        sa.UniqueConstraint("code", name="uq_classes_code"),
+        sa.Index("ix_classes_created_by_created_at", "created_by", "created_at"),
+    ).create(conn)
+    sa.Table(
+        "students",
+        schema,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column(
+            "class_id",
+            sa.Text,
+            sa.ForeignKey("classes.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("display_name", sa.Text, nullable=False),
+        sa.Column("name_key", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("joined_at", sa.Text, nullable=False),
+        sa.Column("last_seen_at", sa.Text, nullable=False),
+        sa.Column("lesson", sa.Integer, nullable=False),
+        sa.UniqueConstraint("class_id", "name_key", name="uq_students_class_name"),
+        sa.UniqueConstraint("class_id", "owner", name="uq_students_class_owner"),
+        sa.Index("ix_students_class_joined_at", "class_id", "joined_at"),
+        sa.Index("ix_students_owner_last_seen_at", "owner", "last_seen_at"),
+    ).create(conn)
+    sa.Table(
+        "lesson_progress",
+        schema,
+        sa.Column(
+            "student_id",
+            sa.Text,
+            sa.ForeignKey("students.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("lesson", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("passed", sa.Boolean, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("sentence", sa.Text, nullable=False),
+        sa.Column("passed_at", sa.Text, nullable=True),
+        sa.Column("updated_at", sa.Text, nullable=False),
+    ).create(conn)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder an entry once it has shipped.
@@ -200,6 +305,7 @@ MIGRATIONS: Sequence[Migration] = (
     ),
     (3, "conversation branches and settings", _add_branches_and_settings),
     (4, "full-text search over messages", _add_search_index),
+    (5, "classes, students and lesson progress", _add_classes_students_and_progress),
 )
 
 

@@ -1,0 +1,1 @@
+"""The lessons: what each teaches, the check on the request a student's chat sent, progress."""
