@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatkit.providers.anthropic_messages import MessagesShaped
 from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
 from chatkit.providers.records import ProviderKind, ProviderSpec
@@ -106,16 +107,22 @@ def default_provider_kind(
     return next(kind.name for kind in _registry() if kind.default_otherwise)
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"Unknown API mode {mode!r}: use 'chat' or 'responses'.")
+def _check_mode(mode: str, kind: ProviderKind | None = None) -> None:
+    offered = kind.modes if kind is not None else MODES
+    if mode not in offered:
+        who = f"{kind.name} offers" if kind is not None else "use"
+        raise ValueError(f"Unknown API mode {mode!r}: {who} {', '.join(repr(m) for m in offered)}.")
 
 
 def in_mode(provider: Provider, mode: str, store: ResponseStore | None = None) -> Provider:
     """``provider`` in API ``mode``: as it is when it already speaks it, else Responses mode
-    through chatkit's local response store."""
+    through chatkit's local response store, or Messages mode recorded in Anthropic's shape."""
     _check_mode(mode)
-    if mode == "chat" or provider.mode == "responses":
+    if mode == "chat" or provider.mode == mode:
+        return provider
+    if mode == "messages":
+        return MessagesShaped(inner=provider)
+    if provider.mode == "responses":
         return provider
     return LocallyChained(inner=provider, store=store if store is not None else ResponseStore())
 
@@ -128,9 +135,9 @@ def make_provider(
     store: ResponseStore | None = None,
 ) -> Provider:
     """The provider for ``spec``; Responses mode without a server-side chain uses ``store``."""
-    _check_mode(spec.mode)
-    store = store if store is not None else ResponseStore()
     kind = provider_kind(spec.kind)
+    _check_mode(spec.mode, kind)
+    store = store if store is not None else ResponseStore()
     built = kind.build(kind, spec, api_key, client, store)
     return in_mode(built, spec.mode, store)
 
