@@ -13,15 +13,14 @@ from typing import Any
 import anthropic
 
 from chatkit.errors import ChatkitError
-from chatkit.messages import Message, merge_consecutive
-from chatkit.providers.base import (
-    ApiShape,
-    Capabilities,
-    GenerationOptions,
-    Prompt,
-    Provider,
-    split_system,
+from chatkit.messages import Message
+from chatkit.providers.anthropic_messages import (
+    DEFAULT_MAX_TOKENS,
+    LEADING_USER_PLACEHOLDER,
+    MESSAGES,
+    anthropic_request,
 )
+from chatkit.providers.base import Capabilities, Prompt, Provider
 from chatkit.providers.calls import CallResult, StreamEvent, TextDelta, Usage
 from chatkit.providers.chained import ResponseStore
 from chatkit.providers.endpoints import ANTHROPIC_ENDPOINT, DEFAULT_TIMEOUT_SECONDS, Endpoint
@@ -36,37 +35,18 @@ from chatkit.providers.server_tokens import (
     CountMethod,
 )
 
-DEFAULT_MAX_TOKENS = 1024
-# Stricter gateways (Bedrock, some proxies) want the first message from the user.
-LEADING_USER_PLACEHOLDER = "(The conversation so far starts with the assistant's message below.)"
-
-
-def anthropic_request(
-    messages: Sequence[Message],
-    model: str,
-    options: GenerationOptions | None = None,
-    *,
-    stream: bool = True,
-) -> dict[str, Any]:
-    """The Messages body: system text gathered at the top, turns merged to alternate, a user first.
-
-    No sampling parameters: the current SDK has none and API version 2026-10-21 rejects them.
-    """
-    options = options or GenerationOptions()
-    system, rest = split_system(messages)
-    turns = [{"role": m.role, "content": m.content} for m in merge_consecutive(rest)]
-    if turns and turns[0]["role"] != "user":
-        turns.insert(0, {"role": "user", "content": LEADING_USER_PLACEHOLDER})
-    body: dict[str, Any] = {
-        "model": model,
-        "max_tokens": options.max_output_tokens or DEFAULT_MAX_TOKENS,
-    }
-    if system:
-        body["system"] = system
-    body["messages"] = turns
-    if stream:
-        body["stream"] = True
-    return body
+# The request shape lives in the SDK-free anthropic_messages; these names stay importable here.
+__all__ = [
+    "ANTHROPIC_SDK",
+    "DEFAULT_MAX_TOKENS",
+    "LEADING_USER_PLACEHOLDER",
+    "MESSAGES",
+    "PROVIDER_KINDS",
+    "Anthropic",
+    "anthropic_client",
+    "anthropic_count_methods",
+    "anthropic_request",
+]
 
 
 def anthropic_client(
@@ -103,13 +83,6 @@ def anthropic_count_methods(
             raise CountingFailed.because(exc) from exc
 
     return (CountMethod("Anthropic's /v1/messages/count_tokens", count),)
-
-
-MESSAGES = ApiShape(
-    "anthropic",
-    "Anthropic Messages: top-level system + messages",
-    lambda messages, model, options, _previous: anthropic_request(messages, model, options),
-)
 
 
 def _message_usage(usage: Any) -> Usage:

@@ -20,8 +20,10 @@ from chatkit.providers.calls import CallResult, EventGenerator, ReplyStream, req
 from chatkit.tokens import Tokenizer, tokenizer_for_model
 
 # "chat": the whole message list goes every turn; "responses": turns chain by
-# previous_response_id (on the server, or in chatkit's local response store).
-MODES: tuple[str, ...] = ("chat", "responses")
+# previous_response_id (on the server, or in chatkit's local response store); "messages":
+# Anthropic's Messages shape (top-level system, alternating turns) for a provider whose own
+# shape is a chat (``chatkit.providers.anthropic_messages``). A kind lists the modes it offers.
+MODES: tuple[str, ...] = ("chat", "responses", "messages")
 
 
 @dataclass(frozen=True)

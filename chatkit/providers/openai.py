@@ -12,14 +12,17 @@ from typing import Any
 
 import openai
 
+from chatkit.providers.anthropic_messages import MESSAGES, MESSAGES_MODE_LABEL
 from chatkit.providers.base import Capabilities, Provider
 from chatkit.providers.chained import ResponseStore
 from chatkit.providers.endpoints import COMPATIBLE_ENDPOINT, OPENAI_ENDPOINT, url_host
 from chatkit.providers.openai_chat import CHAT_COMPLETIONS, OpenAIChat
 from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
-from chatkit.providers.records import ProviderKind, ProviderSpec
+from chatkit.providers.records import OPENAI_MODE_LABELS, ProviderKind, ProviderSpec
 
 SHAPES = {"chat": CHAT_COMPLETIONS, "responses": RESPONSES}
+# An OpenAI-compatible server (llama-server in a class) also offers the Messages shape.
+COMPATIBLE_SHAPES = {**SHAPES, "messages": MESSAGES}
 
 
 def build_on_openai_apis(
@@ -68,8 +71,9 @@ COMPATIBLE = ProviderKind(
     COMPATIBLE_ENDPOINT.name,
     Capabilities(server_side_chaining=True, needs_api_key=False),
     build_on_openai_apis,
-    shapes=SHAPES,
+    shapes=COMPATIBLE_SHAPES,
     order=30,
+    mode_labels={**OPENAI_MODE_LABELS, "messages": MESSAGES_MODE_LABEL},
     endpoint=COMPATIBLE_ENDPOINT,
     model_env="CHATKIT_COMPATIBLE_MODEL",  # else the first model the host's server lists
     asks_base_url=True,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chatkit.providers.base import ApiShape, Capabilities, Provider
+from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.endpoints import Endpoint
 
 OPENAI_MODE_LABELS: Mapping[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
@@ -94,6 +94,11 @@ class ProviderKind:
     default_when: tuple[str, ...] = ()
     default_otherwise: bool = False
     takes_client: Callable[[Any], bool] | None = None
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The API modes this kind offers, in ``MODES`` order (the sidebar's choices)."""
+        return tuple(mode for mode in MODES if mode in self.shapes)
 
     @property
     def chains_locally(self) -> bool:

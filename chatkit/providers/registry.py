@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatkit.providers.anthropic_messages import MessagesShaped
 from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.chained import LocallyChained, ResponseStore
 from chatkit.providers.endpoints import url_host
@@ -176,16 +177,22 @@ def host_model(kind: ProviderKind, settings: Mapping[str, Any]) -> str | None:
     return served_model(str(base_url), settings.get(kind.api_key_env or ""))
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"Unknown API mode {mode!r}: use 'chat' or 'responses'.")
+def _check_mode(mode: str, kind: ProviderKind | None = None) -> None:
+    offered = kind.modes if kind is not None else MODES
+    if mode not in offered:
+        who = f"{kind.name} offers" if kind is not None else "use"
+        raise ValueError(f"Unknown API mode {mode!r}: {who} {', '.join(repr(m) for m in offered)}.")
 
 
 def in_mode(provider: Provider, mode: str, store: ResponseStore | None = None) -> Provider:
     """``provider`` in API ``mode``: as it is when it already speaks it, else Responses mode
-    through chatkit's local response store."""
+    through chatkit's local response store, or Messages mode recorded in Anthropic's shape."""
     _check_mode(mode)
-    if mode == "chat" or provider.mode == "responses":
+    if mode == "chat" or provider.mode == mode:
+        return provider
+    if mode == "messages":
+        return MessagesShaped(inner=provider)
+    if provider.mode == "responses":
         return provider
     return LocallyChained(inner=provider, store=store if store is not None else ResponseStore())
 
@@ -198,9 +205,9 @@ def make_provider(
     store: ResponseStore | None = None,
 ) -> Provider:
     """The provider for ``spec``; Responses mode without a server-side chain uses ``store``."""
-    _check_mode(spec.mode)
-    store = store if store is not None else ResponseStore()
     kind = provider_kind(spec.kind)
+    _check_mode(spec.mode, kind)
+    store = store if store is not None else ResponseStore()
     built = kind.build(kind, spec, api_key, client, store)
     return in_mode(built, spec.mode, store)
 

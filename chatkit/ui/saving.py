@@ -14,7 +14,7 @@ import streamlit as st
 from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
-from chatkit.providers import MODES, provider_kind
+from chatkit.providers import provider_kind
 from chatkit.summary import SEED_HEADING
 from chatkit.turn import TRIMMING_LABELS
 from chatkit.ui import local_models, state
@@ -41,7 +41,7 @@ def apply_settings(saved: dict[str, Any]) -> None:
         return
     kind = provider_kind(name)
     st.session_state["provider_kind"] = name
-    if saved.get("mode") in MODES:
+    if saved.get("mode") in kind.modes:
         st.session_state[f"api_mode_{name}"] = kind.mode_label(saved["mode"])
     model = saved.get("model")
     allowed_models = visitor_models(config, kind) if config.hosted else None

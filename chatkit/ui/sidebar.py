@@ -11,7 +11,6 @@ from chatkit.errors import ChatkitError
 from chatkit.hosted import visitor_endpoints, visitor_models, visitor_providers
 from chatkit.markdown import inert_markdown
 from chatkit.providers import (
-    MODES,
     GenerationOptions,
     ProviderKind,
     ProviderSpec,
@@ -58,11 +57,13 @@ def _provider_section() -> ProviderSpec:
     )
     kind = provider_kind(name)
     base_url = _base_url_field(kind)
-    labels = [kind.mode_label(mode) for mode in MODES]
+    modes = kind.modes
+    labels = [kind.mode_label(mode) for mode in modes]
     key = f"api_mode_{name}"
     if key not in st.session_state:  # a provider chosen anew keeps the mode of the last one
-        st.session_state[key] = kind.mode_label(st.session_state.get("api_mode_code", "chat"))
-    mode = MODES[labels.index(st.radio("API mode", labels, key=key, horizontal=True))]
+        last = st.session_state.get("api_mode_code", "chat")
+        st.session_state[key] = kind.mode_label(last if last in modes else "chat")
+    mode = modes[labels.index(st.radio("API mode", labels, key=key, horizontal=True))]
     st.session_state["api_mode_code"] = mode
     if kind.chains_locally:
         st.caption(

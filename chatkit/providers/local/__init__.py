@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from chatkit.providers.anthropic_messages import MESSAGES, MESSAGES_MODE_LABEL
 from chatkit.providers.base import Capabilities, Provider
 from chatkit.providers.chained import ResponseStore
 from chatkit.providers.local import defaults
@@ -43,9 +44,13 @@ PROVIDER_KINDS = (
         "Local",
         Capabilities(exact_token_counts=True, needs_api_key=False, loads_in_process=True),
         _build,
-        shapes={"chat": CHAT_COMPLETIONS, "responses": RESPONSES},
+        shapes={"chat": CHAT_COMPLETIONS, "responses": RESPONSES, "messages": MESSAGES},
         order=40,
-        mode_labels={"chat": "Chat", "responses": "Chat + local chaining"},
+        mode_labels={
+            "chat": "Chat",
+            "responses": "Chat + local chaining",
+            "messages": MESSAGES_MODE_LABEL,
+        },
         model_env="CHATKIT_LOCAL_MODEL",
         model_field="path",
         default_model_label="bundled SmolLM2-135M",
