@@ -79,6 +79,7 @@ class ClassSettings:
     enabled: bool = False
     teacher_password: str | None = field(default=None, repr=False)
     teacher_emails: tuple[str, ...] = ()
+    public_url: str | None = None  # where students open the app (``CHATKIT_CLASS_URL``)
 
     @property
     def teacher_access(self) -> bool:
@@ -201,6 +202,7 @@ def load_config(
         enabled=in_class,
         teacher_password=password,
         teacher_emails=tuple(email.lower() for email in words("CHATKIT_TEACHER_EMAILS")),
+        public_url=str(get("CHATKIT_CLASS_URL") or "").strip() or None,
     )
     return AppConfig(
         hosted=in_class or _flag(get("CHATKIT_HOSTED") or False),

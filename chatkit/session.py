@@ -23,6 +23,7 @@ from chatkit.config import AppConfig, HostedSettings
 from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import ChatkitError, SaveConflict, register_secret
 from chatkit.hosted import HostedMeter
+from chatkit.lessons.calls import CapturedCall
 from chatkit.providers import (
     GenerationOptions,
     Provider,
@@ -36,6 +37,8 @@ from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, QuotaStore
 from chatkit.turn import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
 from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
+
+CALLS_KEPT = 50  # the finished turns a session remembers for the lessons' checks
 
 NO_ALLOWANCE_CHECK = (
     "The demo's database cannot be opened, so its allowance cannot be checked: paste your own "
@@ -135,7 +138,13 @@ class ChatSession:
         self.quotas = quotas
         self._response_store = ResponseStore()
         self._providers: dict[tuple[Any, ...], Provider] = {}
-        self.queue = TurnQueue(conversation or Conversation(), self.save)
+        # The requests this session's turns really sent, newest last: what lessons check.
+        self.calls: list[CapturedCall] = []
+        self.calls_made = 0  # every call captured so far (``calls`` keeps the last 50)
+        opening = (
+            conversation if conversation is not None else Conversation()
+        )  # an empty one is falsy
+        self.queue = TurnQueue(opening, self.save, self._capture)
 
     @property
     def conversation(self) -> Conversation:
@@ -246,6 +255,26 @@ class ChatSession:
         return value, None
 
     # -- turns ------------------------------------------------------------------------------------
+    def _capture(self, conversation: Conversation, job: TurnJob) -> None:
+        """Remember what the turn just kept really sent (from the queue's worker thread)."""
+        position = len(conversation.messages) - 1
+        reply = conversation.replies.get(position)
+        if reply is None:
+            return
+        try:
+            window = job.provider.context_window()
+        except ChatkitError:
+            window = None
+        call = CapturedCall(
+            conversation_id=conversation.id,
+            reply=reply,
+            system_prompt=conversation.system_prompt,
+            trimming=job.trimming,
+            context_window=window,
+        )
+        self.calls = [*self.calls[-(CALLS_KEPT - 1) :], call]
+        self.calls_made += 1
+
     def job_for(
         self,
         request: TurnRequest,

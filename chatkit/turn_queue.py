@@ -48,14 +48,18 @@ class TurnRequest:
     ``user_text`` is the message (``None`` asks again for the reply to the last message:
     Regenerate). ``edit_at`` is the position of an earlier user message being edited: the
     conversation from there on is kept as a version, and the edited text starts a new one.
-    Regenerate keeps the old reply as a version too.
+    Regenerate keeps the old reply as a version too. ``fresh`` starts the turn in a new
+    conversation with the same system prompt (which then becomes the open one).
     """
 
     user_text: str | None
     edit_at: int | None = None
+    fresh: bool = False
 
     def base(self, conversation: Conversation) -> Conversation:
         """The conversation the turn starts from (earlier versions kept as branches)."""
+        if self.fresh:
+            return Conversation(system_prompt=conversation.system_prompt)
         if self.edit_at is not None:
             return conversation.branched_at(self.edit_at)
         if self.user_text is None:
@@ -117,16 +121,21 @@ class LiveTurn:
 
 # What the page supplies: save a conversation, and say what to tell the person (or None).
 Saver = Callable[[Conversation], tuple[Conversation, str | None]]
+# Told of every reply kept: the conversation as saved, and the job that made the reply.
+ReplyListener = Callable[[Conversation, "TurnJob"], None]
 
 
 class TurnQueue:
     """One conversation's turns, taken in order by a worker thread."""
 
-    def __init__(self, conversation: Conversation, save: Saver) -> None:
+    def __init__(
+        self, conversation: Conversation, save: Saver, on_reply: ReplyListener | None = None
+    ) -> None:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._conversation = conversation
         self._save = save
+        self._on_reply = on_reply
         self._jobs: deque[TurnJob] = deque()
         self._worker: threading.Thread | None = None
         self._stop_requested = False
@@ -329,6 +338,8 @@ class TurnQueue:
         if job.settings:
             conversation.settings = dict(job.settings)
         saved, notice = self._save(conversation)
+        if self._on_reply is not None:
+            self._on_reply(saved, job)
         with self._lock:
             self._conversation = saved
             if notice:

@@ -17,6 +17,7 @@ from chatkit.messages import Message
 from chatkit.turn import TRIMMING_LABELS, TrimmingSettings
 from chatkit.turn_queue import TurnRequest
 from chatkit.ui import saving, state, turns
+from chatkit.ui.lessons import banner as lesson_banner
 from chatkit.ui.teaching import model_caption
 
 WINDOW_STEP = 40
@@ -253,6 +254,7 @@ live = queue.live
 current = live.base if live is not None else queue.conversation
 busy = queue.busy
 st.subheader(inert_markdown(current.title) or "New conversation", anchor=False)
+lesson_banner()  # the lesson open, if any: its task and its check on what was sent
 totals = st.empty()
 if queue.notice:
     view.notice, queue.notice = queue.notice, None

@@ -227,7 +227,7 @@ def test_the_board_names_the_address_the_link_and_the_code() -> None:
     assert "Open:  http://192.168.1.20:8501" in text
     assert "Join:  http://192.168.1.20:8501/lessons?join=K7Q2MX" in text
     assert "Code:  K7Q2MX" in text and "s3cret-word" in text
-    assert "pip install segno" in text
+    assert "pip install qrcode" in text
     assert "QR-DRAWING" in board_text(board, password=None, qr="QR-DRAWING\n")
     given = board_text(board, password=None, qr=None)
     assert "the one you gave" in given

@@ -245,3 +245,36 @@ def test_a_hosted_visitor_past_the_storage_caps_keeps_the_conversation_unsaved(
     assert "at most 0 conversations" in (session.queue.notice or "")
     assert len(session.conversation.messages) == 2  # kept open
     assert store.load(session.conversation.id) is None  # but not saved
+
+
+# -- what the lessons read -------------------------------------------------------------------------
+
+
+def test_every_reply_kept_is_captured_with_the_request_it_sent(server, store, settings) -> None:
+    session = new_session(store)
+    session.ask(TurnRequest("My name is Alice."), settings)
+    session.ask(TurnRequest("What is my name?"), settings)
+    wait_idle(session.queue)
+    assert session.calls_made == 2
+    first, second = session.calls
+    assert first.conversation_id == second.conversation_id == session.conversation.id
+    sent = [m["content"] for m in second.reply.request_body["messages"]]
+    assert sent == ["My name is Alice.", first_reply_text(session), "What is my name?"]
+    assert second.trimming == settings.trimming
+
+
+def test_a_fresh_turn_starts_a_new_conversation_that_stays_open(server, store, settings) -> None:
+    session = new_session(store, conversation=Conversation(system_prompt="Be brief."))
+    session.ask(TurnRequest("My name is Alice."), settings)
+    session.ask(TurnRequest("What is my name?", fresh=True), settings)
+    wait_idle(session.queue)
+    first, second = session.calls
+    assert first.conversation_id != second.conversation_id == session.conversation.id
+    sent = [m["content"] for m in second.reply.request_body["messages"]]
+    assert sent == ["Be brief.", "What is my name?"]
+    assert session.conversation.system_prompt == second.system_prompt == "Be brief."
+    assert store.load(first.conversation_id) is not None  # the first one was saved, not lost
+
+
+def first_reply_text(session: ChatSession) -> str:
+    return next(m.content for m in session.conversation.messages if m.role == "assistant")

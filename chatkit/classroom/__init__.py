@@ -148,6 +148,7 @@ def app_environment(
     model: str,
     password: str,
     database_url: str,
+    public_url: str | None = None,
 ) -> dict[str, str]:
     """The app's environment in class mode: ``base`` without provider keys (the class runs on
     this machine's model, and no student spends the teacher's account), pointed at the server."""
@@ -163,6 +164,8 @@ def app_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if public_url:
+        env["CHATKIT_CLASS_URL"] = public_url  # the teacher page's join link points here
     return env
 
 
@@ -191,13 +194,15 @@ def app_command(address: str, port: int, app: Path = APP_FILE) -> list[str]:
 
 
 def qr_code(link: str) -> str | None:
-    """A QR code of ``link`` drawn in text for a terminal, or None without ``segno``."""
+    """A QR code of ``link`` drawn in text for a terminal, or None without ``qrcode``."""
     try:
-        import segno
+        import qrcode
     except ImportError:
         return None
+    code = qrcode.QRCode(border=2)
+    code.add_data(link)
     drawn = io.StringIO()
-    segno.make(link, error="m").terminal(out=drawn, compact=True)
+    code.print_ascii(out=drawn, invert=True)
     return drawn.getvalue()
 
 
@@ -224,5 +229,5 @@ def board_text(board: Board, *, password: str | None, qr: str | None) -> str:
     if board.join_link and qr:
         lines += ["", qr.rstrip("\n")]
     elif board.join_link:
-        lines += ["  (pip install segno to show a QR code of the join link here)"]
+        lines += ["  (pip install qrcode to show a QR code of the join link here)"]
     return "\n".join(lines)

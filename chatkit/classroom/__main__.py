@@ -161,16 +161,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         database_url = default_database_url()
         code = create_class(database_url, args.title)
         password = teacher_password(args.teacher_password)
+        board = Board(board_address(args.address), args.port, code)
         env = app_environment(
             os.environ,
             llama_url=llama_url,
             model=alias,
             password=password,
             database_url=database_url,
+            public_url=board.url,
         )
         print("Starting the app...", flush=True)
         app = _start(app_command(args.address, args.port), logs / "streamlit.log", env)
-        board = Board(board_address(args.address), args.port, code)
         _wait_for(f"{board.url}/_stcore/health", app, APP_START_SECONDS, "The app")
         qr = qr_code(board.join_link) if board.join_link else None
         shown_password = None if args.teacher_password else password
