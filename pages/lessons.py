@@ -27,9 +27,16 @@ def _join_form(required: bool) -> None:
     code = st.query_params.get("join", "")
     if code and "join_code" not in st.session_state:
         st.session_state["join_code"] = code
+    if "join_name" not in st.session_state:
+        st.session_state["join_name"] = lessons.login_name()  # with st.login: their name
     with st.expander("Join a class", expanded=required or bool(code)):
         st.text_input("Class code", key="join_code", max_chars=12, placeholder="e.g. K7PQ2M")
         st.text_input("Your name, as the teacher will see it", key="join_name", max_chars=40)
+        if lessons.shares_transcripts(st.session_state.get("join_code", "")):
+            st.warning(
+                "In this class your teacher can read your conversations.",
+                icon=":material/visibility:",
+            )
         st.button("Join", type="primary", on_click=_on_join, icon=":material/login:")
         if error := st.session_state.get(JOIN_ERROR_KEY):
             st.error(inert_markdown(error), icon=":material/error:")

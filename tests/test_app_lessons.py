@@ -99,3 +99,13 @@ def test_a_wrong_code_gets_one_sentence(app, code) -> None:
     at.text_input(key="join_name").set_value("Ada").run()
     next(b for b in at.button if b.label == "Join").click().run()
     assert len(at.error) == 1
+
+
+def test_the_join_form_says_when_the_teacher_can_read_conversations(app, tmp_path) -> None:
+    on_page(new_app(), LESSONS_PAGE)  # makes the database
+    with ConversationStore(f"sqlite:///{tmp_path / 'chatkit.db'}") as store:
+        room = ClassStore(store.database).create_class(
+            "Open book", created_by="teacher", share_transcripts=True
+        )
+    at = on_page(new_app({"join": room.code}), LESSONS_PAGE)
+    assert any("can read your conversations" in w.value for w in at.warning)

@@ -83,6 +83,21 @@ def in_a_class(student: Student | None, room: Classroom | None) -> bool:
     return student is not None and room is not None and not room.created_by.startswith("self:")
 
 
+def login_name() -> str:
+    """The logged-in person's name (or e-mail) where ``st.login`` is configured, else ""."""
+    user = getattr(st, "user", None)
+    if user is None or not getattr(user, "is_logged_in", False):
+        return ""
+    return str(user.get("name") or user.get("email") or "")[:40]
+
+
+def shares_transcripts(code: str) -> bool:
+    """True when the class with ``code`` lets its teacher read students' conversations."""
+    classes = class_store()
+    room = classes.class_by_code(code) if classes is not None and code.strip() else None
+    return room is not None and room.share_transcripts
+
+
 def join(code: str, name: str) -> str | None:
     """Join the class with ``code`` as ``name``; the sentence saying why not, or None."""
     classes = class_store()
