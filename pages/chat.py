@@ -98,7 +98,9 @@ def _versions(current: Conversation, position: int) -> None:
     if shown is None:
         return
     index, count = shown
-    with st.container(horizontal=True, key=f"versions_{position}"):
+    with st.container(
+        horizontal=True, vertical_alignment="center", gap="small", key=f"versions_{position}"
+    ):
         st.button(
             "‹",
             key=f"older_{position}",
@@ -108,7 +110,8 @@ def _versions(current: Conversation, position: int) -> None:
             type="tertiary",
             help="The previous version",
         )
-        st.caption(f"{index} / {count}")
+        # only as wide as its text: at the default width it fills the row, › at the far end
+        st.caption(f"{index} / {count}", width="content")
         st.button(
             "›",
             key=f"newer_{position}",

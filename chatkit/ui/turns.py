@@ -48,8 +48,13 @@ def bubble(message: Message, caption: str | None = None) -> None:
     """One message as a chat bubble; its text can never load anything (``inert_markdown``)."""
     with st.chat_message(ROLE_AVATARS.get(message.role, message.role)):
         st.markdown(inert_markdown(message.content))
+        # Always a caption line, empty without a caption: a run that follows a reply lasts
+        # until the reply ends, and the browser keeps what the run before drew in a place this
+        # one leaves out ("queued" under the message whose reply now streams) until then.
         if caption:
             st.caption(inert_markdown(caption))
+        else:
+            st.empty()
 
 
 def live_slot(queue: TurnQueue) -> st.delta_generator.DeltaGenerator | None:
