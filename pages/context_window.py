@@ -11,7 +11,6 @@ from chatkit.summary import summarize_messages
 from chatkit.teaching.context_view import (
     ContextView,
     PreviewSummarizer,
-    bar_rows,
     build_view,
     context_messages,
     minimum_budget,
@@ -19,7 +18,7 @@ from chatkit.teaching.context_view import (
 from chatkit.tokens import count_label, count_message_tokens
 from chatkit.turn import TRIMMING_LABELS, TrimmingSettings, make_strategy
 from chatkit.ui import state
-from chatkit.ui.charts import context_window_chart
+from chatkit.ui.charts import view_chart
 from chatkit.ui.teaching import active_provider, header, model_caption
 
 DEFAULT_UNKNOWN_WINDOW = 8192
@@ -245,10 +244,8 @@ if view.overflow:
 st.caption(count_kind)
 
 st.altair_chart(
-    context_window_chart(
-        bar_rows(view.parts()),
-        bar_rows(view.used_parts()),
-        whole_title="The whole context window",
+    view_chart(
+        view,
         whole_subtitle=f"{window:,} tokens: next to a window this size, the request is a sliver.",
         zoomed_title="Zoomed in: the request and the reserve",
         zoomed_subtitle="The same parts without the free space, so the small ones can be seen.",

@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from chatkit.classroom import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,16 +25,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process``; kill it if it has not stopped within 10 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _wait_healthy(

@@ -17,6 +17,7 @@ import io
 import ipaddress
 import secrets
 import socket
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,6 +189,18 @@ def app_command(address: str, port: int, app: Path = APP_FILE) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
     ]
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate ``process`` (if running); kill it if it has not stopped within 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # -- what the terminal shows --------------------------------------------------------------------

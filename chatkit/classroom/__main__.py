@@ -36,6 +36,7 @@ from chatkit.classroom import (
     create_class,
     model_alias,
     qr_code,
+    stop_process,
     teacher_password,
 )
 from chatkit.errors import ChatkitError
@@ -91,17 +92,6 @@ def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> 
             cwd=APP_FILE.parent,
             start_new_session=True,
         )
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _tail(log: Path, characters: int = 2000) -> str:
@@ -199,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error.message, file=sys.stderr)
         return 1
     finally:
-        _stop(app)
-        _stop(llama)
+        stop_process(app)
+        stop_process(llama)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,8 @@ from dataclasses import dataclass
 
 from chatkit.turn import TrimmingSettings
 
-
-@dataclass(frozen=True)
-class ShowMe:
-    """What the "show me" button does in the live chat."""
-
-    mode: str = "chat"  # API mode to switch to
-    messages: tuple[str, ...] = ()  # sent in order, each waiting for its reply
-    new_conversation_each: bool = False  # lesson 1: a fresh conversation before each message
-    trimming: TrimmingSettings | None = None
+# Four turns, the first fact asked for last: long enough for trimming or a summary to act.
+FOUR_TURNS = ("My name is Alice.", "I live in Paris.", "I like tea.", "What is my name?")
 
 
 @dataclass(frozen=True)
@@ -34,6 +27,18 @@ class Lesson:
     picture: str  # the figure the page draws
     show_me: ShowMe
     mode: str  # the API mode the task needs
+
+
+@dataclass(frozen=True)
+class ShowMe:
+    """What the "show me" button does in the live chat: switch to API ``mode`` (and to
+    ``trimming``, when set), then send ``messages`` in order, each in a conversation of its
+    own when ``new_conversation_each`` (lesson 1), else all in one new conversation."""
+
+    mode: str = "chat"
+    messages: tuple[str, ...] = ()
+    new_conversation_each: bool = False
+    trimming: TrimmingSettings | None = None
 
 
 LESSONS: tuple[Lesson, ...] = (
@@ -129,7 +134,7 @@ LESSONS: tuple[Lesson, ...] = (
         "trimming",
         ShowMe(
             "chat",
-            ("My name is Alice.", "I live in Paris.", "I like tea.", "What is my name?"),
+            FOUR_TURNS,
             trimming=TrimmingSettings("last_n", last_n=1),
         ),
         "chat",
@@ -146,7 +151,7 @@ LESSONS: tuple[Lesson, ...] = (
         "summary",
         ShowMe(
             "chat",
-            ("My name is Alice.", "I live in Paris.", "I like tea.", "What is my name?"),
+            FOUR_TURNS,
             trimming=TrimmingSettings("summarize", max_tokens=150),
         ),
         "chat",

@@ -46,6 +46,15 @@ def _failed(sentence: str) -> CheckResult:
 NOTHING_SENT = _failed("Nothing was sent yet: do the task in the chat, then check again.")
 
 
+def _last(calls: Sequence[CapturedCall], mode: str | None = None) -> CapturedCall | CheckResult:
+    """The newest call, or the failure to report when there is none or it went in another
+    API mode than ``mode``."""
+    if not calls:
+        return NOTHING_SENT
+    wrong_mode = _in_mode(calls[-1], mode) if mode else None
+    return wrong_mode or calls[-1]
+
+
 def _in_mode(call: CapturedCall, mode: str) -> CheckResult | None:
     if call.reply.mode == mode:
         return None
@@ -97,12 +106,9 @@ def _alternates(turns: Sequence[WireMessage]) -> bool:
 
 def check_history(calls: Sequence[CapturedCall]) -> CheckResult:
     """A Chat Completions request that resends the previous turn, user then assistant."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
-    wrong_mode = _in_mode(last, "chat")
-    if wrong_mode:
-        return wrong_mode
+    last = _last(calls, "chat")
+    if isinstance(last, CheckResult):
+        return last
     turns = turns_of(sent_request(last))
     earlier = _earlier(calls, last)
     if earlier is None or len(turns) < 3:
@@ -134,12 +140,9 @@ def check_history(calls: Sequence[CapturedCall]) -> CheckResult:
 
 def check_chaining(calls: Sequence[CapturedCall]) -> CheckResult:
     """``previous_response_id`` names the previous response; only the new input goes."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
-    wrong_mode = _in_mode(last, "responses")
-    if wrong_mode:
-        return wrong_mode
+    last = _last(calls, "responses")
+    if isinstance(last, CheckResult):
+        return last
     earlier = _earlier(calls, last)
     if earlier is None:
         return _failed("Send a second message in the same conversation so it can chain.")
@@ -191,12 +194,9 @@ def strict_alternation_error(messages: Sequence[Mapping[str, Any] | Any]) -> str
 
 def check_messages(calls: Sequence[CapturedCall]) -> CheckResult:
     """A Messages body: ``system`` at the top, a user first, roles strictly alternating."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
-    wrong_mode = _in_mode(last, "messages")
-    if wrong_mode:
-        return wrong_mode
+    last = _last(calls, "messages")
+    if isinstance(last, CheckResult):
+        return last
     body = sent_request(last)
     raw = body.get("messages") if isinstance(body.get("messages"), list) else []
     if last.system_prompt and not body.get("system"):
@@ -220,9 +220,9 @@ def check_messages(calls: Sequence[CapturedCall]) -> CheckResult:
 
 def check_window(calls: Sequence[CapturedCall]) -> CheckResult:
     """The last request's input tokens are known, at least 100, and fit its window."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
+    last = _last(calls)
+    if isinstance(last, CheckResult):
+        return last
     tokens, window = last.reply.input_tokens, last.context_window
     if tokens is None:
         return _failed("The provider reported no input tokens for the last call: send another.")
@@ -264,9 +264,9 @@ def _role(message: WireMessage) -> str:
 
 def check_trimming(calls: Sequence[CapturedCall]) -> CheckResult:
     """The last call was trimmed and keeps to its setting (last N turns, or a token budget)."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
+    last = _last(calls)
+    if isinstance(last, CheckResult):
+        return last
     settings = last.trimming
     if settings.strategy not in ("last_n", "token_budget"):
         return _failed("Trimming is off: choose Last N turns or Token budget in the sidebar.")
@@ -318,9 +318,9 @@ def _known_history(calls: Sequence[CapturedCall], last: CapturedCall) -> list[Wi
 
 def check_summary(calls: Sequence[CapturedCall]) -> CheckResult:
     """A summary stood in for the older turns: its text sent, the summarized messages not."""
-    if not calls:
-        return NOTHING_SENT
-    last = calls[-1]
+    last = _last(calls)
+    if isinstance(last, CheckResult):
+        return last
     if last.trimming.strategy != "summarize":
         return _failed("Choose Summarize older turns in Trimming, then keep chatting.")
     summary = last.reply.summary

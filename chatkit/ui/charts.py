@@ -12,6 +12,7 @@ import altair as alt
 import pandas as pd
 
 from chatkit.teaching.compare import WAY_SHORT_LABELS, WAYS
+from chatkit.teaching.context_view import ContextView, bar_rows
 from chatkit.window_fill import PARTS
 
 PART_COLORS: dict[str, str] = {
@@ -94,6 +95,25 @@ def context_window_chart(
         )
         .resolve_scale(x="independent")
         .configure_view(stroke=None)
+    )
+
+
+def view_chart(
+    view: ContextView,
+    *,
+    whole_subtitle: str = "",
+    zoomed_title: str = "Zoomed in: what the next request sends",
+    zoomed_subtitle: str = "",
+) -> alt.VConcatChart:
+    """``context_window_chart`` of a ``ContextView``: the window, then its used part."""
+    return context_window_chart(
+        bar_rows(view.parts()),
+        bar_rows(view.used_parts()),
+        whole_title="The whole context window",
+        whole_subtitle=whole_subtitle or f"{view.context_window:,} tokens",
+        zoomed_title=zoomed_title,
+        zoomed_subtitle=zoomed_subtitle
+        or f"{view.used:,} tokens sent, {view.dropped_tokens:,} left out",
     )
 
 

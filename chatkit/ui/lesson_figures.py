@@ -8,15 +8,10 @@ from chatkit.errors import ChatkitError
 from chatkit.lessons import CapturedCall, Lesson, request_messages, sent_request
 from chatkit.markdown import inert_markdown
 from chatkit.messages import clip
-from chatkit.teaching.context_view import (
-    PreviewSummarizer,
-    bar_rows,
-    build_view,
-    context_messages,
-)
+from chatkit.teaching.context_view import PreviewSummarizer, build_view, context_messages
 from chatkit.turn import make_strategy
 from chatkit.ui import state
-from chatkit.ui.charts import context_window_chart
+from chatkit.ui.charts import view_chart
 
 REQUEST_PICTURES = ("stateless", "history", "chain", "messages")
 WINDOW_PICTURES = ("window", "trimming", "summary")
@@ -86,17 +81,7 @@ def window_picture() -> None:
     except ChatkitError as error:
         st.caption(inert_markdown(error.message))
         return
-    st.altair_chart(
-        context_window_chart(
-            bar_rows(view.parts()),
-            bar_rows(view.used_parts()),
-            whole_title="The whole context window",
-            whole_subtitle=f"{window:,} tokens",
-            zoomed_title="Zoomed in: what the next request sends",
-            zoomed_subtitle=f"{view.used:,} tokens sent, {view.dropped_tokens:,} left out",
-        ),
-        width="stretch",
-    )
+    st.altair_chart(view_chart(view), width="stretch")
 
 
 def lesson_picture(item: Lesson, calls: list[CapturedCall]) -> None:
