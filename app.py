@@ -11,15 +11,19 @@ state.begin_run()
 classroom = state.config().classroom
 PAGES = [
     # First in the list; a class's join link (/lessons?join=CODE) lands here.
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
-    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-    st.Page("pages/context_window.py", title="Context window", icon=":material/view_week:"),
-    st.Page("pages/request_inspector.py", title="Request inspector", icon=":material/data_object:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/summary.py", title="Summary", icon=":material/summarize:"),
+    st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("app_pages/context_window.py", title="Context window", icon=":material/view_week:"),
+    st.Page(
+        "app_pages/request_inspector.py",
+        title="Request inspector",
+        icon=":material/data_object:",
+    ),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/summary.py", title="Summary", icon=":material/summarize:"),
     # Always reachable at /teacher (it says what to do); listed where teacher access is set up.
     st.Page(
-        "pages/teacher.py",
+        "app_pages/teacher.py",
         title="Teacher",
         icon=":material/co_present:",
         visibility="visible" if classroom.teacher_access else "hidden",

@@ -12,8 +12,8 @@ from chatkit.store import ClassStore, ConversationStore
 from chatkit.turn_queue import TurnRequest
 from tests.apptest_helpers import ChatApp, new_app
 
-LESSONS_PAGE = "pages/lessons.py"
-TEACHER_PAGE = "pages/teacher.py"
+LESSONS_PAGE = "app_pages/lessons.py"
+TEACHER_PAGE = "app_pages/teacher.py"
 PASSWORD = "correct-horse-battery"
 
 
@@ -109,3 +109,20 @@ def test_the_join_form_says_when_the_teacher_can_read_conversations(app, tmp_pat
         )
     at = on_page(new_app({"join": room.code}), LESSONS_PAGE)
     assert any("can read your conversations" in w.value for w in at.warning)
+
+
+def test_a_present_link_opens_the_lessons_in_presenter_view(app) -> None:
+    at = on_page(new_app({"present": "1"}), LESSONS_PAGE)
+    assert at.toggle(key="present").value is True
+    assert any("font-size: 1.45rem" in h.proto.body for h in at.get("html"))
+    at.toggle(key="present").set_value(False).run()  # the toggle still turns it off
+    assert not at.exception
+    assert at.toggle(key="present").value is False
+
+
+def test_show_me_draws_its_check_when_its_turns_end_with_no_other_action(app) -> None:
+    at = on_page(new_app(), LESSONS_PAGE)
+    at.button(key="show_me_1").click().run()  # the run follows the turns to their end
+    assert not at.exception
+    assert any(s.value.startswith("Passed") for s in at.success), [i.value for i in at.info]
+    assert any("1 of 8 lessons passed" in p.text for p in at.get("progress"))

@@ -247,7 +247,7 @@ def test_a_comparison_stops_at_the_allowance(monkeypatch, server, tmp_path) -> N
         monkeypatch, server, tmp_path, CHATKIT_HOSTED="true", CHATKIT_HOSTED_TURN_LIMIT="4"
     )
     at = start()
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.run()
     at.text_area(key="compare_script").set_value("one\ntwo\nthree\nfour\nfive")
     at.run()
@@ -264,7 +264,7 @@ def test_summaries_count_against_the_allowance(monkeypatch, server, tmp_path) ->
     )
     at = start()
     at.send("My name is Alice.")
-    at.switch_page("pages/summary.py")
+    at.switch_page("app_pages/summary.py")
     at.run()
     [button] = [b for b in at.main.button if b.label == "Summarize the whole conversation"]
     button.click()

@@ -116,7 +116,7 @@ def test_streamlit_only_in_the_ui_and_the_pages() -> None:
             assert not any(n.split(".")[0] == "streamlit" for n in names), name
 
 
-@pytest.mark.parametrize("folder", ["chatkit", "pages"])
+@pytest.mark.parametrize("folder", ["chatkit", "app_pages"])
 def test_no_module_is_too_long(folder: str) -> None:
     for path in (ROOT / folder).rglob("*.py"):
         lines = len(path.read_text().splitlines())
@@ -137,7 +137,7 @@ def _names_a_provider(node: ast.AST) -> bool:
 
 def test_the_ui_reads_capabilities_not_provider_names() -> None:
     paths = [p for n, p in modules().items() if not n.startswith("chatkit.providers")]
-    paths += [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]
+    paths += [*sorted((ROOT / "app_pages").glob("*.py")), ROOT / "app.py"]
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Compare):
@@ -160,3 +160,11 @@ def test_the_longest_chain_of_imports() -> None:
     edges, seen = graph(), {}
     depth = max(_depth(name, edges, seen, ()) for name in edges)
     assert depth <= 13
+
+
+def test_the_pages_are_not_in_a_folder_streamlit_runs_on_its_own() -> None:
+    # A `pages/` folder beside app.py switches Streamlit (1.67) to its old multipage mode until
+    # someone opens "/": the first visitor of /lessons?join=CODE would get pages/lessons.py run
+    # without app.py (no sidebar, no navigation), and so would everyone after them.
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "app_pages" / "lessons.py").exists()

@@ -66,7 +66,7 @@ def table(at: AppTest):
 
 
 def test_context_window_page_shows_the_parts_and_every_message(conversation) -> None:
-    at = open_page(conversation, "pages/context_window.py")
+    at = open_page(conversation, "app_pages/context_window.py")
     assert at.title[0].value == "Context window"
     assert len(charts(at)) == 1  # the whole window above, the zoomed bar below
     metrics = {m.label: m.value for m in at.metric}
@@ -81,7 +81,7 @@ def test_context_window_page_shows_the_parts_and_every_message(conversation) -> 
 
 
 def test_counts_say_whether_they_are_exact(conversation, app_env) -> None:
-    at = open_page(conversation, "pages/context_window.py")
+    at = open_page(conversation, "app_pages/context_window.py")
     where = f"OpenAI at 127.0.0.1:{app_env.port}"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Sent (tokens)"].startswith("≈") and metrics["Left out"] == "≈0"
@@ -98,7 +98,7 @@ def test_counts_say_whether_they_are_exact(conversation, app_env) -> None:
 
 
 def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> None:
-    at = open_page(conversation, "pages/context_window.py")
+    at = open_page(conversation, "app_pages/context_window.py")
     at.selectbox(key="cw_strategy").set_value("Token budget").run()
     slider = at.slider(key="cw_budget")
     slider.set_value(slider.min + 25).run()
@@ -114,7 +114,7 @@ def test_a_smaller_budget_shows_which_turns_would_be_dropped(conversation) -> No
 def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request(
     conversation, app_env
 ) -> None:
-    at = open_page(conversation, "pages/context_window.py")
+    at = open_page(conversation, "app_pages/context_window.py")
     at.selectbox(key="cw_strategy").set_value("Summarize older turns").run()
     slider = at.slider(key="cw_budget")
     slider.set_value(slider.max - 20).run()
@@ -133,7 +133,7 @@ def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request
 
 
 def test_a_typed_next_message_joins_the_request(conversation) -> None:
-    at = open_page(conversation, "pages/context_window.py")
+    at = open_page(conversation, "app_pages/context_window.py")
     at.text_input(key="cw_next").input("And what is my favorite color?").run()
     rows = table(at)
     assert list(rows["Message"])[-1] == "And what is my favorite color?"
@@ -141,7 +141,7 @@ def test_a_typed_next_message_joins_the_request(conversation) -> None:
 
 
 def test_context_window_page_with_an_empty_conversation(app_env) -> None:
-    at = open_page(None, "pages/context_window.py")
+    at = open_page(None, "app_pages/context_window.py")
     assert "no messages yet" in texts(at)
     assert len(charts(at)) == 1
 
@@ -156,7 +156,7 @@ def json_bodies(at: AppTest) -> list[dict]:
 def test_the_inspector_shows_the_exact_last_request_and_the_other_shapes(
     conversation, app_env
 ) -> None:
-    at = open_page(conversation, "pages/request_inspector.py")
+    at = open_page(conversation, "app_pages/request_inspector.py")
     assert at.title[0].value == "Request inspector"
     assert at.selectbox(key="inspector_turn").value.label == "Turn 3: What is my name?"
     bodies = json_bodies(at)
@@ -177,7 +177,7 @@ def test_the_inspector_shows_the_exact_last_request_and_the_other_shapes(
 
 
 def test_an_earlier_turn_can_be_chosen(conversation, app_env) -> None:
-    at = open_page(conversation, "pages/request_inspector.py")
+    at = open_page(conversation, "app_pages/request_inspector.py")
     at.selectbox(key="inspector_turn").select_index(0).run()
     bodies = json_bodies(at)
     assert bodies[0] == app_env.requests_to("/chat/completions")[0].body
@@ -186,7 +186,7 @@ def test_an_earlier_turn_can_be_chosen(conversation, app_env) -> None:
 
 def test_after_a_reload_the_request_is_rebuilt_and_says_so(conversation, app_env) -> None:
     reloaded = Conversation.from_dict(conversation.to_dict())
-    at = open_page(reloaded, "pages/request_inspector.py")
+    at = open_page(reloaded, "app_pages/request_inspector.py")
     page = texts(at)
     assert "Request body (rebuilt)" in page
     assert "was not kept" in page
@@ -197,14 +197,14 @@ def test_after_a_reload_the_request_is_rebuilt_and_says_so(conversation, app_env
 
 def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -> None:
     chained = alice(OpenAIResponses(model=OPENAI_MODEL, client=openai_client))
-    at = open_page(chained, "pages/request_inspector.py")
+    at = open_page(chained, "app_pages/request_inspector.py")
     body = json_bodies(at)[0]
     assert body["previous_response_id"] == chained.replies[3].response_id
     assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
 
 
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
-    at = open_page(None, "pages/request_inspector.py")
+    at = open_page(None, "app_pages/request_inspector.py")
     assert "No replies yet" in at.info[0].value
 
 
@@ -212,7 +212,7 @@ def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
 
 
 def test_compare_runs_three_ways_and_only_the_stateless_one_forgets(app_env) -> None:
-    at = open_page(None, "pages/compare.py")
+    at = open_page(None, "app_pages/compare.py")
     at.text_area(key="compare_script").input("My name is Alice.\nWhat is my name?").run()
     at.button[0].click().run()
     assert not at.exception, at.exception
@@ -233,7 +233,7 @@ def test_compare_runs_three_ways_and_only_the_stateless_one_forgets(app_env) -> 
 
 
 def test_compare_before_a_run_explains_what_it_will_do(app_env) -> None:
-    at = open_page(None, "pages/compare.py")
+    at = open_page(None, "app_pages/compare.py")
     assert "15 times" in at.info[0].value
     assert not charts(at)
 
@@ -244,7 +244,7 @@ def test_compare_before_a_run_explains_what_it_will_do(app_env) -> None:
 def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     conversation, app_env
 ) -> None:
-    at = open_page(conversation, "pages/summary.py")
+    at = open_page(conversation, "app_pages/summary.py")
     assert at.title[0].value == "Conversation summary"
     assert "User: My name is Alice." in at.text[0].value
     at.button[1].click().run()  # Summarize the whole conversation
@@ -267,7 +267,7 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
-    at = open_page(conversation, "pages/summary.py")
+    at = open_page(conversation, "app_pages/summary.py")
     calls = len(app_env.requests)
     at.button(key="seed_recent").click().run()
     seeded = at.open_conversation()
@@ -276,7 +276,7 @@ def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env)
 
 
 def test_the_summary_page_without_messages(app_env) -> None:
-    at = open_page(None, "pages/summary.py")
+    at = open_page(None, "app_pages/summary.py")
     assert "no messages yet" in at.info[0].value
 
 
@@ -289,7 +289,7 @@ def test_the_pages_work_offline_on_the_local_model(app_env) -> None:
     at.session_state["provider_kind"] = "Local"  # the sidebar's Provider box
     at.session_state["max_output"] = 16  # short replies keep the run quick
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert at.session_state["settings"].spec.kind == "Local"
     at.text_area(key="compare_script").input("My name is Alice.\nWhat is my name?").run()
     at.button[0].click().run()
@@ -300,7 +300,7 @@ def test_the_pages_work_offline_on_the_local_model(app_env) -> None:
     assert "local response store" in page
     assert "counted by the local model" in page or "as the provider reported them" in page
     # The context window page counts with the local model's own tokenizer and window.
-    at.switch_page("pages/context_window.py").run()
+    at.switch_page("app_pages/context_window.py").run()
     assert not at.exception, at.exception
     assert {m.label for m in at.metric} >= {"Window (tokens)"}
     assert len(charts(at)) == 1

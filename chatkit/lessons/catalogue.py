@@ -50,7 +50,8 @@ LESSONS: tuple[Lesson, ...] = (
         "said in an earlier call is gone unless the request carries it again. What looks like "
         "memory in a chat app is the app resending the conversation.",
         "Tell the model a fact about yourself, start a new chat, and ask it about that fact.",
-        "Press New chat between the two messages, so the question goes out on its own.",
+        "Press New conversation in the sidebar between the two messages, so the question goes "
+        "out on its own.",
         "stateless",
         ShowMe(
             "chat",

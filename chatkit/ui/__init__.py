@@ -4,5 +4,5 @@
 the page's bookkeeping), ``sidebar``, ``turns`` (asking for a turn, and drawing it as it
 streams), ``saving`` (the open conversation, ``?c=`` and undo), ``library`` (the saved list
 and files), ``local_models`` (the Local model picker), ``teaching`` (the teaching pages'
-header and captions) and ``charts``. Each page's own code lives in ``pages/``.
+header and captions) and ``charts``. Each page's own code lives in ``app_pages/``.
 """

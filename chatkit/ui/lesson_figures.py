@@ -32,11 +32,15 @@ PRESENTER_CSS = """
 """
 
 
-def presenting() -> bool:
-    """True in presenter view (``?present=1``, or the toggle on the Lessons page)."""
-    if st.query_params.get(PRESENT_KEY) == "1":
+def presenter_toggle() -> bool:
+    """The "Presenter view" toggle, on at first when the link says ``?present=1``; True in
+    presenter view. (The link's choice is set before the toggle is drawn: Streamlit refuses a
+    widget's value set after it.)"""
+    if PRESENT_KEY not in st.session_state and st.query_params.get(PRESENT_KEY) == "1":
         st.session_state[PRESENT_KEY] = True
-    return bool(st.session_state.get(PRESENT_KEY))
+    return st.toggle(
+        "Presenter view", key=PRESENT_KEY, help="Large type for a projector (or ?present=1)."
+    )
 
 
 def presenter_style() -> None:

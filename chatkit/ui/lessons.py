@@ -276,7 +276,7 @@ def banner() -> None:
     with st.container(border=True):
         top = st.container(horizontal=True, vertical_alignment="center")
         top.markdown(f"**Lesson {item.number}: {item.title}** · {inert_markdown(item.task)}")
-        top.page_link("pages/lessons.py", label="Back to the lesson", icon=":material/school:")
+        top.page_link("app_pages/lessons.py", label="Back to the lesson", icon=":material/school:")
         verdict(result, progress().get(item.number))
         if result is not None and not result.passed:
             st.caption("Hint: " + inert_markdown(item.hint))

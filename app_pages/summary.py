@@ -12,7 +12,7 @@ from chatkit.ui.teaching import active_provider, header, model_caption
 
 LLM_SUMMARY_KEY = "summary_llm"
 SWITCH_KEY = "summary_switch_to_chat"
-CHAT_PAGE = "pages/chat.py"
+CHAT_PAGE = "app_pages/chat.py"
 
 
 def _start_seeded(summary_text: str) -> None:

@@ -7,8 +7,8 @@ from chatkit.lessons import LESSONS, SNIPPETS, CheckResult, strict_alternation_e
 from chatkit.markdown import inert_markdown
 from chatkit.messages import normalize_messages
 from chatkit.store import LessonProgress
-from chatkit.ui import lessons, state
-from chatkit.ui.lesson_figures import PRESENT_KEY, lesson_picture, presenter_style, presenting
+from chatkit.ui import lessons, state, turns
+from chatkit.ui.lesson_figures import lesson_picture, presenter_style, presenter_toggle
 from chatkit.ui.teaching import header, model_caption
 
 JOIN_ERROR_KEY = "join_error"
@@ -116,7 +116,7 @@ def _lesson(number: int, result: CheckResult | None, kept: LessonProgress | None
         st.markdown(inert_markdown(item.hint))
     left, right = st.columns(2)
     if item.number != 8:
-        left.page_link("pages/chat.py", label="Do it in the chat", icon=":material/chat:")
+        left.page_link("app_pages/chat.py", label="Do it in the chat", icon=":material/chat:")
         right.button(
             "Show me",
             icon=":material/auto_fix_high:",
@@ -145,8 +145,7 @@ if not in_class:
 elif room is not None:
     st.caption(f"{inert_markdown(room.title)} · you are {inert_markdown(student.display_name)}")
     _follow_the_class()
-st.toggle("Presenter view", key=PRESENT_KEY, help="Large type for a projector (or ?present=1).")
-if presenting():
+if presenter_toggle():
     presenter_style()
 
 current = lessons.current()
@@ -179,3 +178,7 @@ if choice != current.number:
         icon=":material/lock:",
     )
 _lesson(current.number, result, done.get(current.number))
+# "Show me" asks the session's turn queue: draw its turn as it is taken, and the page again as
+# each one ends, so the request picture, the check and the progress show what it sent.
+queue = state.queue()
+turns.follow(queue, turns.live_slot(queue))
