@@ -129,6 +129,8 @@ def message_items(
     items = []
     for position, message in enumerate(messages):
         item: dict[str, Any] = message.to_dict()
+        if message.in_context != "auto":
+            item["in_context"] = message.in_context
         if position in replies:
             item["reply"] = replies[position].to_dict(include_bodies=include_bodies)
         items.append(item)

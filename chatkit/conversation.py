@@ -10,7 +10,7 @@ from typing import Any
 
 from chatkit.branches import Branch, Fork, forks_from_dict, forks_to_dict, message_items
 from chatkit.errors import EmptyMessage, InvalidDocument
-from chatkit.messages import Message, MessageLike, as_message, clip
+from chatkit.messages import InContext, Message, MessageLike, as_message, clip
 from chatkit.replies import ReplyInfo
 
 __all__ = ["Conversation", "ReplyInfo", "Turn", "TurnLayout", "split_turns"]
@@ -151,6 +151,13 @@ class Conversation:
             forks=dict(self.forks),
             settings=dict(self.settings),
         )
+
+    def with_in_context(self, position: int, choice: InContext) -> Conversation:
+        """A copy where the message at ``position`` is pinned, left out, or back to "auto"
+        (trimming decides)."""
+        copy = self.copy()
+        copy.messages[position] = replace(copy.messages[position], in_context=choice)
+        return copy
 
     def clear(self) -> None:
         """Forget every turn, every branch and the title taken from them; the system prompt

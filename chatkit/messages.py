@@ -20,14 +20,21 @@ ROLE_LABELS: dict[str, str] = {
 
 MessageLike: TypeAlias = "Message | Mapping[str, Any]"
 
+# What the user chose for a message's place in the context: trimming decides ("auto"), always
+# sent ("pinned": trimming never drops it, a summary never replaces it), or never sent.
+InContext: TypeAlias = Literal["auto", "pinned", "left_out"]
+IN_CONTEXT: tuple[InContext, ...] = ("auto", "pinned", "left_out")
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message of a conversation: who said it, what was said, and an optional name."""
+    """One message of a conversation: who said it, what was said, an optional name, and
+    whether the user pinned it or left it out of the context (``in_context``)."""
 
     role: Role
     content: str
     name: str | None = None
+    in_context: InContext = "auto"
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -38,6 +45,21 @@ class Message:
             raise InvalidDocument("A message's content must be text.")
         if self.name == "":
             object.__setattr__(self, "name", None)  # an empty name is no name
+        if self.in_context not in IN_CONTEXT:
+            raise InvalidDocument(
+                f"A message's in_context is {self.in_context!r}; chatkit knows only "
+                f"{', '.join(IN_CONTEXT)}."
+            )
+
+    @property
+    def pinned(self) -> bool:
+        """True when the user keeps this message in every request."""
+        return self.in_context == "pinned"
+
+    @property
+    def left_out(self) -> bool:
+        """True when the user keeps this message out of every request."""
+        return self.in_context == "left_out"
 
     @property
     def is_instruction(self) -> bool:
@@ -45,7 +67,8 @@ class Message:
         return self.role in INSTRUCTION_ROLES
 
     def to_dict(self) -> dict[str, str]:
-        """The message as the plain ``{"role", "content"[, "name"]}`` dict the APIs use."""
+        """The message as the plain ``{"role", "content"[, "name"]}`` dict the APIs use
+        (``in_context`` is chatkit's own, never sent)."""
         data = {"role": self.role, "content": self.content}
         if self.name:
             data["name"] = self.name
@@ -62,7 +85,13 @@ class Message:
         name = data.get("name")
         if name is not None and not isinstance(name, str):
             raise InvalidDocument("A message's name must be text.")
-        return cls(role=cast(Role, role), content=_text_of(content), name=name or None)
+        in_context = data.get("in_context", "auto")
+        return cls(
+            role=cast(Role, role),
+            content=_text_of(content),
+            name=name or None,
+            in_context=cast(InContext, in_context),
+        )
 
 
 def _text_of(content: Any) -> str:

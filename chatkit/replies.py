@@ -19,6 +19,10 @@ class ReplyInfo:
     history). ``trimmed`` says what trimming left out for this turn: the history sent started
     at message ``kept_from``, after ``summary`` where one stood in for what was left out; and
     ``summary_*`` count the calls a "summarize older turns" strategy made for the turn.
+    ``unseen`` lists the earlier messages (positions in the conversation) the model did not
+    see for this reply: trimmed, left out by the user, or missing from the stored chain it
+    continued; a later turn may chain from a Responses reply only while the same ones stay
+    unsent.
 
     ``request_body`` and ``response_body`` are kept in memory for the request inspector; they
     are saved only when asked (``to_dict(include_bodies=True)``), since a Chat Completions
@@ -44,6 +48,7 @@ class ReplyInfo:
     summary_calls: int = 0
     summary_input_tokens: int = 0
     summary_output_tokens: int = 0
+    unseen: tuple[int, ...] = ()
     request_body: dict[str, Any] | None = None
     response_body: dict[str, Any] | None = None
 
@@ -55,11 +60,18 @@ class ReplyInfo:
             data["response_body"] = deepcopy(self.response_body)
         # Drop what is unset, but keep a 0 (``0 == False``): "0 cached tokens" is not "unknown".
         # The summary counters are 0 for almost every reply: leave those out.
-        return {
+        kept = {
             k: v
             for k, v in data.items()
-            if v is not None and v != "" and v is not False and not (k in _ZERO_UNSET and v == 0)
+            if v is not None
+            and v != ""
+            and v != ()
+            and v is not False
+            and not (k in _ZERO_UNSET and v == 0)
         }
+        if "unseen" in kept:
+            kept["unseen"] = list(kept["unseen"])
+        return kept
 
     def without_bodies(self) -> ReplyInfo:
         """The record without the request and response bodies (what an import may keep)."""
@@ -78,6 +90,8 @@ class ReplyInfo:
                 raise InvalidDocument(f"A reply record's {key} is negative ({value}).")
             if isinstance(value, int) and not isinstance(value, bool) and value > MAX_COUNT:
                 raise InvalidDocument(f"A reply record's {key} is implausibly large.")
+        if "unseen" in data:
+            values["unseen"] = _positions(data["unseen"])
         return cls(**values)
 
 
@@ -117,6 +131,15 @@ _KIND_WORDS = {
 
 
 MAX_COUNT = 10**12  # more tokens or bytes than any one call has ever had
+
+
+def _positions(value: Any) -> tuple[int, ...]:
+    """A saved list of message positions, checked."""
+    if not isinstance(value, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_COUNT for p in value
+    ):
+        raise InvalidDocument("A reply record's unseen is not a list of message positions.")
+    return tuple(value)
 
 
 def _has_type(value: Any, expected_type: tuple[type, bool]) -> bool:

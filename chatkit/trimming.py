@@ -5,10 +5,17 @@ Messages. A message list is read as ``split_turns`` reads it: the system prompt 
 system/developer messages), whole turns (a user message and the replies after it), and the
 current user message (a final user message, still waiting for its reply). The system prompt
 and the current message are always kept; turns are kept or dropped whole, newest kept first.
+
+Every strategy also honours the user's choices on each message (``Message.in_context``): a
+message left out is never sent (it is removed before the strategy sees the list, and
+reported as dropped "left out by you"); a pinned message is always sent, counted like the
+system prompt by the token budget, and never replaced by a summary. The current message is
+always sent, whatever its choice says.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -19,6 +26,7 @@ from chatkit.messages import Message, MessageLike, as_messages
 from chatkit.tokens import Tokenizer, count_message_tokens, tokenizer_for_model
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
+LEFT_OUT_REASON = "left out by you"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,34 @@ class TrimmingStrategy(Protocol):
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult: ...
 
 
+Apply = Callable[[object, Sequence[Message]], TrimResult]
+
+
+def honours_left_out(apply: Apply) -> Callable[[object, Sequence[MessageLike]], TrimResult]:
+    """Wrap a strategy's ``apply``: messages the user left out are taken away first (all but
+    the current message), and reported as dropped where they stood in the input."""
+
+    @functools.wraps(apply)
+    def wrapper(self: object, messages: Sequence[MessageLike]) -> TrimResult:
+        converted = as_messages(messages)
+        pending = split_turns(converted).pending
+        out = [i for i, m in enumerate(converted) if m.left_out and i != pending]
+        if not out:
+            return apply(self, converted)
+        positions = [i for i in range(len(converted)) if i not in set(out)]
+        result = apply(self, [converted[i] for i in positions])
+        dropped = [Dropped(positions[d.index], d.message, d.reason) for d in result.dropped]
+        dropped += [Dropped(i, converted[i], LEFT_OUT_REASON) for i in out]
+        return replace(result, dropped=sorted(dropped, key=lambda d: d.index))
+
+    return wrapper
+
+
+def pinned_indices(messages: Sequence[Message]) -> set[int]:
+    """Positions of the messages the user pinned."""
+    return {i for i, m in enumerate(messages) if m.pinned}
+
+
 def _result(
     messages: Sequence[Message],
     keep: set[int],
@@ -69,6 +105,7 @@ def _result(
 class KeepAll:
     """No trimming: everything is sent."""
 
+    @honours_left_out
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         return TrimResult(as_messages(messages))
 
@@ -86,6 +123,7 @@ class LastNTurns:
         if self.n < 0:
             raise ValueError("LastNTurns needs n >= 0.")
 
+    @honours_left_out
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = as_messages(messages)
         layout = split_turns(converted)
@@ -95,6 +133,7 @@ class LastNTurns:
         if len(kept_turns) < len(layout.turns):
             kept_turns = [t for t in kept_turns if converted[t[0]].role == "user"]
         keep = set(layout.head) | {i for turn in kept_turns for i in turn}
+        keep |= pinned_indices(converted)
         if layout.pending is not None:
             keep.add(layout.pending)
         return _result(converted, keep, f"older than the last {self.n} turns")
@@ -121,24 +160,30 @@ class TokenBudget:
         counted = count_message_tokens(messages, self.model, tokenizer=self._tokenizer())
         per = list(counted.per_message)
         layout = split_turns(messages)
-        fixed_indices = list(layout.head) + ([layout.pending] if layout.pending is not None else [])
-        used = counted.total - sum(per) + sum(per[i] for i in fixed_indices)
+        pinned = pinned_indices(messages)
+        fixed = set(layout.head) | pinned
+        if layout.pending is not None:
+            fixed.add(layout.pending)
+        used = counted.total - sum(per) + sum(per[i] for i in fixed)
         if used > self.max_tokens:
             over_by = used - self.max_tokens
+            what = "The system prompt, your pinned messages" if pinned else "The system prompt"
+            advice = "unpin a message, shorten yours" if pinned else "shorten the message"
             raise ContextOverflow(
-                f"The system prompt and your message need {used} tokens, {over_by} more than the "
-                f"budget of {self.max_tokens}: shorten the message or raise the budget.",
+                f"{what} and your message need {used} tokens, {over_by} more than the "
+                f"budget of {self.max_tokens}: {advice} or raise the budget.",
                 over_by=over_by,
             )
-        keep = set(fixed_indices)
+        keep = set(fixed)
         for turn in reversed(layout.turns):
-            cost = sum(per[i] for i in turn)
+            cost = sum(per[i] for i in turn if i not in pinned)
             if used + cost > self.max_tokens or messages[turn[0]].role != "user":
                 break
             keep.update(turn)
             used += cost
         return keep, per, used
 
+    @honours_left_out
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = as_messages(messages)
         # Everything fits: keep it all, even a leading assistant greeting.
@@ -167,6 +212,7 @@ class SummarizeOlder:
     model: str = "gpt-4o"
     tokenizer: Tokenizer | None = None
 
+    @honours_left_out
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = as_messages(messages)
         budget = TokenBudget(self.max_tokens, self.model, self.tokenizer)
@@ -187,7 +233,7 @@ class SummarizeOlder:
                 return _result(converted, keep, reason, summary, len(layout.head))
             if not kept_turns:
                 break
-            oldest = kept_turns.pop(0)
+            oldest = [i for i in kept_turns.pop(0) if not converted[i].pinned]
             keep.difference_update(oldest)
             used -= sum(per[i] for i in oldest)
         shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
@@ -239,6 +285,7 @@ class Chain:
 
     strategies: tuple[TrimmingStrategy, ...]
 
+    @honours_left_out
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         messages = as_messages(messages)
         current = list(messages)

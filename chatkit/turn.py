@@ -22,6 +22,7 @@ from chatkit.replies import ReplyInfo
 from chatkit.summary import summarize_call
 from chatkit.tokens import count_prompt
 from chatkit.trimming import (
+    LEFT_OUT_REASON,
     KeepAll,
     LastNTurns,
     SummarizeOlder,
@@ -112,10 +113,11 @@ class PreparedTurn:
     summary_calls: tuple[CallResult, ...] = ()  # what a summarizing strategy asked the model
     options: GenerationOptions | None = None
     chained_locally: bool = False  # Responses mode through chatkit's local response store
+    unseen: tuple[int, ...] = ()  # earlier messages the model will not see (``ReplyInfo``)
 
 
-def chain_from(conversation: Conversation, provider: Provider) -> str | None:
-    """The response id to continue from: the last reply, if this provider made it as a Response."""
+def chained_reply(conversation: Conversation, provider: Provider) -> tuple[int, ReplyInfo] | None:
+    """The last reply and its record, if this provider made it as a Response to continue."""
     if provider.mode != "responses":
         return None
     for position in range(len(conversation.messages) - 1, -1, -1):
@@ -129,9 +131,54 @@ def chain_from(conversation: Conversation, provider: Provider) -> str | None:
                 and info.response_id
                 and not info.stopped
             ):
-                return info.response_id
+                return position, info
             return None
     return None
+
+
+def chain_from(conversation: Conversation, provider: Provider) -> str | None:
+    """The response id to continue from: the last reply, if this provider made it as a Response."""
+    found = chained_reply(conversation, provider)
+    return found[1].response_id if found else None
+
+
+def _chain_plan(
+    draft: Conversation, provider: Provider, trimmed: TrimResult
+) -> tuple[str | None, tuple[int, ...], str]:
+    """Whether this turn continues the stored chain: the response id to continue from (or
+    None), the messages the model will not see, and a note when the chain had to restart.
+
+    A stored chain holds every message it was given and can forget none, so a turn continues
+    it only if exactly the messages the chain lacks are the ones this turn would leave unsent.
+    """
+    offset = 1 if draft.system_prompt else 0
+    unsent = {d.index - offset for d in trimmed.dropped if d.index >= offset}
+    left_out = {d.index - offset for d in trimmed.dropped if d.reason == LEFT_OUT_REASON}
+    found = chained_reply(draft, provider)
+    if found is None:
+        return None, tuple(sorted(unsent)), ""
+    position, info = found
+    before = {p for p in unsent if p < position}
+    lacks = set(info.unseen)
+    if before == lacks:
+        after = {p for p in unsent if p > position}
+        return info.response_id, tuple(sorted(lacks | after)), ""
+    if (before - lacks) & left_out:
+        note = (
+            "You left out a message the stored chain holds, so this turn sent the history "
+            "without it and started a new chain (a server-side chain cannot forget)."
+        )
+    elif lacks - before:
+        note = (
+            "The stored chain lacks a message this turn sends (pinned or put back), so this "
+            "turn sent the history with it and started a new chain."
+        )
+    else:
+        note = (
+            f"Trimming dropped {len(unsent)} messages, so this turn sent the trimmed "
+            f"history and started a new chain (a server-side chain cannot forget)."
+        )
+    return None, tuple(sorted(unsent)), note
 
 
 def prepare_turn(
@@ -181,14 +228,7 @@ def prepare_turn(
             f"{window:,}: {advice}, or start a new conversation.",
             over_by=over_by,
         )
-    previous = chain_from(draft, provider)
-    note = ""
-    if previous and trimmed.dropped:
-        note = (
-            f"Trimming dropped {len(trimmed.dropped)} messages, so this turn sent the trimmed "
-            f"history and started a new chain (a server-side chain cannot forget)."
-        )
-        previous = None
+    previous, unseen, note = _chain_plan(draft, provider, trimmed)
     locally = provider.chains_locally
     return PreparedTurn(
         draft,
@@ -199,6 +239,7 @@ def prepare_turn(
         note,
         options=options,
         chained_locally=locally,
+        unseen=unseen,
     )
 
 
@@ -253,7 +294,7 @@ def client_request_bytes(prepared: PreparedTurn, result: CallResult) -> tuple[in
 
 def trim_record(prepared: PreparedTurn) -> dict[str, Any]:
     """What trimming did for a turn and what its summary calls cost, as ``ReplyInfo`` fields."""
-    record: dict[str, Any] = {}
+    record: dict[str, Any] = {"unseen": prepared.unseen} if prepared.unseen else {}
     calls = prepared.summary_calls
     if calls:
         record["summary_calls"] = len(calls)
@@ -263,21 +304,31 @@ def trim_record(prepared: PreparedTurn) -> dict[str, Any]:
     if not dropped:
         return record
     offset = 1 if prepared.conversation.system_prompt else 0
-    positions = [d.index - offset for d in dropped if d.index >= offset]
-    if not positions:
-        return record
-    turns = split_turns(prepared.conversation.messages).turn_numbers()
-    numbers = sorted({turns[p] for p in positions if p < len(turns) and turns[p]})
-    span = f"turn {numbers[0]}" if len(numbers) == 1 else f"turns {numbers[0]}–{numbers[-1]}"
-    summary = prepared.trim.summary
-    record["trimmed"] = (
-        f"Trimming left out {len(positions)} earlier messages ({span}): {dropped[0].reason}"
-        + ("; a summary stood in for them." if summary is not None else ".")
-    )
-    record["kept_from"] = max(positions) + 1
-    if summary is not None:
-        record["summary"] = summary.content
+    by_you = [d.index - offset for d in dropped if d.reason == LEFT_OUT_REASON]
+    trimmed = [d for d in dropped if d.index >= offset and d.reason != LEFT_OUT_REASON]
+    positions = [d.index - offset for d in trimmed]
+    sentences = []
+    if positions:
+        turns = split_turns(prepared.conversation.messages).turn_numbers()
+        numbers = sorted({turns[p] for p in positions if p < len(turns) and turns[p]})
+        span = f"turn {numbers[0]}" if len(numbers) == 1 else f"turns {numbers[0]}–{numbers[-1]}"
+        summary = prepared.trim.summary
+        sentences.append(
+            f"Trimming left out {_messages(len(positions))} ({span}): {trimmed[0].reason}"
+            + ("; a summary stood in for them." if summary is not None else ".")
+        )
+        record["kept_from"] = max(positions) + 1
+        if summary is not None:
+            record["summary"] = summary.content
+    if by_you:
+        sentences.append(f"You left out {_messages(len(by_you))}: not sent.")
+    if sentences:
+        record["trimmed"] = " ".join(sentences)
     return record
+
+
+def _messages(count: int) -> str:
+    return f"{count} earlier message" + ("" if count == 1 else "s")
 
 
 def finish_turn(prepared: PreparedTurn, result: CallResult) -> Conversation:

@@ -101,7 +101,9 @@ def message_rows(
         )
         name = storable(message.name) if message.name else None
         content = storable(message.content)
-        record = json.dumps([message.role, content, name, reply], ensure_ascii=False)
+        in_context = None if message.in_context == "auto" else message.in_context
+        fields = [message.role, content, name, reply] + ([in_context] if in_context else [])
+        record = json.dumps(fields, ensure_ascii=False)
         digest = hashlib.sha256(f"{digest}\n{record}".encode()).hexdigest()
         rows.append(
             {
@@ -112,6 +114,7 @@ def message_rows(
                 "name": name,
                 "reply": reply,
                 "digest": digest,
+                "in_context": in_context,
             }
         )
         chars.append((chars[-1] if chars else 0) + len(message.content))
@@ -186,6 +189,8 @@ def conversation_from_rows(
         item: dict[str, Any] = {"role": row["role"], "content": row["content"]}
         if row["name"] is not None:
             item["name"] = row["name"]
+        if row.get("in_context"):
+            item["in_context"] = row["in_context"]
         if row["reply"] is not None:
             try:
                 item["reply"] = json.loads(row["reply"])

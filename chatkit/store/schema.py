@@ -61,6 +61,7 @@ messages = sa.Table(
     sa.Column("name", sa.Text, nullable=True),
     sa.Column("reply", sa.Text, nullable=True),
     sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("in_context", sa.Text, nullable=True),
 )
 
 
@@ -293,6 +294,12 @@ def _add_classes_students_and_progress(conn: Connection) -> None:
     ).create(conn)
 
 
+def _add_message_context_choices(conn: Connection) -> None:
+    """Version 6: each message's context choice (``pinned`` or ``left_out``; NULL: trimming
+    decides)."""
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN in_context TEXT"))
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder an entry once it has shipped.
@@ -306,6 +313,7 @@ MIGRATIONS: Sequence[Migration] = (
     (3, "conversation branches and settings", _add_branches_and_settings),
     (4, "full-text search over messages", _add_search_index),
     (5, "classes, students and lesson progress", _add_classes_students_and_progress),
+    (6, "pinned and left-out messages", _add_message_context_choices),
 )
 
 

@@ -49,14 +49,19 @@ def turn_choices(conversation: Conversation) -> list[TurnChoice]:
 
 def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[Message]:
     """What the turn sent: the system prompt and the messages before the reply that trimming
-    kept (after the summary that stood in for the others, if one did)."""
+    kept and the user did not leave out (after the summary that stood in for the others, if
+    one did)."""
     if not 0 <= assistant_index < len(conversation.messages):
         raise IndexError(f"There is no message {assistant_index} in this conversation.")
     head = [Message("system", conversation.system_prompt)] if conversation.system_prompt else []
     info = conversation.replies.get(assistant_index)
-    start = info.kept_from if info is not None and info.kept_from is not None else 0
     if info is not None and info.summary:
         head.append(Message("system", info.summary))
+    if info is not None and info.unseen:
+        unseen = set(info.unseen)
+        earlier = conversation.messages[:assistant_index]
+        return head + [m for p, m in enumerate(earlier) if p not in unseen]
+    start = info.kept_from if info is not None and info.kept_from is not None else 0
     return head + conversation.messages[start:assistant_index]
 
 

@@ -27,6 +27,7 @@ from chatkit.store import (
 )
 from chatkit.store import schema as schema_module
 from chatkit.store.class_rules import CODE_ALPHABET
+from chatkit.store.rows import message_rows
 from chatkit.store.schema import lesson_progress, students
 
 TEACHER = "user:teacher@example.org"
@@ -453,6 +454,38 @@ def test_an_empty_class_has_an_empty_roster(store: ClassStore, room: Classroom) 
 # -- migrating an existing database ------------------------------------------------------------
 
 
+def _save_as_version_4(store: ConversationStore, conversation: Conversation, owner: str) -> None:
+    """Write the rows a version-4 chatkit wrote (its messages had no ``in_context``)."""
+    rows, _ = message_rows(conversation)
+    now = conversation.created_at
+    with store.database.transaction(write=True) as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO conversations (id, title, system_prompt, owner, created_at, "
+                "updated_at, version, chars) VALUES (:id, :title, :prompt, :owner, :now, :now, "
+                "1, :chars)"
+            ),
+            {
+                "id": conversation.id,
+                "title": conversation.title,
+                "prompt": conversation.system_prompt,
+                "owner": owner,
+                "now": now,
+                "chars": sum(len(m.content) for m in conversation.messages),
+            },
+        )
+        for row in rows:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO messages (conversation_id, position, role, content, name, "
+                    "reply, digest) VALUES (:conversation_id, :position, :role, :content, "
+                    ":name, :reply, :digest)"
+                ),
+                {k: v for k, v in row.items() if k != "in_context"},
+            )
+    conversation.version = 1
+
+
 def test_a_version_4_database_gains_classes_and_keeps_its_conversations(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -462,12 +495,12 @@ def test_a_version_4_database_gains_classes_and_keeps_its_conversations(
             conversation = Conversation(system_prompt="Be brief.")
             conversation.add_user("My name is Alice.")
             conversation.add_assistant("Hello, Alice!")
-            old.save(conversation, owner="browser:a")
+            _save_as_version_4(old, conversation, owner="browser:a")
             assert not sa.inspect(old.engine).has_table("classes")
     with ConversationStore(url) as upgraded:
         with upgraded.database.transaction(write=False) as conn:
             versions = conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars()
-            assert sorted(versions) == [1, 2, 3, 4, 5]
+            assert sorted(versions) == [v for v, _, _ in MIGRATIONS]
         assert upgraded.load(conversation.id) == conversation
         assert [s.id for s in upgraded.list("browser:a", search="Alice")] == [conversation.id]
         classes = ClassStore(upgraded.database)

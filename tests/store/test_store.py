@@ -732,3 +732,22 @@ def test_saving_over_any_earlier_version_leaves_exactly_the_new_one(
     shared_store.save(conversation)
     loaded = shared_store.load(conversation.id)
     assert loaded is not None and loaded.messages == later
+
+
+def test_pins_and_leave_outs_are_saved_and_a_change_of_mind_is_saved_too(
+    store: ConversationStore,
+) -> None:
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add_user("My name is Alice.")
+    conversation.add_assistant("Hello, Alice!")
+    conversation.add_user("I live in Paris.")
+    conversation = conversation.with_in_context(0, "pinned").with_in_context(1, "left_out")
+    store.save(conversation, owner="browser:a")
+    loaded = store.load(conversation.id)
+    assert [m.in_context for m in loaded.messages] == ["pinned", "left_out", "auto"]
+    changed = loaded.with_in_context(0, "auto").with_in_context(2, "left_out")
+    store.save(changed, owner="browser:a")
+    url = store.database.engine.url.render_as_string(hide_password=False)
+    with ConversationStore(url) as other:  # another replica reads the same
+        again = other.load(conversation.id)
+    assert [m.in_context for m in again.messages] == ["auto", "left_out", "left_out"]
