@@ -5,6 +5,8 @@ import streamlit as st
 from chatkit.costs import format_bytes
 from chatkit.markdown import inert_markdown
 from chatkit.teaching.inspector import TurnInspection, inspect_turn, turn_choices
+from chatkit.teaching.model_view import ModelView, visible, what_the_model_sees
+from chatkit.teaching.token_chips import tokens_html
 from chatkit.ui import state
 from chatkit.ui.charts import size_bars
 from chatkit.ui.teaching import header, model_caption
@@ -51,6 +53,28 @@ def _bodies(inspection: TurnInspection) -> None:
             )
         else:
             st.json(inspection.response_body, expanded=3)
+
+
+def _model_sees(view: ModelView) -> None:
+    st.subheader("What the model sees")
+    st.caption(inert_markdown(view.sentence))
+    if view.how == "count":
+        return
+    tabs = st.tabs(["Tokens", "Text", "Token ids"] if view.text else ["Tokens", "Token ids"])
+    with tabs[0]:
+        st.caption("One colour per token; hover over a token to see its id.")
+        st.html(tokens_html(view))  # every piece escaped: model and user text is not markup
+    if view.text:
+        with tabs[1]:
+            text = view.shown_text()
+            st.code(text, language=None, wrap_lines=True)
+            if text != text.rstrip():  # a code box drops it, but the model reads it
+                ending = visible(text[len(text.rstrip()) :])
+                st.caption(f"The text ends with `{ending}`: the reply is written after it.")
+    with tabs[-1]:
+        if view.hidden:
+            st.caption(view.hidden_line)
+        st.dataframe(view.rows(), hide_index=True, width="stretch")
 
 
 def _every_shape(inspection: TurnInspection) -> None:
@@ -117,4 +141,13 @@ _figures(inspection)
 for note in inspection.notes:
     st.caption(inert_markdown(note))
 _bodies(inspection)
+with st.spinner("Rendering the prompt the model read…"):
+    model_view = what_the_model_sees(
+        conversation,
+        choice.assistant_index,
+        fallback_provider=settings.spec.kind,
+        fallback_mode=settings.spec.mode,
+        fallback_model=settings.spec.model,
+    )
+_model_sees(model_view)
 _every_shape(inspection)

@@ -8,10 +8,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatkit.conversation import Conversation
+from chatkit.providers.base import GenerationOptions
+from chatkit.providers.local import LocalModel
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
+from chatkit.teaching.inspector import messages_for_turn
 from chatkit.turn import send
 from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
 
@@ -203,6 +206,14 @@ def test_a_chained_turn_shows_its_previous_response_id(app_env, openai_client) -
     assert body["input"] == [{"type": "message", "role": "user", "content": "What is my name?"}]
 
 
+def test_the_inspector_shows_the_tiktoken_pieces_of_an_openai_turn(conversation) -> None:
+    at = open_page(conversation, "app_pages/request_inspector.py")
+    assert "What the model sees" in [h.value for h in at.subheader]
+    assert "does not publish as text the role and separator tokens" in texts(at)
+    chips = at.get("html")[0].proto.body
+    assert 'title="id ' in chips and "+3" in chips  # the reply's priming, counted
+
+
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
     at = open_page(None, "app_pages/request_inspector.py")
     assert "No replies yet" in at.info[0].value
@@ -281,6 +292,31 @@ def test_the_summary_page_without_messages(app_env) -> None:
 
 
 # -- Offline, on the local model --------------------------------------------------------------
+
+
+@pytest.mark.local_model
+def test_the_inspector_shows_what_the_local_model_saw(app_env) -> None:
+    local = LocalModel()
+    short = GenerationOptions(max_output_tokens=8, temperature=0.0, seed=1)
+    conversation, _ = send(
+        Conversation(system_prompt="Be brief."), "I am <b>Alice</b>.", local, options=short
+    )
+    conversation, _ = send(conversation, "What is my name?", local, options=short)
+    at = open_page(conversation, "app_pages/request_inspector.py")
+    assert "What the model sees" in [h.value for h in at.subheader]
+    assert "written by the chat template of SmolLM2-135M-Instruct.Q4_1.gguf" in texts(at)
+    assert [t.label for t in at.tabs] == ["Tokens", "Text", "Token ids"]
+    prompt = conversation.replies[3].request_body["prompt"]
+    assert "<|im_start|>user\nI am <b>Alice</b>.<|im_end|>" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    # The exact text, special tokens and all (a code box drops the final line break: said).
+    assert at.code[0].value == prompt.rstrip("\n")
+    assert "The text ends with `\\n`" in texts(at)
+    chips = at.get("html")[0].proto.body
+    assert "&lt;|im_start|&gt;" in chips and "<b>" not in chips and 'title="id 1"' in chips
+    ids = at.dataframe[0].value
+    assert len(ids) == local.tokenizer().count_prompt(messages_for_turn(conversation, 3))
+    assert list(ids["piece"][:2]) == ["<|im_start|>", "system"]
 
 
 @pytest.mark.local_model

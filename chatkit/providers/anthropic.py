@@ -197,5 +197,6 @@ PROVIDER_KINDS = (
         ),
         default_when=("ANTHROPIC_API_KEY",),
         takes_client=lambda client: isinstance(client, anthropic.Anthropic),
+        prompt_view="count",  # Claude's tokenizer is not public
     ),
 )

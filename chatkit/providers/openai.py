@@ -65,6 +65,7 @@ OPENAI = ProviderKind(
     ),
     default_when=("OPENAI_API_KEY", "OPENAI_BASE_URL"),  # the base URL: at api.openai.com
     takes_client=_is_openai_client,
+    prompt_view="encoding",
 )
 
 COMPATIBLE = ProviderKind(
@@ -84,6 +85,7 @@ COMPATIBLE = ProviderKind(
     # OPENAI_BASE_URL at any other server, with no OpenAI key (which makes OpenAI the default)
     default_when=("OPENAI_BASE_URL",),
     takes_client=lambda client: isinstance(client, openai.OpenAI),
+    prompt_view="served",
 )
 
 PROVIDER_KINDS = (OPENAI, COMPATIBLE)

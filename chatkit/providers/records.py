@@ -18,6 +18,12 @@ from chatkit.providers.base import MODES, ApiShape, Capabilities, Provider
 from chatkit.providers.endpoints import Endpoint
 
 OPENAI_MODE_LABELS: Mapping[str, str] = {"chat": "Chat Completions", "responses": "Responses"}
+# What the request inspector can show of the prompt a kind's model reads
+# (``chatkit.teaching.model_view``): "template" a GGUF file run here, through its own chat
+# template; "served" a server's template, known when it runs a GGUF file that is here too;
+# "encoding" the public tiktoken encoding of each message, the role markers only counted;
+# "count" no public tokenizer, so only a count.
+PromptView = Literal["template", "served", "encoding", "count"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class ProviderKind:
     own API; a kind without an API of its own takes any), and ``default_otherwise`` makes it
     the one when none is set;
     ``takes_client`` recognises an SDK client the classic API is handed. ``order`` places it
-    in the sidebar's list.
+    in the sidebar's list. ``prompt_view`` is how much of the prompt its model reads can be
+    shown (``PromptView``).
     """
 
     name: str
@@ -94,6 +101,7 @@ class ProviderKind:
     default_when: tuple[str, ...] = ()
     default_otherwise: bool = False
     takes_client: Callable[[Any], bool] | None = None
+    prompt_view: PromptView = "count"
 
     @property
     def modes(self) -> tuple[str, ...]:

@@ -48,3 +48,19 @@ def test_a_new_user_chats_with_the_local_model_without_any_key(page, keyless_app
     # the second turn carried the first one: more input tokens, counted by the model itself
     assert _input_tokens(captions[1]) > _input_tokens(captions[0])
     screenshot(page, "chat-local-model")
+
+    # The request inspector shows the prompt the model read: one chip per token, in both themes.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Request inspector").first.click()
+    page.get_by_role("heading", name="What the model sees").wait_for(timeout=60_000)
+    wait_idle(page)
+    chips = page.locator('span[title^="id "]')
+    chips.nth(20).wait_for()  # the chips are drawn once the page has rendered the prompt
+    assert chips.first.inner_text() == "<|im_start|>" and chips.first.get_attribute("title") == (
+        "id 1"
+    )
+    chips.first.scroll_into_view_if_needed()
+    screenshot(page, "inspector-model-sees-light")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(800)
+    chips.first.scroll_into_view_if_needed()
+    screenshot(page, "inspector-model-sees-dark")

@@ -19,6 +19,7 @@ from chatkit.providers.anthropic import Anthropic
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
+from chatkit.teaching.model_view import what_the_model_sees
 from chatkit.tokens import count_message_tokens
 from chatkit.turn import finish_turn, prepare_turn
 from tests.peers.conftest import API_KEY, MODEL, LlamaServer
@@ -194,3 +195,16 @@ def test_counts_are_asked_once_per_distinct_prompt(llama, llama_openai) -> None:
     assert count_requests() == asked + 4
     count_message_tokens(conversation.to_messages(), tokenizer=provider.tokenizer())
     assert count_requests() == asked + 4
+
+
+def test_what_the_model_sees_is_the_prompt_the_server_counted(llama, llama_openai) -> None:
+    """The server names its GGUF file in its replies; rendered here with that file's chat
+    template, the prompt has exactly as many tokens as the server counted."""
+    provider = OpenAIChat(model=MODEL, client=llama_openai, base_url=llama.openai_base_url)
+    conversation = Conversation(system_prompt="Be brief.")
+    for text in TURNS[:2]:
+        prepared = prepare_turn(conversation, text, provider, options=SHORT)
+        conversation = finish_turn(prepared, provider.complete(prepared.messages, SHORT))
+    view = what_the_model_sees(conversation, 3)
+    assert view.how == "template" and "<|im_start|>assistant" in view.text
+    assert view.tokens == conversation.replies[3].input_tokens

@@ -4,7 +4,8 @@
 ``runtime`` loads and shares models, ``queue`` lines up the sessions that share one,
 ``stream`` generates token by token, ``tokens`` counts with the model's own tokenizer and chat
 template; ``defaults`` holds the settings the app starts from, ``catalogue`` the GGUF models
-offered for download and ``downloads`` fetches them; ``server`` runs llama.cpp's own server for
+offered for download and ``downloads`` fetches them, ``files`` finds the file a model's name
+means; ``server`` runs llama.cpp's own server for
 a class. llama.cpp loads only when a model is built, so the light modules (defaults,
 catalogue, queue) and this record can be imported without it.
 """
@@ -61,5 +62,6 @@ PROVIDER_KINDS = (
             max_output_tokens=defaults.MAX_OUTPUT_TOKENS,
         ),
         default_otherwise=True,
+        prompt_view="template",
     ),
 )

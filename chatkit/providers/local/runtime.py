@@ -95,19 +95,30 @@ class LoadedModel:
             self._pieces[token] = cached
         return cached
 
+    def shown_piece(self, token: int) -> bytes:
+        """The bytes one token stands for, a control token as its text (``<|im_start|>``)."""
+        piece = self.piece(token)
+        if piece or not self.is_control(token):
+            return piece
+        return _token_piece(self.llama._model.vocab, token, special=True)
+
+    def is_control(self, token: int) -> bool:
+        """True for control tokens: the template's markers, end of sequence and the like."""
+        return bool(llama_c.llama_vocab_is_control(self.llama._model.vocab, token))
+
     def ends_generation(self, token: int) -> bool:
         """True for end-of-generation tokens (end of sequence, end of turn, ...)."""
         return bool(llama_c.llama_vocab_is_eog(self.llama._model.vocab, token))
 
 
-def _token_piece(vocab: Any, token: int) -> bytes:
+def _token_piece(vocab: Any, token: int, *, special: bool = False) -> bytes:
     size = 64
     buffer = ctypes.create_string_buffer(size)
-    length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+    length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, special)
     if length < 0:  # the piece is longer than the buffer: llama.cpp says how long
         size = -length
         buffer = ctypes.create_string_buffer(size)
-        length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+        length = llama_c.llama_token_to_piece(vocab, token, buffer, size, 0, special)
     return buffer.raw[:length]
 
 

@@ -25,6 +25,16 @@ def wire_message(message: Message) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class PromptToken:
+    """One token of a rendered prompt: its id, the bytes it stands for (a control token's as
+    its text), and whether it is a control token such as ``<|im_start|>``."""
+
+    id: int
+    piece: bytes
+    control: bool
+
+
 @dataclass(frozen=True, eq=False)
 class LocalTokenizer:
     """Exact token counts for a local model, through its own tokenizer and chat template.
@@ -81,6 +91,18 @@ class LocalTokenizer:
     def count_prompt(self, messages: Sequence[Message]) -> int:
         """Tokens of the whole rendered prompt for ``messages``, reply priming included."""
         return self._rendered([wire_message(m) for m in messages], True)
+
+    def render_prompt(self, messages: Sequence[Message]) -> str:
+        """The prompt the chat template makes of ``messages``, generation prompt included."""
+        return self.model.render([wire_message(m) for m in messages], generation_prompt=True)
+
+    def prompt_tokens(self, prompt: str) -> list[PromptToken]:
+        """Every token of a rendered ``prompt`` (control tokens parsed), as ``count_prompt``
+        counts them, with the bytes each stands for."""
+        return [
+            PromptToken(token, self.model.shown_piece(token), self.model.is_control(token))
+            for token in self.model.tokenize(prompt)
+        ]
 
     def _rendered(self, messages: Sequence[Mapping[str, str]], generation_prompt: bool) -> int:
         if not messages:
