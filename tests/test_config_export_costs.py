@@ -183,6 +183,41 @@ def test_every_attempt_counts_in_the_totals_and_summaries_too():
     assert "+ 1 summary call (34 tokens)" in reply_caption(retried.replies[1])
 
 
+def test_a_call_made_beside_the_turns_counts_in_every_total():
+    conversation = _conversation()
+    before = conversation_totals(conversation)
+    conversation.extra_calls.append(
+        ReplyInfo(
+            provider="OpenAI",
+            model="gpt-4o",
+            mode="chat",
+            input_tokens=100,
+            output_tokens=20,
+            request_bytes=620,
+            request_body={"model": "gpt-4o"},
+        )
+    )
+    for every_version in (False, True):
+        after = conversation_totals(conversation, every_version=every_version)
+        assert after.replies == before.replies == 2
+        assert after.calls == before.calls + 1 == 3
+        assert after.input_tokens == before.input_tokens + 100
+        assert after.output_tokens == before.output_tokens + 20
+        assert after.request_bytes == before.request_bytes + 620
+        assert after.cost > before.cost
+    caption = totals_caption(conversation_totals(conversation))
+    assert caption.startswith("2 replies · 3 calls · ≈160 tokens in · 28 out")
+    assert caption.endswith("2.0 KB sent in all")
+    assert "request_body" not in to_json(conversation)
+    imported = from_json(to_json(conversation).encode())
+    assert conversation_totals(imported) == conversation_totals(conversation)
+    with_bodies = Conversation.from_dict(conversation.to_dict(include_bodies=True))
+    assert (
+        from_json(json.dumps(with_bodies.to_dict(include_bodies=True))).extra_calls[0].request_body
+        is None
+    )
+
+
 def test_a_model_without_a_price_shows_tokens_only():
     caption = reply_caption(ReplyInfo(model="llama3.2", input_tokens=10, output_tokens=5))
     assert "$" not in caption and "10 tokens in" in caption

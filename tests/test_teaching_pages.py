@@ -130,6 +130,7 @@ def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request
     asked = app_env.last_request("/chat/completions").body["messages"]
     assert asked[-1]["content"].startswith("Summarize this conversation")
     assert "written by the model" in texts(at)
+    assert len(at.open_conversation().extra_calls) == 1  # counted with the conversation
 
 
 def test_a_typed_next_message_joins_the_request(conversation) -> None:
@@ -264,6 +265,19 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
     assert at.open_conversation().system_prompt == seeded.system_prompt
+
+
+def test_a_summary_the_page_asks_for_counts_in_the_chat_pages_totals(conversation, app_env) -> None:
+    at = open_page(conversation, "app_pages/chat.py")
+    [before] = [c for c in at.captions() if "sent in all" in c]
+    assert "3 replies · " in before and "calls" not in before
+    at.switch_page("app_pages/summary.py").run()
+    at.button[1].click().run()  # Summarize the whole conversation
+    assert not at.exception, at.exception
+    at.switch_page("app_pages/chat.py").run()
+    [after] = [c for c in at.captions() if "sent in all" in c]
+    assert "3 replies · 4 calls · " in after
+    assert len(at.open_conversation().extra_calls) == 1
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:
