@@ -61,7 +61,7 @@ def totals_of(replies: Iterable[ReplyInfo], extra_calls: Iterable[ReplyInfo] = (
         input_tokens=sum((r.input_tokens or 0) + r.summary_input_tokens for r in replies),
         output_tokens=sum((r.output_tokens or 0) + r.summary_output_tokens for r in replies),
         cached_input_tokens=sum(r.cached_input_tokens or 0 for r in replies),
-        request_bytes=sum(r.request_bytes or 0 for r in replies),
+        request_bytes=sum((r.request_bytes or 0) + r.summary_request_bytes for r in replies),
         estimated=any(r.tokens_estimated for r in replies),
         with_usage=sum(1 for r in replies if r.input_tokens is not None),
         summary_calls=sum(r.summary_calls for r in replies),
@@ -103,7 +103,9 @@ def reply_caption(info: ReplyInfo) -> str:
     if info.summary_calls:
         calls = "1 summary call" if info.summary_calls == 1 else f"{info.summary_calls} calls"
         used = info.summary_input_tokens + info.summary_output_tokens
-        parts.append(f"+ {calls} ({used:,} tokens)")
+        sent = info.summary_request_bytes
+        size = f", {format_bytes(sent)} sent" if sent else ""
+        parts.append(f"+ {calls} ({used:,} tokens{size})")
     cost = reply_cost(info)
     if cost is not None:
         parts.append(format_money(cost))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -181,6 +182,22 @@ def test_every_attempt_counts_in_the_totals_and_summaries_too():
     assert shown.summary_calls == 1
     assert "every version: 2 replies" in totals_caption(shown, every)
     assert "+ 1 summary call (34 tokens)" in reply_caption(retried.replies[1])
+
+
+def test_the_bytes_of_a_replys_summary_calls_are_sent_in_all():
+    conversation = _conversation()
+    before = conversation_totals(conversation)
+    conversation.replies[3] = replace(
+        conversation.replies[3],
+        summary_calls=2,
+        summary_input_tokens=50,
+        summary_output_tokens=10,
+        summary_request_bytes=900,
+    )
+    assert conversation_totals(conversation).request_bytes == before.request_bytes + 900
+    assert "+ 2 calls (60 tokens, 900 bytes sent)" in reply_caption(conversation.replies[3])
+    saved = Conversation.from_dict(json.loads(to_json(conversation)))
+    assert saved.replies[3].summary_request_bytes == 900
 
 
 def test_a_call_made_beside_the_turns_counts_in_every_total():

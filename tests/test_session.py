@@ -22,6 +22,7 @@ from chatkit.providers import ProviderSpec
 from chatkit.providers.calls import request_size
 from chatkit.session import NO_ALLOWANCE_CHECK, ChatSession, Settings
 from chatkit.store import ConversationStore, QuotaStore
+from chatkit.turn import TrimmingSettings
 from chatkit.turn_queue import TurnQueue, TurnRequest
 from tests.server import ProtocolServer
 
@@ -302,6 +303,21 @@ def test_a_summary_asked_for_while_a_reply_streams_is_kept_with_the_turn(
     assert len(session.conversation.extra_calls) == 1
     assert conversation_totals(session.conversation).calls == 3
     assert len(store.load(session.conversation.id).extra_calls) == 1
+
+
+def test_sent_in_all_counts_every_request_the_summaries_too(server, store, settings) -> None:
+    session = new_session(store)
+    summarizing = replace(settings, trimming=TrimmingSettings("summarize", max_tokens=50))
+    for text in ("My name is Alice.", "My favorite color is blue.", "What is my name?"):
+        session.ask(TurnRequest(text), summarizing)
+    wait_idle(session.queue)
+    session.summarize(session.provider_for(settings.spec))
+    requests = server.requests_to("/chat/completions")
+    asked = [r.body["messages"][-1]["content"] for r in requests[:-1]]
+    assert any(text.startswith("Summarize this conversation") for text in asked)
+    totals = conversation_totals(session.conversation)
+    assert totals.calls == len(requests) and totals.summary_calls >= 1
+    assert totals.request_bytes == sum(request_size(r.body) for r in requests)
 
 
 # -- what the lessons read -------------------------------------------------------------------------
