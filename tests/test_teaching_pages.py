@@ -133,6 +133,19 @@ def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request
     assert len(at.open_conversation().extra_calls) == 1  # counted with the conversation
 
 
+def test_summarizing_at_the_lowest_budget_never_summarizes_the_current_turn(conversation) -> None:
+    at = open_page(conversation, "app_pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Summarize older turns").run()
+    slider = at.slider(key="cw_budget")
+    slider.set_value(slider.min).run()
+    rows = table(at)
+    current = rows[rows["Part"] != "History"]
+    assert list(current["Part"]) == ["System prompt", "Current turn", "Current turn"]
+    assert current["Kept"].all() and all("always kept" in why for why in current["Why"])
+    assert not rows[rows["Part"] == "History"]["Kept"].any()
+    assert not at.warning  # the budget fits what is always kept: no overflow
+
+
 def test_a_typed_next_message_joins_the_request(conversation) -> None:
     at = open_page(conversation, "app_pages/context_window.py")
     at.text_input(key="cw_next").input("And what is my favorite color?").run()
