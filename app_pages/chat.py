@@ -241,7 +241,13 @@ def _totals(current: Conversation) -> str:
     """The running totals, worked out once per version of the conversation (a rerun with
     nothing new must not add up 5,000 replies again)."""
     view = state.view()
-    key = (id(current), current.version, len(current.messages), len(current.forks))
+    key = (
+        id(current),
+        current.version,
+        len(current.messages),
+        len(current.forks),
+        len(current.extra_calls),
+    )
     if view.totals[0] != key:
         shown = conversation_totals(current)
         every = conversation_totals(current, every_version=True)

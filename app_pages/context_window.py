@@ -7,7 +7,6 @@ from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.messages import Message
 from chatkit.providers import Provider
-from chatkit.summary import summarize_messages
 from chatkit.teaching.context_view import (
     ContextView,
     PreviewSummarizer,
@@ -118,7 +117,7 @@ def _summary_box(view: ContextView, provider: Provider) -> None:
     if st.button("Ask the model for the summary", icon=":material/auto_awesome:", key="cw_ask"):
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
-                text = summarize_messages(list(summary.replaces), provider)
+                text = state.session().summarize(provider, summary.replaces)  # counted
             except ChatkitError as error:
                 st.error(inert_markdown(error.message), icon=":material/error:")
                 return

@@ -6,7 +6,7 @@ from chatkit.conversation import Conversation
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.session import settings_snapshot
-from chatkit.summary import recent_summary, seeded_conversation, summarize
+from chatkit.summary import recent_summary, seeded_conversation
 from chatkit.ui import saving, state
 from chatkit.ui.teaching import active_provider, header, model_caption
 
@@ -80,7 +80,7 @@ if st.button("Summarize the whole conversation", icon=":material/auto_awesome:")
     if provider is not None:
         with st.spinner(f"Asking {provider.model or provider.name} for a summary…"):
             try:
-                written = summarize(conversation, provider)
+                written = state.session().summarize(provider)  # counted in its totals
             except ChatkitError as error:
                 st.error(inert_markdown(error.message), icon=":material/error:")
             else:

@@ -16,7 +16,9 @@ from chatkit.replies import ReplyInfo
 __all__ = ["Conversation", "ReplyInfo", "Turn", "TurnLayout", "split_turns"]
 
 SCHEMA = "chatkit.conversation"
-SCHEMA_VERSION = 2  # 2: branches ("forks") and the settings a conversation was had with
+# 2: branches ("forks") and the settings a conversation was had with; a version 2 document
+# may also hold "extra_calls" (an older chatkit opens it, leaving them out of its totals).
+SCHEMA_VERSION = 2
 
 
 def new_conversation_id() -> str:
@@ -100,7 +102,8 @@ class Conversation:
     wants it. ``replies`` maps the index of an assistant message in ``messages`` to its
     ``ReplyInfo``. ``forks`` keeps the other versions (``chatkit.branches``) by position.
     ``settings`` are the choices the conversation was had with (provider, mode, model,
-    trimming), plain JSON, restored when it is opened again.
+    trimming), plain JSON, restored when it is opened again. ``extra_calls`` are the calls made
+    for it outside its turns (a summary asked for on the Summary page), counted in its totals.
     """
 
     system_prompt: str = ""
@@ -111,6 +114,7 @@ class Conversation:
     created_at: str = field(default_factory=_now)
     forks: dict[int, Fork] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    extra_calls: list[ReplyInfo] = field(default_factory=list)
     # The saved version this copy is based on (0: never saved); a storage detail, not exported.
     version: int = field(default=0, compare=False)
 
@@ -150,6 +154,7 @@ class Conversation:
             replies=dict(self.replies),
             forks=dict(self.forks),
             settings=dict(self.settings),
+            extra_calls=list(self.extra_calls),
         )
 
     def with_in_context(self, position: int, choice: InContext) -> Conversation:
@@ -160,11 +165,12 @@ class Conversation:
         return copy
 
     def clear(self) -> None:
-        """Forget every turn, every branch and the title taken from them; the system prompt
-        stays."""
+        """Forget every turn, every branch, the calls made for them and the title taken from
+        them; the system prompt stays."""
         self.messages.clear()
         self.replies.clear()
         self.forks.clear()
+        self.extra_calls.clear()
         self.title = ""
 
     # -- branches ---------------------------------------------------------------------
@@ -262,6 +268,10 @@ class Conversation:
             document["forks"] = forks_to_dict(self.forks)
         if self.settings:
             document["settings"] = dict(self.settings)
+        if self.extra_calls:
+            document["extra_calls"] = [
+                call.to_dict(include_bodies=include_bodies) for call in self.extra_calls
+            ]
         return document
 
     @classmethod
@@ -333,7 +343,26 @@ class Conversation:
             created_at=created_at,
             forks=forks_from_dict(data.get("forks"), len(messages)),
             settings=dict(settings),
+            extra_calls=_extra_calls_from(data.get("extra_calls")),
         )
+
+
+MAX_EXTRA_CALLS = 10_000  # so that an imported file cannot grow without bound
+
+
+def _extra_calls_from(data: Any) -> list[ReplyInfo]:
+    """The ``extra_calls`` of a document (none in one saved before there were any)."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise InvalidDocument(
+            "This conversation file's calls made beside its turns are not a list."
+        )
+    if len(data) > MAX_EXTRA_CALLS:
+        raise InvalidDocument(
+            f"This conversation file records more than {MAX_EXTRA_CALLS:,} calls."
+        )
+    return [ReplyInfo.from_dict(item) for item in data]
 
 
 TITLE_CHARS = 60

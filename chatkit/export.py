@@ -86,4 +86,5 @@ def from_json(
     conversation.version = 0
     # Request and response bodies in a file are not what this app sent: keep only the figures.
     conversation.replies = {i: r.without_bodies() for i, r in conversation.replies.items()}
+    conversation.extra_calls = [call.without_bodies() for call in conversation.extra_calls]
     return conversation

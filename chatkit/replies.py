@@ -18,7 +18,8 @@ class ReplyInfo:
     response store, ``received_bytes`` is the request the model then received (the whole
     history). ``trimmed`` says what trimming left out for this turn: the history sent started
     at message ``kept_from``, after ``summary`` where one stood in for what was left out; and
-    ``summary_*`` count the calls a "summarize older turns" strategy made for the turn.
+    ``summary_*`` count the calls a "summarize older turns" strategy made for the turn (their
+    tokens, and the bytes their requests sent).
     ``unseen`` lists the earlier messages (positions in the conversation) the model did not
     see for this reply: trimmed, left out by the user, or missing from the stored chain it
     continued; a later turn may chain from a Responses reply only while the same ones stay
@@ -48,6 +49,7 @@ class ReplyInfo:
     summary_calls: int = 0
     summary_input_tokens: int = 0
     summary_output_tokens: int = 0
+    summary_request_bytes: int = 0
     unseen: tuple[int, ...] = ()
     request_body: dict[str, Any] | None = None
     response_body: dict[str, Any] | None = None
@@ -95,7 +97,9 @@ class ReplyInfo:
         return cls(**values)
 
 
-_ZERO_UNSET = frozenset({"summary_calls", "summary_input_tokens", "summary_output_tokens"})
+_ZERO_UNSET = frozenset(
+    {"summary_calls", "summary_input_tokens", "summary_output_tokens", "summary_request_bytes"}
+)
 _REPLY_FIELD_NAMES = tuple(
     f.name for f in fields(ReplyInfo) if f.name not in ("request_body", "response_body")
 )
@@ -121,6 +125,7 @@ _REPLY_FIELD_TYPES: dict[str, tuple[type, bool]] = {
     "summary_calls": (int, False),
     "summary_input_tokens": (int, False),
     "summary_output_tokens": (int, False),
+    "summary_request_bytes": (int, False),
     "request_body": (dict, True),
     "response_body": (dict, True),
 }

@@ -16,6 +16,7 @@ sidebar lives only in the page's widget state: it arrives as an argument with ea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from chatkit.conversation import Conversation, new_conversation_id
 from chatkit.errors import ChatkitError, SaveConflict, register_secret
 from chatkit.hosted import HostedMeter
 from chatkit.lessons.calls import CapturedCall
+from chatkit.messages import Message
 from chatkit.providers import (
     GenerationOptions,
     Provider,
@@ -35,7 +37,8 @@ from chatkit.providers import (
 from chatkit.providers.metered import Metered
 from chatkit.providers.time_limit import TimeLimited
 from chatkit.store import ConversationStore, QuotaStore
-from chatkit.turn import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings
+from chatkit.summary import summarize_call
+from chatkit.turn import DEFAULT_MAX_INPUT_CHARS, TrimmingSettings, reply_info
 from chatkit.turn_queue import Failure, TurnJob, TurnQueue, TurnRequest
 
 CALLS_KEPT = 50  # the finished turns a session remembers for the lessons' checks
@@ -44,6 +47,8 @@ NO_ALLOWANCE_CHECK = (
     "The demo's database cannot be opened, so its allowance cannot be checked: paste your own "
     "API key in the sidebar, or try again later."
 )
+
+SUMMARY_NOTE = "A summary asked for outside the turns (not sent with any of them)."
 
 NOT_YOURS_IN_CLASS = (
     "That conversation belongs to someone else in this class, so it does not open here: a new "
@@ -253,6 +258,17 @@ class ChatSession:
         except ChatkitError as error:
             return value, error.message
         return value, None
+
+    # -- calls beside the turns --------------------------------------------------------------------
+    def summarize(self, provider: Provider, messages: Sequence[Message] | None = None) -> str:
+        """A summary of the open conversation (or of ``messages`` of it) written by
+        ``provider``; the call is kept with the conversation, so its totals count it (and a
+        hosted demo's provider books it on the visitor's allowance like a turn)."""
+        conversation = self.conversation
+        chosen = list(conversation.messages if messages is None else messages)
+        result = summarize_call(chosen, provider)
+        self.queue.record_call(conversation.id, reply_info(result, note=SUMMARY_NOTE))
+        return result.text.strip()
 
     # -- turns ------------------------------------------------------------------------------------
     def _capture(self, conversation: Conversation, job: TurnJob) -> None:

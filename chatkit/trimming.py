@@ -204,7 +204,8 @@ class SummarizeOlder:
     ``summarizer`` turns the dropped messages into text (an LLM in the app, a plain function
     in tests). The summary is a system message placed right after the system prompt; if it
     does not fit beside the kept turns, the oldest kept turn is summarized too, and as a last
-    resort the summary is shortened to fit.
+    resort the summary is shortened to fit (when not even that fits, the turns are left out
+    without one, and their reason says so).
     """
 
     max_tokens: int
@@ -237,8 +238,9 @@ class SummarizeOlder:
             keep.difference_update(oldest)
             used -= sum(per[i] for i in oldest)
         shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
-        if shortened is None:
-            return _result(converted, keep, reason)
+        if shortened is None:  # left out, but not summarized: say so
+            unsummarized = f"did not fit the budget of {self.max_tokens} tokens (no summary fits)"
+            return _result(converted, keep, unsummarized)
         result = _result(converted, keep, reason, shortened, len(layout.head))
         return replace(result, summary_shortened=True)
 

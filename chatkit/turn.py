@@ -300,6 +300,7 @@ def trim_record(prepared: PreparedTurn) -> dict[str, Any]:
         record["summary_calls"] = len(calls)
         record["summary_input_tokens"] = sum(c.usage.input_tokens for c in calls if c.usage)
         record["summary_output_tokens"] = sum(c.usage.output_tokens for c in calls if c.usage)
+        record["summary_request_bytes"] = sum(c.request_bytes for c in calls)
     dropped = prepared.trim.dropped
     if not dropped:
         return record

@@ -28,6 +28,7 @@ from chatkit.errors import (
 from chatkit.messages import Message
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, Finished, ReplyStream, TextDelta, Waiting
+from chatkit.replies import ReplyInfo
 from chatkit.tokens import count_message_tokens
 from chatkit.turn import (
     PreparedTurn,
@@ -148,6 +149,8 @@ class TurnQueue:
         self.version = 0
         # Summaries the model wrote for "summarize older turns", by the messages summarized.
         self._summaries: dict[tuple[Message, ...], str] = {}
+        # Calls made beside the turns while one was being taken: (conversation id, record).
+        self._extra_calls: list[tuple[str, ReplyInfo]] = []
 
     # -- what the page reads ---------------------------------------------------------------------
     @property
@@ -224,6 +227,28 @@ class TurnQueue:
             self._touch()
             return self._conversation
 
+    def record_call(self, conversation_id: str, call: ReplyInfo) -> None:
+        """Keep a call made for the conversation beside its turns (a summary the Summary page
+        asked for) with it, and save it; while a turn is being taken, it joins the turn's end."""
+        with self._lock:
+            self._extra_calls.append((conversation_id, call))
+            if self.live is None:
+                self._keep_extra_calls()
+
+    def _take_extra_calls(self, conversation: Conversation) -> bool:
+        """Move the calls recorded for ``conversation`` onto it; True if there were any."""
+        calls = [call for made_for, call in self._extra_calls if made_for == conversation.id]
+        self._extra_calls = [item for item in self._extra_calls if item[0] != conversation.id]
+        conversation.extra_calls.extend(calls)
+        return bool(calls)
+
+    def _keep_extra_calls(self) -> None:
+        changed = self._conversation.copy()
+        if self._take_extra_calls(changed):
+            self._conversation, notice = self._save(changed)
+            self.notice = notice or self.notice
+            self._touch()
+
     # -- the worker ------------------------------------------------------------------------------
     def _enqueue(self, job: TurnJob, *, first: bool) -> None:
         with self._lock:
@@ -264,6 +289,7 @@ class TurnQueue:
             finally:
                 with self._lock:
                     self.live = None
+                    self._keep_extra_calls()  # those recorded after the turn was kept
                     self._touch()
 
     def _take(self, job: TurnJob, base: Conversation) -> None:
@@ -337,6 +363,8 @@ class TurnQueue:
     def _keep(self, conversation: Conversation, job: TurnJob) -> None:
         if job.settings:
             conversation.settings = dict(job.settings)
+        with self._lock:
+            self._take_extra_calls(conversation)
         saved, notice = self._save(conversation)
         if self._on_reply is not None:
             self._on_reply(saved, job)

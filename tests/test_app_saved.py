@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from chatkit.dates import when_saved
 from tests.apptest_helpers import (
     ChatApp,
     Downloads,
@@ -52,6 +53,22 @@ def test_each_turn_is_saved_and_the_link_reopens_it(app) -> None:
     reloaded.send("My favorite color is blue.")  # the reopened conversation goes on
     reloaded.send("What is my name?")
     assert reloaded.replies()[-1] == "Your name is Alice."
+
+
+def test_the_list_shows_when_each_was_saved_in_the_browsers_time_zone(app) -> None:
+    at = start()
+    at.send("My name is Alice.")
+    [saved] = at.session_state["session"].conversations.list(include_all=True)
+    dates = [b.label.rsplit(" · ", 1)[1] for b in at.sidebar.button if " · " in b.label]
+    assert dates == [when_saved(saved.updated_at, "UTC")]  # the browser did not say
+    at.context = {"timezone": "Asia/Kathmandu"}  # UTC+5:45: never the same clock time
+    at.run()
+    dates = [b.label.rsplit(" · ", 1)[1] for b in at.sidebar.button if " · " in b.label]
+    assert (
+        dates
+        == [when_saved(saved.updated_at, "Asia/Kathmandu")]
+        != [when_saved(saved.updated_at, "UTC")]
+    )
 
 
 def test_a_link_to_nothing_saved_opens_a_new_conversation(app) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -181,6 +182,57 @@ def test_every_attempt_counts_in_the_totals_and_summaries_too():
     assert shown.summary_calls == 1
     assert "every version: 2 replies" in totals_caption(shown, every)
     assert "+ 1 summary call (34 tokens)" in reply_caption(retried.replies[1])
+
+
+def test_the_bytes_of_a_replys_summary_calls_are_sent_in_all():
+    conversation = _conversation()
+    before = conversation_totals(conversation)
+    conversation.replies[3] = replace(
+        conversation.replies[3],
+        summary_calls=2,
+        summary_input_tokens=50,
+        summary_output_tokens=10,
+        summary_request_bytes=900,
+    )
+    assert conversation_totals(conversation).request_bytes == before.request_bytes + 900
+    assert "+ 2 calls (60 tokens, 900 bytes sent)" in reply_caption(conversation.replies[3])
+    saved = Conversation.from_dict(json.loads(to_json(conversation)))
+    assert saved.replies[3].summary_request_bytes == 900
+
+
+def test_a_call_made_beside_the_turns_counts_in_every_total():
+    conversation = _conversation()
+    before = conversation_totals(conversation)
+    conversation.extra_calls.append(
+        ReplyInfo(
+            provider="OpenAI",
+            model="gpt-4o",
+            mode="chat",
+            input_tokens=100,
+            output_tokens=20,
+            request_bytes=620,
+            request_body={"model": "gpt-4o"},
+        )
+    )
+    for every_version in (False, True):
+        after = conversation_totals(conversation, every_version=every_version)
+        assert after.replies == before.replies == 2
+        assert after.calls == before.calls + 1 == 3
+        assert after.input_tokens == before.input_tokens + 100
+        assert after.output_tokens == before.output_tokens + 20
+        assert after.request_bytes == before.request_bytes + 620
+        assert after.cost > before.cost
+    caption = totals_caption(conversation_totals(conversation))
+    assert caption.startswith("2 replies · 3 calls · ≈160 tokens in · 28 out")
+    assert caption.endswith("2.0 KB sent in all")
+    assert "request_body" not in to_json(conversation)
+    imported = from_json(to_json(conversation).encode())
+    assert conversation_totals(imported) == conversation_totals(conversation)
+    with_bodies = Conversation.from_dict(conversation.to_dict(include_bodies=True))
+    assert (
+        from_json(json.dumps(with_bodies.to_dict(include_bodies=True))).extra_calls[0].request_body
+        is None
+    )
 
 
 def test_a_model_without_a_price_shows_tokens_only():

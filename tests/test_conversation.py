@@ -169,6 +169,23 @@ def test_a_saved_conversation_loads_back_the_same() -> None:
     assert loaded.to_messages() == conversation.to_messages()
 
 
+def test_calls_made_beside_the_turns_are_saved_without_their_bodies() -> None:
+    conversation = _alice()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Summarize"}]}
+    call = ReplyInfo(model="gpt-4o", input_tokens=30, output_tokens=8, request_body=body)
+    conversation.extra_calls.append(call)
+    document = json.loads(json.dumps(conversation.to_dict()))
+    assert document["extra_calls"] == [{"model": "gpt-4o", "input_tokens": 30, "output_tokens": 8}]
+    assert Conversation.from_dict(document).extra_calls == [call.without_bodies()]
+    assert conversation.to_dict(include_bodies=True)["extra_calls"][0]["request_body"] == body
+    assert conversation.copy().extra_calls == conversation.extra_calls
+    assert conversation.copy().extra_calls is not conversation.extra_calls
+    # A document saved before there were such calls still loads, with none.
+    older = _alice().to_dict()
+    assert "extra_calls" not in older
+    assert Conversation.from_dict(older).extra_calls == []
+
+
 def test_what_each_reply_cost_survives_saving() -> None:
     conversation = Conversation()
     conversation.add_user("hi")
@@ -288,6 +305,8 @@ def _with_message(message: object) -> dict:
         (_document(system_prompt=["be", "brief"]), "system prompt is not text"),
         (_document(title=7), "title is not text"),
         (_document(id=12345), "id is not text"),
+        (_document(extra_calls={"model": "gpt-4o"}), "calls made beside its turns"),
+        (_document(extra_calls=["free"]), "reply record"),
         (_with_message("hello"), "Message 5 is not an object"),
         (_with_message({"role": "robot", "content": "beep"}), "Message 5: .*'robot'"),
         (_with_message({"role": "user"}), "Message 5: .*missing"),

@@ -16,10 +16,13 @@ import pytest
 
 from chatkit.config import AppConfig, HostedSettings
 from chatkit.conversation import Conversation
-from chatkit.errors import ChatkitError
+from chatkit.costs import conversation_totals
+from chatkit.errors import ChatkitError, QuotaExceeded
 from chatkit.providers import ProviderSpec
+from chatkit.providers.calls import request_size
 from chatkit.session import NO_ALLOWANCE_CHECK, ChatSession, Settings
 from chatkit.store import ConversationStore, QuotaStore
+from chatkit.turn import TrimmingSettings
 from chatkit.turn_queue import TurnQueue, TurnRequest
 from tests.server import ProtocolServer
 
@@ -245,6 +248,76 @@ def test_a_hosted_visitor_past_the_storage_caps_keeps_the_conversation_unsaved(
     assert "at most 0 conversations" in (session.queue.notice or "")
     assert len(session.conversation.messages) == 2  # kept open
     assert store.load(session.conversation.id) is None  # but not saved
+
+
+def test_a_summary_on_the_hosts_key_is_booked_like_a_turn(server, store, settings) -> None:
+    session = ChatSession(
+        hosted(server, turn_limit=2),
+        owner=OWNER,
+        conversations=store,
+        quotas=QuotaStore(store.database),
+    )
+    session.ask(TurnRequest("My name is Alice."), settings)
+    wait_idle(session.queue)
+    provider = session.provider_for(settings.spec)
+    session.summarize(provider)
+    assert session.meter().allowance().turns_left == 0
+    with pytest.raises(QuotaExceeded, match="summaries and comparisons too"):
+        session.summarize(provider)
+    assert len(server.requests_to("/chat/completions")) == 2
+    assert len(session.conversation.extra_calls) == 1  # the refused one cost nothing
+
+
+# -- summaries asked for outside a turn ----------------------------------------------------------
+
+
+def test_a_summary_asked_for_counts_in_the_totals_and_is_saved(server, store, settings) -> None:
+    session = new_session(store)
+    session.ask(TurnRequest("My name is Alice."), settings)
+    wait_idle(session.queue)
+    before = conversation_totals(session.conversation)
+    written = session.summarize(session.provider_for(settings.spec))
+    assert written.startswith("Summary:")
+    after = conversation_totals(session.conversation)
+    request = server.requests_to("/chat/completions")[-1]
+    assert after.calls == before.calls + 1 == 2
+    assert after.input_tokens > before.input_tokens and after.output_tokens > before.output_tokens
+    assert after.request_bytes - before.request_bytes == request_size(request.body)
+    saved = store.load(session.conversation.id)
+    assert saved is not None and conversation_totals(saved) == after
+    assert saved.extra_calls[0].request_body is None  # saved without its body
+
+
+def test_a_summary_asked_for_while_a_reply_streams_is_kept_with_the_turn(
+    server, store, settings
+) -> None:
+    server.chunk_delay = 0.2
+    session = new_session(store)
+    queue = session.queue
+    session.ask(TurnRequest("My name is Alice."), settings)
+    session.ask(TurnRequest("What is my name?"), settings)
+    wait_until(queue, lambda: queue.live is not None and queue.live.has_text, "a reply streams")
+    session.summarize(session.provider_for(settings.spec))
+    wait_idle(queue)
+    assert user_texts(session.conversation) == ["My name is Alice.", "What is my name?"]
+    assert len(session.conversation.extra_calls) == 1
+    assert conversation_totals(session.conversation).calls == 3
+    assert len(store.load(session.conversation.id).extra_calls) == 1
+
+
+def test_sent_in_all_counts_every_request_the_summaries_too(server, store, settings) -> None:
+    session = new_session(store)
+    summarizing = replace(settings, trimming=TrimmingSettings("summarize", max_tokens=50))
+    for text in ("My name is Alice.", "My favorite color is blue.", "What is my name?"):
+        session.ask(TurnRequest(text), summarizing)
+    wait_idle(session.queue)
+    session.summarize(session.provider_for(settings.spec))
+    requests = server.requests_to("/chat/completions")
+    asked = [r.body["messages"][-1]["content"] for r in requests[:-1]]
+    assert any(text.startswith("Summarize this conversation") for text in asked)
+    totals = conversation_totals(session.conversation)
+    assert totals.calls == len(requests) and totals.summary_calls >= 1
+    assert totals.request_bytes == sum(request_size(r.body) for r in requests)
 
 
 # -- what the lessons read -------------------------------------------------------------------------

@@ -133,6 +133,20 @@ def test_summarize_older_previews_the_summary_and_asks_the_model_only_on_request
     asked = app_env.last_request("/chat/completions").body["messages"]
     assert asked[-1]["content"].startswith("Summarize this conversation")
     assert "written by the model" in texts(at)
+    assert len(at.open_conversation().extra_calls) == 1  # counted with the conversation
+
+
+def test_summarizing_at_the_lowest_budget_never_summarizes_the_current_turn(conversation) -> None:
+    at = open_page(conversation, "app_pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Summarize older turns").run()
+    slider = at.slider(key="cw_budget")
+    slider.set_value(slider.min).run()
+    rows = table(at)
+    current = rows[rows["Part"] != "History"]
+    assert list(current["Part"]) == ["System prompt", "Current turn", "Current turn"]
+    assert current["Kept"].all() and all("always kept" in why for why in current["Why"])
+    assert not rows[rows["Part"] == "History"]["Kept"].any()
+    assert not at.warning  # the budget fits what is always kept: no overflow
 
 
 def test_a_typed_next_message_joins_the_request(conversation) -> None:
@@ -275,6 +289,19 @@ def test_the_summary_page_shows_the_recent_turns_and_seeds_a_new_conversation(
     assert at.session_state["system_prompt"] == seeded.system_prompt
     at.run()
     assert at.open_conversation().system_prompt == seeded.system_prompt
+
+
+def test_a_summary_the_page_asks_for_counts_in_the_chat_pages_totals(conversation, app_env) -> None:
+    at = open_page(conversation, "app_pages/chat.py")
+    [before] = [c for c in at.captions() if "sent in all" in c]
+    assert "3 replies · " in before and "calls" not in before
+    at.switch_page("app_pages/summary.py").run()
+    at.button[1].click().run()  # Summarize the whole conversation
+    assert not at.exception, at.exception
+    at.switch_page("app_pages/chat.py").run()
+    [after] = [c for c in at.captions() if "sent in all" in c]
+    assert "3 replies · 4 calls · " in after
+    assert len(at.open_conversation().extra_calls) == 1
 
 
 def test_the_recent_summary_can_seed_without_a_model_call(conversation, app_env) -> None:

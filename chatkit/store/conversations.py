@@ -25,6 +25,7 @@ from chatkit.store.engine import Database, utc_now
 from chatkit.store.rows import (
     RowMemo,
     conversation_from_rows,
+    extra_calls_column,
     insert_if_missing,
     json_column,
     memo_of,
@@ -114,7 +115,8 @@ class ConversationStore:
         title, system_prompt = storable(conversation.title), storable(conversation.system_prompt)
         forks = json_column(forks_to_dict(conversation.forks))
         settings = json_column(conversation.settings)
-        head = (conversation.version, title, system_prompt, forks, settings)
+        calls = extra_calls_column(conversation)
+        head = (conversation.version, title, system_prompt, forks, settings, calls)
         if known is not None and known.head == head and known.rows == memo.rows:
             return  # nothing changed since this store last saved or loaded it
         now = utc_now()
@@ -143,6 +145,7 @@ class ConversationStore:
                     conversations.c.version,
                     conversations.c.forks,
                     conversations.c.settings,
+                    conversations.c.extra_calls,
                 )
                 .where(conversations.c.id == conversation.id)
                 .with_for_update()
@@ -169,6 +172,7 @@ class ConversationStore:
                 or stored.system_prompt != system_prompt
                 or stored.forks != forks
                 or stored.settings != settings
+                or stored.extra_calls != calls
             )
             if changed or created:
                 version = stored.version + 1
@@ -183,13 +187,12 @@ class ConversationStore:
                         chars=memo.chars[-1] if memo.chars else 0,
                         forks=forks,
                         settings=settings,
+                        extra_calls=calls,
                     )
                 )
                 conversation.version = version
-        self._remember(
-            conversation.id,
-            replace(memo, head=(conversation.version, title, system_prompt, forks, settings)),
-        )
+        head = (conversation.version, title, system_prompt, forks, settings, calls)
+        self._remember(conversation.id, replace(memo, head=head))
 
     def visitor_totals(self, visitor: str, *, excluding: str | None = None) -> tuple[int, int]:
         """How many conversations a visitor has saved and how many characters they hold

@@ -43,6 +43,11 @@ def json_column(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
 
 
+def extra_calls_column(conversation: Conversation) -> str | None:
+    """The calls made beside the turns as their column holds them (without their bodies)."""
+    return json_column([call.to_dict() for call in conversation.extra_calls])
+
+
 def storable(text: str) -> str:
     """``text`` as every database can store it: PostgreSQL refuses NUL characters in text, so
     a NUL (which means nothing in a chat) is kept as U+FFFD, the replacement character."""
@@ -58,7 +63,7 @@ class RowMemo:
     replies: tuple[Any, ...] = ()  # the ReplyInfo objects (or None), by position
     rows: tuple[dict[str, Any], ...] = ()
     chars: tuple[int, ...] = ()  # characters of the messages up to and including each
-    head: tuple[Any, ...] = ()  # version, title, prompt, branches, settings as last saved
+    head: tuple[Any, ...] = ()  # version, title, prompt, branches, settings, calls as saved
 
     def unchanged(self, conversation: Conversation) -> int:
         """How many leading messages (with their replies) are the same as when the rows were
@@ -140,7 +145,14 @@ def memo_of(
         tuple(map(conversation.replies.get, range(len(conversation.messages)))),
         tuple(rows),
         tuple(chars),
-        (head["version"], head["title"], head["system_prompt"], head["forks"], head["settings"]),
+        (
+            head["version"],
+            head["title"],
+            head["system_prompt"],
+            head["forks"],
+            head["settings"],
+            head["extra_calls"],
+        ),
     )
 
 
@@ -209,7 +221,7 @@ def conversation_from_rows(
         "system_prompt": head["system_prompt"],
         "messages": items,
     }
-    for column in ("forks", "settings"):
+    for column in ("forks", "settings", "extra_calls"):
         if head.get(column):
             try:
                 document[column] = json.loads(head[column])

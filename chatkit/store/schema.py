@@ -49,6 +49,7 @@ conversations = sa.Table(
     sa.Column("chars", sa.BigInteger, nullable=False),
     sa.Column("forks", sa.Text, nullable=True),
     sa.Column("settings", sa.Text, nullable=True),
+    sa.Column("extra_calls", sa.Text, nullable=True),
 )
 
 messages = sa.Table(
@@ -154,6 +155,12 @@ def _add_branches_and_settings(conn: Connection) -> None:
     was had with (provider, mode, model, trimming), restored when it is opened."""
     for column in ("forks TEXT", "settings TEXT"):
         conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+
+
+def _add_extra_calls(conn: Connection) -> None:
+    """Version 6: the calls made for a conversation outside its turns (a summary asked for on
+    the Summary page), as JSON, so that its totals count them."""
+    conn.execute(sa.text("ALTER TABLE conversations ADD COLUMN extra_calls TEXT"))
 
 
 def has_fts5(conn: Connection) -> bool:
@@ -295,7 +302,7 @@ def _add_classes_students_and_progress(conn: Connection) -> None:
 
 
 def _add_message_context_choices(conn: Connection) -> None:
-    """Version 6: each message's context choice (``pinned`` or ``left_out``; NULL: trimming
+    """Version 7: each message's context choice (``pinned`` or ``left_out``; NULL: trimming
     decides)."""
     conn.execute(sa.text("ALTER TABLE messages ADD COLUMN in_context TEXT"))
 
@@ -313,7 +320,8 @@ MIGRATIONS: Sequence[Migration] = (
     (3, "conversation branches and settings", _add_branches_and_settings),
     (4, "full-text search over messages", _add_search_index),
     (5, "classes, students and lesson progress", _add_classes_students_and_progress),
-    (6, "pinned and left-out messages", _add_message_context_choices),
+    (6, "calls made beside the turns", _add_extra_calls),
+    (7, "pinned and left-out messages", _add_message_context_choices),
 )
 
 

@@ -74,12 +74,19 @@ def message_parts(messages: Sequence[Message]) -> list[str]:
     return _parts(split_turns(messages), messages)
 
 
-def _parts(layout: TurnLayout, messages: Sequence[Message]) -> list[str]:
-    current = len(messages)
+def _answered(layout: TurnLayout, messages: Sequence[Message]) -> int | None:
+    """Where the message being answered stands: the pending user message, else the one the
+    current turn starts with (its reply is on screen); None when there is neither."""
     if layout.pending is not None:
-        current = layout.pending
-    elif layout.turns and messages[layout.turns[-1].start].role == "user":
-        current = layout.turns[-1].start
+        return layout.pending
+    if layout.turns and messages[layout.turns[-1].start].role == "user":
+        return layout.turns[-1].start
+    return None
+
+
+def _parts(layout: TurnLayout, messages: Sequence[Message]) -> list[str]:
+    answered = _answered(layout, messages)
+    current = len(messages) if answered is None else answered
     return [
         SYSTEM_PROMPT if i in layout.head else CURRENT_TURN if i >= current else HISTORY
         for i in range(len(messages))
@@ -227,12 +234,14 @@ class ContextView:
         return [(label, tokens) for label, tokens in self.parts() if label != FREE]
 
 
-def _kept_reason(part: str, is_pending_user: bool) -> str:
+def _kept_reason(part: str, is_answered: bool, overflow: bool) -> str:
     if part == SYSTEM_PROMPT:
         return "always kept: the system prompt"
-    if is_pending_user:
+    if is_answered:
         return "always kept: the message being answered"
-    return "kept"
+    if part == CURRENT_TURN:
+        return "always kept: the reply to the message being answered"
+    return "not trimmed: the budget is too small (see above)" if overflow else "kept"
 
 
 def build_view(
@@ -246,8 +255,11 @@ def build_view(
 ) -> ContextView:
     """Measure ``messages`` and what ``strategy`` keeps of them against ``context_window``.
 
-    A strategy that cannot fit even the system prompt and the pending message (it raises
-    ``ContextOverflow``) keeps everything here, and the view says why in ``overflow``.
+    The strategy trims the request that answers the current turn, as the chat sends it: up to
+    the message being answered (the pending one, or the one whose reply is on screen, as
+    Regenerate would send it), so that message and the system prompt are never trimmed or
+    summarized; the reply on screen is kept beside them. A strategy that cannot fit even those
+    two (it raises ``ContextOverflow``) keeps everything here, and ``overflow`` says why.
     """
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
@@ -255,13 +267,13 @@ def build_view(
     layout = split_turns(messages)
     parts = _parts(layout, messages)
     turns = layout.turn_numbers()
+    answered = _answered(layout, messages)
     overflow = ""
     try:
-        trimmed = strategy.apply(messages)
+        trimmed = strategy.apply(messages if answered is None else messages[: answered + 1])
     except ContextOverflow as error:
         trimmed, overflow = None, error.message
     dropped = {d.index: d.reason for d in trimmed.dropped} if trimmed else {}
-    pending = layout.pending
     rows = tuple(
         MessageRow(
             index=i,
@@ -270,7 +282,7 @@ def build_view(
             part=parts[i],
             tokens=counted.per_message[i],
             kept=i not in dropped,
-            reason=dropped.get(i) or _kept_reason(parts[i], i == pending),
+            reason=dropped.get(i) or _kept_reason(parts[i], i == answered, bool(overflow)),
             preview=clip(message.content, PREVIEW_CHARS),
         )
         for i, message in enumerate(messages)
@@ -324,15 +336,16 @@ def build_view(
 
 
 def minimum_budget(messages: Sequence[Message], tokenizer: Tokenizer, model: str = "") -> int:
-    """The smallest token budget a strategy can meet: the system prompt, the pending user
-    message (if any) and the reply priming."""
+    """The smallest token budget a strategy can meet in ``build_view``: the system prompt, the
+    message being answered (if any) and the reply priming."""
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
     priming = counted.total - sum(counted.per_message)
     layout = split_turns(messages)
     fixed = sum(counted.per_message[i] for i in layout.head)
-    if layout.pending is not None:
-        fixed += counted.per_message[layout.pending]
+    answered = _answered(layout, messages)
+    if answered is not None:
+        fixed += counted.per_message[answered]
     return fixed + priming
 
 

@@ -3,12 +3,12 @@ import (asking before an import would duplicate or replace one)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
 import streamlit as st
 
 from chatkit.conversation import Conversation, new_conversation_id
+from chatkit.dates import when_saved
 from chatkit.errors import ChatkitError, InvalidDocument
 from chatkit.export import from_json, to_json, to_markdown
 from chatkit.markdown import inert_markdown
@@ -62,23 +62,6 @@ def _on_delete(conversation_id: str) -> None:
         _on_new()
 
 
-def when(updated_at: str, now: datetime | None = None) -> str:
-    """A saved time as the list shows it: "today 14:05", "yesterday", "3 Nov", "3 Nov 2025"."""
-    try:
-        moment = datetime.fromisoformat(updated_at)
-    except ValueError:
-        return ""
-    now = now or datetime.now(UTC)
-    days = (now.date() - moment.date()).days
-    if days <= 0:
-        return f"today {moment:%H:%M}"
-    if days == 1:
-        return "yesterday"
-    if moment.year == now.year:
-        return f"{moment.day} {moment:%b}"
-    return f"{moment.day} {moment:%b %Y}"
-
-
 def conversations_section() -> None:
     """New conversation, a search box, the saved list (newest first, with dates), and rename or
     delete for the open one."""
@@ -104,10 +87,11 @@ def conversations_section() -> None:
         return
     if search.strip() and not saved:
         st.caption("No saved conversation holds those words.")
+    zone = st.context.timezone  # the browser's (None until it says; then UTC)
     for item in saved[:MAX_LISTED]:
         is_open = item.id == current.id
         st.button(
-            f"{inert_markdown(item.title) or 'Untitled'} · {when(item.updated_at)}",
+            f"{inert_markdown(item.title) or 'Untitled'} · {when_saved(item.updated_at, zone)}",
             key=f"open_{item.id}",
             icon=":material/chat_bubble:" if is_open else ":material/chat_bubble_outline:",
             use_container_width=True,

@@ -182,6 +182,19 @@ def test_replies_are_saved_without_their_bodies(store: ConversationStore) -> Non
     assert loaded.replies == {1: ReplyInfo(model="m")}
 
 
+def test_calls_made_beside_the_turns_are_saved_without_their_bodies(
+    store: ConversationStore,
+) -> None:
+    conversation = _alice()
+    store.save(conversation)
+    summary = ReplyInfo(model="m", input_tokens=30, output_tokens=5, request_body={"model": "m"})
+    conversation.extra_calls.append(summary)
+    store.save(conversation)
+    loaded = store.load(conversation.id)
+    assert loaded is not None and loaded.extra_calls == [summary.without_bodies()]
+    assert loaded.version == conversation.version == 2  # the call alone made a new version
+
+
 def test_an_unknown_id_loads_as_none(store: ConversationStore) -> None:
     assert store.load("no-such-conversation") is None
     assert store.owner_of("no-such-conversation") is None
@@ -436,6 +449,23 @@ def test_a_fresh_database_records_each_migration(
     ]
     assert recorded[0][:2] == (1, "create conversations and messages")
     assert re.match(r"\d{4}-\d\d-\d\dT", recorded[0][2])
+
+
+def test_a_conversation_saved_before_extra_calls_loads_and_gains_them(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    conversation = _alice()
+    with ConversationStore(url) as store:
+        store.save(conversation)
+    with sqlite3.connect(db_path) as db:  # the database as chatkit left it before version 6
+        db.execute("ALTER TABLE conversations DROP COLUMN extra_calls")
+        db.execute("DELETE FROM schema_migrations WHERE version = 6")
+    with ConversationStore(url) as upgraded:
+        loaded = upgraded.load(conversation.id)
+        assert loaded == conversation and loaded.extra_calls == []
+        loaded.extra_calls.append(ReplyInfo(model="m", input_tokens=3, output_tokens=1))
+        upgraded.save(loaded)
+    with ConversationStore(url) as reopened:
+        assert reopened.load(conversation.id).extra_calls == loaded.extra_calls
 
 
 def test_reopening_does_not_run_migrations_again(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ from chatkit.trimming import KeepAll, LastNTurns, SummarizeOlder, TokenBudget
 MODEL = "gpt-4o"
 TOKENIZER = tokenizer_for_model(MODEL)
 WINDOW = 128_000
+NEXT = "And what is my favorite color?"
 
 
 def alice(turns: int = 3) -> Conversation:
@@ -111,17 +113,22 @@ def test_a_tight_budget_drops_the_oldest_turns_and_says_why() -> None:
 
 
 def test_last_n_turns_keeps_only_the_newest_turns() -> None:
-    result = view(alice(4), LastNTurns(1))
+    result = view(alice(4), LastNTurns(1), next_message="And my name?")
     assert result.dropped_turns == [1, 2, 3]
-    assert [row.kept for row in result.rows] == [True] + [False] * 6 + [True] * 2
+    assert [row.kept for row in result.rows] == [True] + [False] * 6 + [True] * 3
+    # Without a next message, turn 4 is the current turn: the one turn kept is the one before.
+    result = view(alice(4), LastNTurns(1))
+    assert result.dropped_turns == [1, 2]
+    assert [row.kept for row in result.rows] == [True] + [False] * 4 + [True] * 4
     assert result.rows[0].reason == "always kept: the system prompt"
 
 
 def test_summarize_older_previews_the_lines_that_replace_the_dropped_turns() -> None:
     conversation = alice(4)
-    budget = view(conversation).used - 5
+    budget = view(conversation, next_message=NEXT).used - 5
     summarizer = PreviewSummarizer()
-    result = view(conversation, SummarizeOlder(budget, summarizer, MODEL, TOKENIZER))
+    strategy = SummarizeOlder(budget, summarizer, MODEL, TOKENIZER)
+    result = view(conversation, strategy, next_message=NEXT)
     assert result.summary is not None
     assert result.summary.source == "lines"
     assert "no model call" in result.summary.source_label
@@ -135,7 +142,7 @@ def test_summarize_older_previews_the_lines_that_replace_the_dropped_turns() -> 
 
 def test_a_model_summary_is_used_when_the_page_has_one_for_those_turns() -> None:
     conversation = alice(4)
-    budget = view(conversation).used - 5
+    budget = view(conversation).used - 20
     first = view(conversation, SummarizeOlder(budget, PreviewSummarizer(), MODEL, TOKENIZER))
     written = {first.summary.replaces: "Alice likes blue."}
     summarizer = PreviewSummarizer(written)
@@ -151,6 +158,51 @@ def test_a_budget_below_the_system_prompt_keeps_everything_and_says_so() -> None
     assert "budget" in result.overflow
     assert not result.dropped_rows
     assert minimum_budget(context_messages(conversation, "Hi"), TOKENIZER, MODEL) > 3
+
+
+@pytest.mark.parametrize("next_message", ["", "And my favorite color?"])
+def test_the_current_message_and_the_system_prompt_are_never_summarized(next_message) -> None:
+    conversation = alice()
+    strategy = SummarizeOlder(50, PreviewSummarizer(), MODEL, TOKENIZER)
+    result = view(conversation, strategy, next_message=next_message)
+    fixed = [row for row in result.rows if row.part in (SYSTEM_PROMPT, CURRENT_TURN)]
+    assert fixed and all(row.kept and "always kept" in row.reason for row in fixed)
+    assert result.dropped_rows and all(row.part == HISTORY for row in result.dropped_rows)
+    assert result.summary is not None and not result.overflow
+    # The slider's lowest budget is one the strategy meets, summarizing only the history.
+    least = minimum_budget(context_messages(conversation, next_message), TOKENIZER, MODEL)
+    strategy = SummarizeOlder(least, PreviewSummarizer(), MODEL, TOKENIZER)
+    at_least = view(conversation, strategy, next_message=next_message)
+    assert not at_least.overflow
+    assert all(row.kept for row in at_least.rows if row.part != HISTORY)
+
+
+@pytest.mark.parametrize("next_message", ["", "And my favorite color?"])
+def test_a_budget_too_small_for_the_current_message_says_so_and_summarizes_nothing(
+    next_message,
+) -> None:
+    conversation = alice()
+    conversation.system_prompt = "You are a helpful assistant who answers in full sentences. " * 5
+    strategy = SummarizeOlder(50, PreviewSummarizer(), MODEL, TOKENIZER)
+    result = view(conversation, strategy, next_message=next_message)
+    assert "more than the budget of 50" in result.overflow
+    assert result.summary is None and not result.dropped_rows
+    assert not any("summarized" in row.reason for row in result.rows)
+    assert all("always kept" in row.reason for row in result.rows if row.part != HISTORY)
+
+
+def test_turns_left_out_without_a_summary_are_not_called_summarized() -> None:
+    conversation = alice()
+    conversation.system_prompt = "You are a helpful assistant who answers in full sentences. " * 3
+    messages = context_messages(conversation, "And my favorite color?")
+    least = minimum_budget(messages, TOKENIZER, MODEL)
+    result = view(
+        conversation,
+        SummarizeOlder(least, PreviewSummarizer(), MODEL, TOKENIZER),
+        next_message="And my favorite color?",
+    )
+    assert result.summary is None and result.dropped_rows
+    assert all("no summary fits" in row.reason for row in result.dropped_rows)
 
 
 def test_minimum_budget_is_what_a_token_budget_can_just_meet() -> None:
