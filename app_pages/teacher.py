@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from chatkit.lessons import LESSONS
-from chatkit.lessons.roster import roster_csv, stuck
+from chatkit.lessons.roster import counted, roster_csv, roster_summary, stuck
 from chatkit.markdown import inert_markdown
 from chatkit.store import Classroom
 from chatkit.ui import lessons, state, teacher_access
@@ -33,8 +33,8 @@ def _on_create() -> None:
     st.session_state["teacher_class"] = room.id
 
 
-def _create_form() -> None:
-    with st.expander("Make a class", expanded=not st.session_state.get("teacher_class")):
+def _create_form(expanded: bool) -> None:
+    with st.expander("Make a class", expanded=expanded):
         st.text_input("Title", key="class_title", placeholder="Multi-Turn Conversations")
         st.date_input(
             "Ends on (optional: the code stops working after that day)",
@@ -117,14 +117,13 @@ def _roster(class_id: str) -> None:
         st.error("That class is gone: make a new one.")
         return
     rows = classes.roster(room.id)
-    passed = sum(1 for r in rows for p in r.progress.values() if p.passed)
-    st.markdown(f"**{len(rows)} students** · {passed} lesson checks passed")
+    st.markdown(f"**{roster_summary(rows)}**")
     blocked = stuck(rows)
     if blocked is not None:
         number, count = blocked
         st.warning(
             f"Stuck: lesson {number} ({LESSONS[number - 1].title}) fails its check for "
-            f"{count} student{'s' if count != 1 else ''}.",
+            f"{counted(count, 'student')}.",
             icon=":material/report:",
         )
     if not rows:
@@ -168,8 +167,8 @@ classes = lessons.class_store()
 if classes is None:
     st.error("The class list cannot be opened right now: check the database and reload.")
     st.stop()
-_create_form()
 mine = classes.classes_by(teacher_access.teacher())
+_create_form(expanded=not mine)  # open until there is a class (not closing as a title is typed)
 if not mine:
     st.stop()
 ids = [room.id for room in mine]

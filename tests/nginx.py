@@ -1,7 +1,8 @@
 """Debian's nginx in front of app processes, configured by the README's own nginx block.
 
 The block under "Several processes behind nginx" is read from README.md and started with only
-its ports changed, so the documented configuration is the one the tests run.
+its ports changed, so the documented configuration is the one the tests run. ``serving``
+tells which app process a page behind it is on, from the connections nginx holds open.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.processes import free_port, stop_process
+from tests.processes import RunningApp, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
@@ -94,3 +95,26 @@ class Nginx:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def established(port: int) -> int:
+    """How many open TCP connections this machine has to ``port`` on 127.0.0.1 (behind nginx,
+    only WebSockets stay open: nginx closes every other upstream request)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.split(":")[1], 16) == port and state == "01":
+            count += 1
+    return count
+
+
+def serving(apps: list[RunningApp]) -> list[int]:
+    """Which processes hold an open connection (the page's WebSocket) from nginx, once a
+    closed page's connection has gone (when one page is open)."""
+    for _ in range(50):
+        ports = [int(app.url.rsplit(":")[-1]) for app in apps]
+        found = [index for index, port in enumerate(ports) if established(port)]
+        if len(found) == 1:
+            break
+        time.sleep(0.1)
+    return found

@@ -65,7 +65,9 @@ def test_the_teacher_page_says_what_to_do_without_teacher_access(app) -> None:
 def test_a_student_without_the_password_sees_only_the_gate(app, monkeypatch) -> None:
     monkeypatch.setenv("CHATKIT_TEACHER_PASSWORD", PASSWORD)
     at = on_page(new_app(), TEACHER_PAGE)
-    assert "for the class's teacher" in at.info[0].value
+    (gate,) = at.info
+    assert "for the class's teacher" in gate.value
+    assert gate.value.endswith(".") and gate.value.count(". ") == 0  # one sentence
     at.text_input(key="teacher_password").set_value("guess").run()
     at.button[0].click().run()
     assert "not the teacher password" in at.error[0].value
@@ -90,6 +92,26 @@ def test_a_joined_student_shows_on_the_teachers_roster(app, monkeypatch, tmp_pat
     teacher = on_page(teacher, TEACHER_PAGE)
     frame = teacher.dataframe[0].value
     assert list(frame["Student"]) == ["Ada"]
+
+
+def test_the_make_a_class_form_is_open_until_there_is_a_class_and_stays_as_it_is(
+    app, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("CHATKIT_TEACHER_PASSWORD", PASSWORD)
+    teacher = on_page(new_app(), TEACHER_PAGE)
+    teacher.text_input(key="teacher_password").set_value(PASSWORD).run()
+    teacher.button[0].click().run()
+    assert teacher.expander[0].label == "Make a class" and teacher.expander[0].proto.expanded
+    with ConversationStore(f"sqlite:///{tmp_path / 'chatkit.db'}") as store:
+        ClassStore(store.database).create_class("Period 1", created_by="teacher")
+    # another session of the teacher, with a class already: the form starts closed, and
+    # typing a title (a rerun) leaves it as the teacher opened it, not closing under them
+    again = on_page(new_app(), TEACHER_PAGE)
+    again.text_input(key="teacher_password").set_value(PASSWORD).run()
+    again.button[0].click().run()
+    assert not again.expander[0].proto.expanded
+    again.text_input(key="class_title").set_value("Period 2").run()
+    assert not again.expander[0].proto.expanded
 
 
 @pytest.mark.parametrize("code", ["", "ZZZZZZ"])

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from chatkit.lessons.calls import CapturedCall, request_messages, sent_request
 from chatkit.lessons.catalogue import LESSONS, Lesson, ShowMe, lesson
-from chatkit.lessons.checks import CheckResult, check_lesson, strict_alternation_error
+from chatkit.lessons.checks import (
+    CheckResult,
+    check_lesson,
+    passed_earlier,
+    strict_alternation_error,
+)
 from chatkit.lessons.snippets import SNIPPETS, Snippet, run_snippet, snippet
 
 __all__ = [
@@ -21,6 +26,7 @@ __all__ = [
     "Snippet",
     "check_lesson",
     "lesson",
+    "passed_earlier",
     "request_messages",
     "run_snippet",
     "sent_request",

@@ -35,8 +35,19 @@ class CheckResult:
     sentence: str
 
 
+PASSED = "Passed: "  # how a passing check's sentence starts
+
+
 def _passed(sentence: str) -> CheckResult:
-    return CheckResult(True, f"Passed: {sentence}")
+    return CheckResult(True, f"{PASSED}{sentence}")
+
+
+def passed_earlier(sentence: str) -> str:
+    """What a lesson passed before this visit says, from the latest sentence its check kept:
+    the pass's reason once ("Passed earlier: the last request..."), or no reason when the
+    latest run failed (a lesson once passed stays passed, its old reason is not kept)."""
+    reason = sentence.removeprefix(PASSED) if sentence.startswith(PASSED) else ""
+    return f"Passed earlier: {reason}" if reason else "Passed earlier."
 
 
 def _failed(sentence: str) -> CheckResult:

@@ -34,6 +34,18 @@ def stuck(roster: Sequence[RosterRow]) -> tuple[int, int] | None:
     return lesson, count
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, the noun plural unless there is exactly one ("1 student",
+    "0 students", "3 lesson checks")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def roster_summary(roster: Sequence[RosterRow]) -> str:
+    """The roster's head line: how many students, and how many lesson checks they passed."""
+    passed = sum(1 for row in roster for progress in row.progress.values() if progress.passed)
+    return f"{counted(len(roster), 'student')} · {counted(passed, 'lesson check')} passed"
+
+
 def check_cell(progress: LessonProgress | None) -> str:
     """One lesson's cell of the roster: "passed", "failed: <sentence>" or blank."""
     if progress is None or progress.attempts == 0:

@@ -22,6 +22,7 @@ from chatkit.lessons import (
     Lesson,
     check_lesson,
     lesson,
+    passed_earlier,
     run_snippet,
 )
 from chatkit.markdown import inert_markdown
@@ -262,7 +263,7 @@ def verdict(result: CheckResult | None, kept: LessonProgress | None) -> None:
     elif result is not None:
         st.error(inert_markdown(result.sentence), icon=":material/cancel:")
     elif kept is not None and kept.passed:
-        st.success("Passed earlier: " + inert_markdown(kept.sentence), icon=":material/check:")
+        st.success(inert_markdown(passed_earlier(kept.sentence)), icon=":material/check:")
     else:
         st.info("Not checked yet: do the task in the chat.", icon=":material/pending:")
 

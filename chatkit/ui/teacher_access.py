@@ -23,8 +23,8 @@ NOT_SET_UP = (
 )
 WRONG_PASSWORD = "That is not the teacher password: check it with whoever started the class."
 FOR_TEACHERS = (
-    "This page is for the class's teacher: your lessons are on the Lessons page. Teachers, "
-    "enter the teacher password."
+    "This page is for the class's teacher, with the teacher password: your lessons are on the "
+    "Lessons page."
 )
 
 

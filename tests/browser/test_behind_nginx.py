@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.chromium import send_message, wait_for_app
-from tests.nginx import NGINX, Nginx
+from tests.nginx import NGINX, Nginx, serving
 from tests.processes import RunningApp, start_app
 from tests.streamlit_client import Session, drive
 
@@ -56,27 +55,6 @@ def proxy(two_processes) -> Iterator[Nginx]:
         yield nginx
 
 
-def _serving(apps: list[RunningApp]) -> list[int]:
-    """Which processes hold an open connection (the page's WebSocket) from nginx, once a
-    closed page's connection has gone."""
-    for _ in range(50):
-        ports = [int(app.url.rsplit(":")[-1]) for app in apps]
-        serving = [index for index, port in enumerate(ports) if _established(port)]
-        if len(serving) == 1:
-            break
-        time.sleep(0.1)
-    return serving
-
-
-def _established(port: int) -> int:
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        if int(local.split(":")[1], 16) == port and state == "01":
-            count += 1
-    return count
-
-
 def _route(page) -> str:
     return next(c["value"] for c in page.context.cookies() if c["name"] == "chatkit_route")
 
@@ -89,7 +67,7 @@ def _reload_until_served_by(page, apps: list[RunningApp], wanted: int, proxy: Ng
         )
         page.reload()
         wait_for_app(page)
-        if _serving(apps) == [wanted]:
+        if serving(apps) == [wanted]:
             return
     pytest.fail("no route cookie sent the page to the other process")
 
@@ -102,13 +80,13 @@ def test_a_conversation_continues_after_a_reload_routed_to_the_other_process(
     send_message(page, "My name is Alice.")
     page.get_by_text("You said: My name is Alice.").wait_for()
     page.wait_for_url(re.compile(r"[?&]c="))  # saved: the address names the conversation
-    first = _serving(two_processes)
+    first = serving(two_processes)
     assert len(first) == 1, "one page, one WebSocket, one process"
     cookie = _route(page)
     # Sticky: reloading with the same cookie stays on the same process.
     page.reload()
     wait_for_app(page)
-    assert _serving(two_processes) == first
+    assert serving(two_processes) == first
     assert page.get_by_text("My name is Alice.").count() >= 1
     other = 1 - first[0]
     _reload_until_served_by(page, two_processes, other, proxy)

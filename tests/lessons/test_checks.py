@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.lessons import CapturedCall, check_lesson, strict_alternation_error
+from chatkit.lessons import (
+    CapturedCall,
+    check_lesson,
+    passed_earlier,
+    strict_alternation_error,
+)
 from chatkit.messages import normalize_messages
 from chatkit.turn import TrimmingSettings
 from tests.lessons.builders import anthropic, chat, msgs, responses
@@ -32,6 +37,17 @@ def assert_passes(number: int, calls: list[CapturedCall]) -> None:
 def test_no_calls_fail_with_a_sentence(number):
     result = check_lesson(number, [])
     assert not result.passed and one_sentence(result.sentence)
+
+
+def test_a_lesson_passed_earlier_says_passed_once():
+    fact = chat("a", msgs("My name is Alice."))
+    passing = check_lesson(1, [fact, chat("b", msgs("What is my name?"))]).sentence
+    earlier = passed_earlier(passing)
+    assert earlier.startswith("Passed earlier: the last request carried only your new question")
+    assert earlier.count("Passed") == 1 and one_sentence(earlier)
+    # the store keeps the latest sentence: a failing run after the pass gives no reason
+    failing = check_lesson(1, [fact]).sentence
+    assert passed_earlier(failing) == "Passed earlier."
 
 
 def test_there_is_no_lesson_nine():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from chatkit.lessons.roster import roster_csv, stuck
+from chatkit.lessons.roster import counted, roster_csv, roster_summary, stuck
 from chatkit.store import LessonProgress, RosterRow, Student
 
 JOINED = "2025-05-01T09:00:00.000000+00:00"
@@ -99,3 +99,12 @@ def test_the_csv_takes_the_number_of_lessons() -> None:
 def test_a_name_a_spreadsheet_would_run_stays_text() -> None:
     rows = _rows(roster_csv([_row('=HYPERLINK("http://x","y")'), _row("@SUM(A1)")]))
     assert [row[0] for row in rows[1:]] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)"]
+
+
+def test_the_roster_counts_read_as_english() -> None:
+    assert [counted(n, "student") for n in (0, 1, 2)] == ["0 students", "1 student", "2 students"]
+    assert roster_summary([]) == "0 students · 0 lesson checks passed"
+    one = [_row("Ann", l1=(True, "Passed."), l2=(False, "It forgot."))]
+    assert roster_summary(one) == "1 student · 1 lesson check passed"
+    more = [*one, _row("Ben", l1=(True, "Passed."), l2=(True, "Passed."))]
+    assert roster_summary(more) == "2 students · 3 lesson checks passed"
