@@ -12,6 +12,8 @@ import anthropic
 import openai
 import pytest
 
+from chatkit.providers.openai_chat import OpenAIChat
+from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, new_page, screenshot
 from tests.postgres import PostgresServer
@@ -112,6 +114,18 @@ def openai_client(server: ProtocolServer) -> Iterator[openai.OpenAI]:
     client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0)
     yield client
     client.close()
+
+
+@pytest.fixture
+def chat_provider(openai_client: openai.OpenAI) -> OpenAIChat:
+    """OpenAI Chat Completions (gpt-4o) on the test server."""
+    return OpenAIChat(model="gpt-4o", client=openai_client)
+
+
+@pytest.fixture
+def responses_provider(openai_client: openai.OpenAI) -> OpenAIResponses:
+    """OpenAI Responses (gpt-4.1) on the test server."""
+    return OpenAIResponses(model="gpt-4.1", client=openai_client)
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from chatkit.export import from_json, to_json
 from chatkit.messages import Message
 from chatkit.providers.anthropic import Anthropic
 from chatkit.providers.anthropic_messages import anthropic_request
-from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.replies import ReplyInfo
 from chatkit.teaching.inspector import messages_for_turn
 from chatkit.tokens import count_tokens
@@ -190,16 +188,6 @@ def test_a_reply_record_keeps_what_its_model_did_not_see() -> None:
 
 
 # -- the API modes, against the test server ---------------------------------------------------
-
-
-@pytest.fixture
-def chat_provider(openai_client):
-    return OpenAIChat(model="gpt-4o", client=openai_client)
-
-
-@pytest.fixture
-def responses_provider(openai_client):
-    return OpenAIResponses(model="gpt-4.1", client=openai_client)
 
 
 def _contents(body: dict, key: str) -> list[str]:

@@ -8,7 +8,6 @@ from chatkit.conversation import Conversation
 from chatkit.errors import ContextOverflow, EmptyMessage
 from chatkit.providers.base import GenerationOptions
 from chatkit.providers.openai_chat import OpenAIChat
-from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.turn import (
     TrimmingSettings,
     chain_from,
@@ -19,16 +18,6 @@ from chatkit.turn import (
     send,
 )
 from chatkit.turn_queue import TurnRequest
-
-
-@pytest.fixture
-def chat_provider(openai_client):
-    return OpenAIChat(model="gpt-4o", client=openai_client)
-
-
-@pytest.fixture
-def responses_provider(openai_client):
-    return OpenAIResponses(model="gpt-4.1", client=openai_client)
 
 
 def test_a_turn_records_usage_and_bytes(server, chat_provider):
