@@ -13,7 +13,7 @@ from chatkit.conversation import Conversation
 from chatkit.costs import conversation_totals, reply_caption, totals_caption
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
-from chatkit.messages import Message
+from chatkit.messages import InContext, Message
 from chatkit.turn import TRIMMING_LABELS, TrimmingSettings
 from chatkit.turn_queue import TurnRequest
 from chatkit.ui import saving, state, turns
@@ -84,6 +84,42 @@ def _on_clear() -> None:
         state.view().notice = error.message
 
 
+def _on_in_context(position: int, choice: InContext) -> None:
+    """Pin a message, leave it out, or give it back to trimming (saved with the conversation)."""
+    try:
+        state.queue().update(lambda c: c.with_in_context(position, choice))
+    except ChatkitError as error:
+        state.view().notice = error.message
+
+
+IN_CONTEXT_CAPTIONS = {
+    "pinned": ":material/keep: Kept in context: trimming never drops it, no summary replaces it.",
+    "left_out": ":material/visibility_off: Left out: never sent to the model.",
+}
+
+
+def _in_context_buttons(message: Message, position: int) -> None:
+    pinned, left_out = message.in_context == "pinned", message.in_context == "left_out"
+    st.button(
+        "",
+        icon=":material/keep_off:" if pinned else ":material/keep:",
+        key=f"pin_{position}",
+        help="Stop keeping it in context" if pinned else "Keep in context: always sent",
+        on_click=_on_in_context,
+        args=(position, "auto" if pinned else "pinned"),
+        type="tertiary",
+    )
+    st.button(
+        "",
+        icon=":material/visibility:" if left_out else ":material/visibility_off:",
+        key=f"leave_out_{position}",
+        help="Send it again" if left_out else "Leave out: never sent",
+        on_click=_on_in_context,
+        args=(position, "auto" if left_out else "left_out"),
+        type="tertiary",
+    )
+
+
 def _on_show_more(count: int | None) -> None:
     view = state.view()
     view.visible_messages = count if count is not None else view.visible_messages + WINDOW_STEP
@@ -130,6 +166,8 @@ def _message(current: Conversation, position: int, busy: bool) -> None:
         st.caption(f":material/content_cut: {inert_markdown(info.trimmed)}")
     with st.chat_message(turns.ROLE_AVATARS.get(message.role, message.role)):
         st.markdown(inert_markdown(message.content))
+        if message.in_context in IN_CONTEXT_CAPTIONS:
+            st.caption(IN_CONTEXT_CAPTIONS[message.in_context])
         if info is not None:
             st.caption(inert_markdown(reply_caption(info)))
         with st.container(horizontal=True, key=f"actions_{position}"):
@@ -145,6 +183,8 @@ def _message(current: Conversation, position: int, busy: bool) -> None:
                     args=(position,),
                     type="tertiary",
                 )
+            if not busy:
+                _in_context_buttons(message, position)
         _versions(current, position)
     if state.view().editing == position:
         _edit_box(position)

@@ -205,3 +205,19 @@ def test_a_compatible_servers_too_long_in_its_own_words_offers_to_trim(app, styl
     assert at.warning == []
     assert len(at.bubbles()) == 4
     assert chat_requests(app)[-1]["messages"][-1]["content"] == "My favorite color is blue."
+
+
+def test_a_left_out_message_is_not_sent_and_a_pinned_one_says_so(app) -> None:
+    at = start()
+    at.send("My name is Alice.")
+    at.send("I live in Paris.")
+    at.click_key("leave_out_2")  # "I live in Paris."
+    at.click_key("pin_0")
+    captions = " ".join(c.value for c in at.caption)
+    assert "Left out: never sent" in captions and "Kept in context" in captions
+    at.send("Where do I live?")
+    sent = [m["content"] for m in chat_requests(app)[-1]["messages"]]
+    assert "I live in Paris." not in sent and "My name is Alice." in sent
+    at.click_key("leave_out_2")  # sent again
+    at.send("And now?")
+    assert "I live in Paris." in [m["content"] for m in chat_requests(app)[-1]["messages"]]
