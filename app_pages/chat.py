@@ -98,26 +98,34 @@ IN_CONTEXT_CAPTIONS = {
 }
 
 
+# Each choice's button: its key prefix, then (icon, help) to turn it on and to turn it off.
+IN_CONTEXT_BUTTONS: dict[InContext, tuple[str, tuple[str, str], tuple[str, str]]] = {
+    "pinned": (
+        "pin",
+        (":material/keep:", "Keep in context: always sent"),
+        (":material/keep_off:", "Stop keeping it in context"),
+    ),
+    "left_out": (
+        "leave_out",
+        (":material/visibility_off:", "Leave out: never sent"),
+        (":material/visibility:", "Send it again"),
+    ),
+}
+
+
 def _in_context_buttons(message: Message, position: int) -> None:
-    pinned, left_out = message.in_context == "pinned", message.in_context == "left_out"
-    st.button(
-        "",
-        icon=":material/keep_off:" if pinned else ":material/keep:",
-        key=f"pin_{position}",
-        help="Stop keeping it in context" if pinned else "Keep in context: always sent",
-        on_click=_on_in_context,
-        args=(position, "auto" if pinned else "pinned"),
-        type="tertiary",
-    )
-    st.button(
-        "",
-        icon=":material/visibility:" if left_out else ":material/visibility_off:",
-        key=f"leave_out_{position}",
-        help="Send it again" if left_out else "Leave out: never sent",
-        on_click=_on_in_context,
-        args=(position, "auto" if left_out else "left_out"),
-        type="tertiary",
-    )
+    for choice, (prefix, turn_on, turn_off) in IN_CONTEXT_BUTTONS.items():
+        chosen = message.in_context == choice
+        icon, words = turn_off if chosen else turn_on
+        st.button(
+            "",
+            icon=icon,
+            key=f"{prefix}_{position}",
+            help=words,
+            on_click=_on_in_context,
+            args=(position, "auto" if chosen else choice),
+            type="tertiary",
+        )
 
 
 def _on_show_more(count: int | None) -> None:

@@ -30,7 +30,7 @@ from chatkit.store import ConversationStore, Limit, QuotaStore, Refusal, Reserva
 from tests.apptest_helpers import chat_requests, configure_env, data_dir_files, start
 from tests.server import ProtocolServer
 
-HOST_KEY = "sk-test-fake-host-key-not-a-real-one"
+HOST_KEY = "sk-test-not-a-real-key"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
