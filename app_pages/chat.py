@@ -7,6 +7,8 @@ versions ("‹ 2 / 3 ›" under the message). Only a window of the latest messag
 earlier messages`` widens it), so a rerun costs the same at 50 messages as at 5,000.
 """
 
+from contextlib import nullcontext
+
 import streamlit as st
 
 from chatkit.conversation import Conversation
@@ -14,9 +16,10 @@ from chatkit.costs import conversation_totals, reply_caption, totals_caption
 from chatkit.errors import ChatkitError
 from chatkit.markdown import inert_markdown
 from chatkit.messages import InContext, Message
+from chatkit.next_send import Divider
 from chatkit.turn import TRIMMING_LABELS, TrimmingSettings
 from chatkit.turn_queue import TurnRequest
-from chatkit.ui import saving, state, turns
+from chatkit.ui import next_send, saving, state, turns
 from chatkit.ui.lessons import banner as lesson_banner
 from chatkit.ui.teaching import model_caption
 
@@ -29,6 +32,7 @@ WINDOW_STEP = 40
 def _on_submit() -> None:
     text = st.session_state.get("chat_input")
     if text and text.strip():  # empty input is ignored
+        next_send.forget_sent(text)
         turns.ask(TurnRequest(text))
 
 
@@ -167,12 +171,30 @@ def _versions(current: Conversation, position: int) -> None:
         )
 
 
+def _divider(current: Conversation, divider: Divider) -> None:
+    """The line above which trimming sends nothing (but what is kept in context), or where a
+    summary stands in for the older messages (click to read it)."""
+    kept = sum(m.pinned for m in current.messages[: divider.before])
+    words = divider.words + (f" — except {kept} kept in context" if kept else "")
+    with st.container(key="not_sent_divider"):
+        if divider.summary:
+            with st.expander(words, icon=":material/summarize:"):
+                st.markdown(inert_markdown(divider.summary))
+        else:
+            st.caption(f":material/vertical_align_top: {words}")
+
+
 def _message(current: Conversation, position: int, busy: bool) -> None:
     message = current.messages[position]
     info = current.replies.get(position)
     if info is not None and info.trimmed:
         st.caption(f":material/content_cut: {inert_markdown(info.trimmed)}")
-    with st.chat_message(turns.ROLE_AVATARS.get(message.role, message.role)):
+    faded = (
+        st.container(key=f"{next_send.LEFT_OUT_PREFIX}{position}")
+        if message.left_out
+        else nullcontext()
+    )
+    with faded, st.chat_message(turns.ROLE_AVATARS.get(message.role, message.role)):
         st.markdown(inert_markdown(message.content))
         if message.in_context in IN_CONTEXT_CAPTIONS:
             st.caption(IN_CONTEXT_CAPTIONS[message.in_context])
@@ -205,7 +227,7 @@ def _edit_box(position: int) -> None:
         st.button("Cancel", key="cancel_edit", on_click=_on_edit, args=(None,))
 
 
-def _history(current: Conversation, busy: bool) -> None:
+def _history(current: Conversation, busy: bool, divider: Divider | None) -> None:
     view = state.view()
     total = len(current.messages)
     start = max(0, total - view.visible_messages)
@@ -218,8 +240,14 @@ def _history(current: Conversation, busy: bool) -> None:
             args=(None,),
         )
         right.button("Show all", key="show_all", on_click=_on_show_more, args=(total,))
+    if any(m.left_out for m in current.messages[start:]):
+        st.html(next_send.LEFT_OUT_CSS)
     for position in range(start, total):
+        if divider is not None and divider.before == position:
+            _divider(current, divider)
         _message(current, position, busy)
+    if divider is not None and divider.before == total:  # only the message being typed is sent
+        _divider(current, divider)
 
 
 def _failure_box() -> None:
@@ -318,11 +346,14 @@ if queue.notice:
 if view.notice:  # shown until the next message is sent
     st.info(inert_markdown(view.notice), icon=":material/info:")
 _undo_box()
-_history(current, busy)
+plan = next_send.current_plan(current, next_send.typed_draft())
+_history(current, busy, plan.divider if plan is not None else None)
 slot = turns.live_slot(queue)
 turns.queued(queue)
 _failure_box()
 _controls(current, busy)
-st.chat_input("Message", key="chat_input", on_submit=_on_submit)
+with st.bottom:
+    st.chat_input("Message", key="chat_input", on_submit=_on_submit)
+    next_send.line(current)
 totals.caption(f"{model_caption()} — {_totals(current)}")
 turns.follow(queue, slot)

@@ -159,7 +159,7 @@ def plan_next_send(
 
 def _budget_words(trimming: TrimmingSettings) -> str:
     if trimming.strategy == "last_n":
-        return f"last {trimming.last_n} turns"
+        return "last turn" if trimming.last_n == 1 else f"last {trimming.last_n} turns"
     if trimming.strategy in ("token_budget", "summarize"):
         return f"token budget {trimming.max_tokens:,}"
     return ""

@@ -221,3 +221,19 @@ def test_a_left_out_message_is_not_sent_and_a_pinned_one_says_so(app) -> None:
     at.click_key("leave_out_2")  # sent again
     at.send("And now?")
     assert "I live in Paris." in [m["content"] for m in chat_requests(app)[-1]["messages"]]
+
+
+def test_trimming_draws_the_not_sent_divider_and_left_out_messages_fade(app) -> None:
+    at = start()
+    for text in ("My name is Alice.", "I live in Paris.", "I keep bees."):
+        at.send(text)
+    assert not [c for c in at.caption if "Above this line" in c.value]
+    at.choose("Trimming", "Last N turns")
+    at.find("number_input", "Turns to keep", sidebar=True).set_value(1).run()
+    divider = next(c for c in at.caption if c.value.startswith(":material/vertical_align_top:"))
+    assert "Above this line: not sent (last turn)" in divider.value
+    at.click_key("leave_out_4")
+    assert any("Left out: never sent" in c.value for c in at.caption)
+    assert any("st-key-left_out_message_" in h.proto.body for h in at.get("html"))
+    line = next(c for c in at.caption if c.value.startswith("Next request"))
+    assert "1 left out by you" in line.value

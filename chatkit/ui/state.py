@@ -62,6 +62,8 @@ class ViewState:
     undo: Undo | None = None
     drawn_version: int = -1  # the turn queue's version when this run started drawing
     totals: tuple[Any, str] = ((), "")  # the chat page's running totals, by conversation state
+    next_send: tuple[Any, Any] = ((), None)  # the next send's plan, by what it was measured for
+    sent_draft: str | None = None  # the last message sent from the chat input
 
 
 def secrets_mapping() -> Mapping[str, Any]:
