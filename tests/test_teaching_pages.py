@@ -14,6 +14,7 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
+from chatkit.teaching.context_view import struck_through
 from chatkit.teaching.inspector import messages_for_turn
 from chatkit.turn import send
 from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
@@ -155,6 +156,27 @@ def test_a_typed_next_message_joins_the_request(conversation) -> None:
     rows = table(at)
     assert list(rows["Message"])[-1] == "And what is my favorite color?"
     assert list(rows["Part"])[-1] == "Current turn"
+
+
+def test_pinned_and_left_out_messages_on_the_context_window(conversation) -> None:
+    chosen = conversation.with_in_context(0, "pinned").with_in_context(2, "left_out")
+    at = open_page(chosen, "app_pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Last N turns").run()
+    at.slider(key="cw_last_n").set_value(0).run()
+    rows = table(at)
+    pinned, left_out = rows.iloc[1], rows.iloc[3]
+    assert pinned["Kept"] and pinned["Why"] == "pinned: always kept"
+    assert pinned["In context"] == "📌 pinned" and pinned["Message"] == "My name is Alice."
+    assert not left_out["Kept"] and left_out["Why"] == "left out by you"
+    assert left_out["Message"] == struck_through("My favorite color is blue.")
+    assert left_out["In context"] == "left out"
+    page = texts(at)
+    assert "1 message left out by you (struck through)." in page
+    assert "📌 pinned: always sent, never trimmed or summarized" in page
+    assert "left out by you, never sent" in page
+    # The request counts neither the left-out message nor what trimming dropped.
+    sent = rows[rows["Kept"]]["Tokens"].sum()
+    assert int(sent) < int(rows["Tokens"].sum())
 
 
 def test_context_window_page_with_an_empty_conversation(app_env) -> None:
