@@ -250,6 +250,20 @@ def test_the_inspector_shows_the_tiktoken_pieces_of_an_openai_turn(conversation)
     assert 'title="id ' in chips and "+3" in chips  # the reply's priming, counted
 
 
+def test_the_inspector_says_which_messages_were_pinned_and_left_out(app_env, openai_client):
+    provider = OpenAIChat(model=OPENAI_MODEL, client=openai_client)
+    conversation = alice(provider)
+    conversation = conversation.with_in_context(0, "pinned").with_in_context(2, "left_out")
+    conversation, _ = send(conversation, "What is my favorite color?", provider)
+    at = open_page(conversation, "app_pages/request_inspector.py")
+    assert (
+        ":material/keep: Pinned: message 1 (“My name is Alice.”) · Left out: message 3 "
+        "(“My favorite color is blue.”) (not in this request)"
+    ) in at.captions()
+    sent = [m["content"] for m in json_bodies(at)[0]["messages"]]
+    assert "My favorite color is blue." not in sent and "My name is Alice." in sent
+
+
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
     at = open_page(None, "app_pages/request_inspector.py")
     assert "No replies yet" in at.info[0].value
