@@ -293,6 +293,23 @@ def test_compare_runs_three_ways_and_only_the_stateless_one_forgets(app_env) -> 
     ]
 
 
+def test_compare_never_resends_a_left_out_turn(app_env) -> None:
+    at = open_page(None, "app_pages/compare.py")
+    script = "My name is Alice.\nMy favorite color is blue.\nWhat's my favorite color?"
+    at.text_area(key="compare_script").input(script).run()
+    at.multiselect(key="compare_left_out").select(2).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    replies = [m.markdown[0].value for m in at.chat_message if m.name == "assistant"]
+    assert replies[-3:] == ["I don't know your favorite color."] * 3
+    chat, responses = app_env.requests_to("/chat/completions"), app_env.requests_to("/responses")
+    last_turn = chat[-2:] + responses[-1:]  # stateless, manual, chained
+    assert all("My favorite color is blue." not in json.dumps(r.body) for r in last_turn)
+    captions = [c.value for c in at.caption]
+    assert ":material/visibility_off: Left out: asked here, never sent again." in captions
+    assert any("started a new chain" in c for c in captions)
+
+
 def test_compare_before_a_run_explains_what_it_will_do(app_env) -> None:
     at = open_page(None, "app_pages/compare.py")
     assert "15 times" in at.info[0].value
