@@ -12,6 +12,7 @@ from chatkit.teaching.context_view import (
     PreviewSummarizer,
     build_view,
     context_messages,
+    in_context_legend,
     minimum_budget,
 )
 from chatkit.tokens import count_label, count_message_tokens
@@ -22,6 +23,7 @@ from chatkit.ui.teaching import active_provider, header, model_caption
 
 DEFAULT_UNKNOWN_WINDOW = 8192
 MODEL_SUMMARY_KEY = "context_model_summary"
+TRIMMED_STYLE = "background-color: #fde2e1; color: #7a1f1f"
 
 
 def _context_window(provider: Provider) -> int:
@@ -134,22 +136,26 @@ def _rows_table(view: ContextView) -> None:
                 "Part": row.part,
                 "Tokens": row.tokens,
                 "Kept": row.kept,
+                "In context": row.mark,
                 "Why": row.reason,
-                "Message": row.preview,
+                "Message": row.shown_preview,
             }
             for row in view.rows
         ]
     )
-    styled = table.style.apply(
-        lambda r: ["background-color: #fde2e1; color: #7a1f1f" if not r["Kept"] else ""] * len(r),
-        axis=1,
-    )
+    styles = [
+        "color: #8a8a8a" if row.left_out else "" if row.kept else TRIMMED_STYLE for row in view.rows
+    ]
+    styled = table.style.apply(lambda column: styles, axis=0)  # the row's style, every column
     st.dataframe(
         styled,
         hide_index=True,
         width="stretch",
         column_config={
-            "Kept": st.column_config.CheckboxColumn("Kept", help="Would trimming send it?"),
+            "Kept": st.column_config.CheckboxColumn("Kept", help="Would the request send it?"),
+            "In context": st.column_config.TextColumn(
+                "In context", help="Your choice on the Chat page: pinned, or left out."
+            ),
             "Tokens": st.column_config.NumberColumn("Tokens", format="%d"),
             "Why": st.column_config.TextColumn("Why", width="medium"),
             "Message": st.column_config.TextColumn("Message", width="large"),
@@ -222,7 +228,7 @@ columns[0].metric(
 columns[1].metric(
     "Left out",
     approx + _compact(view.dropped_tokens),
-    help="Tokens of the messages the trimming strategy would not send.",
+    help="Tokens of the messages the request would not send: trimmed, or left out by you.",
 )
 columns[2].metric(
     "Free",
@@ -260,9 +266,21 @@ elif trimming.strategy == "summarize" and view.dropped_rows:
     )
 st.subheader("Every message")
 dropped = view.dropped_turns
+left_out = len(view.left_out_rows)
 st.caption(
-    f"Turns {', '.join(map(str, dropped))} would be left out (shaded)."
-    if dropped
-    else "Every message would be sent."
+    " ".join(
+        sentence
+        for sentence in (
+            f"Turns {', '.join(map(str, dropped))} would be left out (shaded)." if dropped else "",
+            f"{left_out} message{'s' if left_out != 1 else ''} left out by you (struck through)."
+            if left_out
+            else "",
+        )
+        if sentence
+    )
+    or "Every message would be sent."
 )
+legend = in_context_legend(view.rows)
+if legend:
+    st.caption(f"{legend}. Pin or leave out a message with the buttons under it on the Chat page.")
 _rows_table(view)

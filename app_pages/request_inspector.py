@@ -137,6 +137,8 @@ inspection = inspect_turn(
 with st.container(border=True):
     st.markdown(f"**You:** {inert_markdown(inspection.user_text)}")
     st.markdown(f"**Reply:** {inert_markdown(inspection.reply_text)}")
+if inspection.in_context is not None and inspection.in_context.caption:
+    st.caption(f":material/keep: {inert_markdown(inspection.in_context.caption)}")
 _figures(inspection)
 for note in inspection.notes:
     st.caption(inert_markdown(note))

@@ -14,6 +14,7 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import OpenAIResponses
 from chatkit.providers.server_tokens import forget_server_counts
 from chatkit.summary import SEED_HEADING
+from chatkit.teaching.context_view import struck_through
 from chatkit.teaching.inspector import messages_for_turn
 from chatkit.turn import send
 from tests.apptest_helpers import APP, OPENAI_MODEL, configure_env, new_app
@@ -157,6 +158,27 @@ def test_a_typed_next_message_joins_the_request(conversation) -> None:
     assert list(rows["Part"])[-1] == "Current turn"
 
 
+def test_pinned_and_left_out_messages_on_the_context_window(conversation) -> None:
+    chosen = conversation.with_in_context(0, "pinned").with_in_context(2, "left_out")
+    at = open_page(chosen, "app_pages/context_window.py")
+    at.selectbox(key="cw_strategy").set_value("Last N turns").run()
+    at.slider(key="cw_last_n").set_value(0).run()
+    rows = table(at)
+    pinned, left_out = rows.iloc[1], rows.iloc[3]
+    assert pinned["Kept"] and pinned["Why"] == "pinned: always kept"
+    assert pinned["In context"] == "📌 pinned" and pinned["Message"] == "My name is Alice."
+    assert not left_out["Kept"] and left_out["Why"] == "left out by you"
+    assert left_out["Message"] == struck_through("My favorite color is blue.")
+    assert left_out["In context"] == "left out"
+    page = texts(at)
+    assert "1 message left out by you (struck through)." in page
+    assert "📌 pinned: always sent, never trimmed or summarized" in page
+    assert "left out by you, never sent" in page
+    # The request counts neither the left-out message nor what trimming dropped.
+    sent = rows[rows["Kept"]]["Tokens"].sum()
+    assert int(sent) < int(rows["Tokens"].sum())
+
+
 def test_context_window_page_with_an_empty_conversation(app_env) -> None:
     at = open_page(None, "app_pages/context_window.py")
     assert "no messages yet" in texts(at)
@@ -228,6 +250,20 @@ def test_the_inspector_shows_the_tiktoken_pieces_of_an_openai_turn(conversation)
     assert 'title="id ' in chips and "+3" in chips  # the reply's priming, counted
 
 
+def test_the_inspector_says_which_messages_were_pinned_and_left_out(app_env, openai_client):
+    provider = OpenAIChat(model=OPENAI_MODEL, client=openai_client)
+    conversation = alice(provider)
+    conversation = conversation.with_in_context(0, "pinned").with_in_context(2, "left_out")
+    conversation, _ = send(conversation, "What is my favorite color?", provider)
+    at = open_page(conversation, "app_pages/request_inspector.py")
+    assert (
+        ":material/keep: Pinned: message 1 (“My name is Alice.”) · Left out: message 3 "
+        "(“My favorite color is blue.”) (not in this request)"
+    ) in at.captions()
+    sent = [m["content"] for m in json_bodies(at)[0]["messages"]]
+    assert "My favorite color is blue." not in sent and "My name is Alice." in sent
+
+
 def test_the_inspector_without_replies_says_what_to_do(app_env) -> None:
     at = open_page(None, "app_pages/request_inspector.py")
     assert "No replies yet" in at.info[0].value
@@ -255,6 +291,23 @@ def test_compare_runs_three_ways_and_only_the_stateless_one_forgets(app_env) -> 
         "Manual message array",
         "Responses chaining",
     ]
+
+
+def test_compare_never_resends_a_left_out_turn(app_env) -> None:
+    at = open_page(None, "app_pages/compare.py")
+    script = "My name is Alice.\nMy favorite color is blue.\nWhat's my favorite color?"
+    at.text_area(key="compare_script").input(script).run()
+    at.multiselect(key="compare_left_out").select(2).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    replies = [m.markdown[0].value for m in at.chat_message if m.name == "assistant"]
+    assert replies[-3:] == ["I don't know your favorite color."] * 3
+    chat, responses = app_env.requests_to("/chat/completions"), app_env.requests_to("/responses")
+    last_turn = chat[-2:] + responses[-1:]  # stateless, manual, chained
+    assert all("My favorite color is blue." not in json.dumps(r.body) for r in last_turn)
+    captions = [c.value for c in at.caption]
+    assert ":material/visibility_off: Left out: asked here, never sent again." in captions
+    assert any("started a new chain" in c for c in captions)
 
 
 def test_compare_before_a_run_explains_what_it_will_do(app_env) -> None:

@@ -9,21 +9,33 @@
 For every call the run records the bytes the client sent and the input tokens billed. The
 figures show what tutorials often get wrong: chaining sends fewer bytes, but the prior turns
 are still billed as input tokens on every call.
+
+The manual and chained ways trim as a chat turn does (``prepare_turn`` with the chat's
+strategy), and honour the user's choice for each turn of the script: a pinned turn is sent on
+every later call whatever trimming drops, and a turn left out is asked at its own call, then
+never sent again (the chained way starts a new chain without it, as the chat does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from chatkit.conversation import Conversation
-from chatkit.messages import Message
+from chatkit.conversation import Conversation, split_turns
+from chatkit.messages import InContext, Message
 from chatkit.prices import cost_of
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.calls import CallResult, request_size
 from chatkit.providers.registry import provider_kind
 from chatkit.tokens import count_message_tokens
-from chatkit.turn import finish_turn, prepare_turn
+from chatkit.turn import (
+    TRIMMING_LABELS,
+    PreparedTurn,
+    TrimmingSettings,
+    finish_turn,
+    make_strategy,
+    prepare_turn,
+)
 
 STATELESS = "stateless"
 MANUAL = "manual"
@@ -53,6 +65,16 @@ DEFAULT_SCRIPT = (
 )
 
 
+def trimming_words(trimming: TrimmingSettings) -> str:
+    """The trimming choice in words: "Last N turns (2)", "Token budget (4,000 tokens)"."""
+    label = TRIMMING_LABELS[trimming.strategy]
+    if trimming.strategy == "last_n":
+        return f"{label} ({trimming.last_n})"
+    if trimming.strategy in ("token_budget", "summarize"):
+        return f"{label} ({trimming.max_tokens:,} tokens)"
+    return "none"
+
+
 def script_lines(text: str) -> list[str]:
     """The user messages of a script: one per non-blank line, trimmed."""
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -73,6 +95,10 @@ class Call:
     model_received_bytes: int | None = None  # locally chained: the body the model really got
     response_id: str | None = None
     note: str = ""
+    seen_turns: tuple[int, ...] = ()  # the earlier turns of the script the model saw
+    summary_calls: int = 0  # what a summarizing strategy asked the model before this call
+    summary_input_tokens: int = 0
+    summary_output_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,13 +125,20 @@ class ComparisonResult:
         return sum(call.request_bytes for call in self.calls_of(way))
 
     def total_input_tokens(self, way: str) -> int:
-        return sum(call.input_tokens for call in self.calls_of(way))
+        """Input tokens of the way's calls, its summary calls included."""
+        return sum(call.input_tokens + call.summary_input_tokens for call in self.calls_of(way))
 
     def total_cost(self, way: str) -> float | None:
-        """Dollars the way's calls cost at the model's listed price (None if not listed)."""
+        """Dollars the way's calls (and their summary calls) cost at the model's listed price
+        (None if not listed)."""
         models_key = provider_kind(self.provider).models_key
         costs = [
-            cost_of(self.model, call.input_tokens, call.output_tokens, models_key=models_key)
+            cost_of(
+                self.model,
+                call.input_tokens + call.summary_input_tokens,
+                call.output_tokens + call.summary_output_tokens,
+                models_key=models_key,
+            )
             for call in self.calls_of(way)
         ]
         return None if not costs or None in costs else sum(c for c in costs if c is not None)
@@ -150,7 +183,7 @@ def _call(
     way: str,
     line: str,
     answer: CallResult,
-    sent: Sequence[Message],
+    prepared: PreparedTurn,
     provider: Provider,
     *,
     request_bytes: int | None = None,
@@ -158,6 +191,7 @@ def _call(
 ) -> Call:
     """The record of one call; input tokens as billed, or counted locally (and marked) when
     the provider reported none."""
+    sent = prepared.messages
     if answer.usage is not None:
         tokens, output, estimated = (
             answer.usage.input_tokens,
@@ -178,8 +212,47 @@ def _call(
         tokens_estimated=estimated,
         model_received_bytes=model_received_bytes,
         response_id=answer.response_id,
-        note=answer.note,
+        note=" ".join(part for part in (prepared.note, answer.note) if part),
+        seen_turns=_seen_turns(prepared),
+        summary_calls=len(prepared.summary_calls),
+        summary_input_tokens=sum(c.usage.input_tokens for c in prepared.summary_calls if c.usage),
+        summary_output_tokens=sum(c.usage.output_tokens for c in prepared.summary_calls if c.usage),
     )
+
+
+def _seen_turns(prepared: PreparedTurn) -> tuple[int, ...]:
+    """The earlier turns whose question the model saw (sent, or held by the stored chain)."""
+    messages = prepared.conversation.messages
+    layout = split_turns(messages)
+    unseen = set(prepared.unseen)
+    return tuple(
+        number
+        for number, turn in enumerate(layout.turns, start=1)
+        if turn[0] not in unseen and messages[turn[0]].role == "user"
+    )
+
+
+def _with_choice(conversation: Conversation, choice: InContext) -> Conversation:
+    """The conversation with ``choice`` on its newest turn: the question and its reply."""
+    if choice == "auto":
+        return conversation
+    last = len(conversation.messages) - 1
+    return conversation.with_in_context(last - 1, choice).with_in_context(last, choice)
+
+
+def _prepare(
+    conversation: Conversation,
+    line: str,
+    provider: Provider,
+    trimming: TrimmingSettings,
+    summaries: dict[tuple[Message, ...], str],
+) -> PreparedTurn:
+    """The turn as the chat prepares it, with the chat's trimming; the summary calls it made
+    are kept on it."""
+    calls: list[CallResult] = []
+    strategy = make_strategy(trimming, provider, cache=summaries, on_call=calls.append)
+    prepared = prepare_turn(conversation, line, provider, strategy)
+    return replace(prepared, summary_calls=tuple(calls))
 
 
 def run_comparison(
@@ -189,18 +262,26 @@ def run_comparison(
     *,
     system_prompt: str = "",
     options: GenerationOptions | None = None,
+    trimming: TrimmingSettings | None = None,
+    in_context: Mapping[int, InContext] | None = None,
 ) -> Generator[Progress, None, ComparisonResult]:
     """Run ``script`` three ways, turn by turn; yields after every call, returns the result.
 
     ``chat_provider`` serves the stateless and the manual-history ways; ``responses_provider``
-    (Responses mode) the chained way. For a provider chained through chatkit's local response
-    store, the chained bytes are those of the Responses request the client handed the store
-    (new input + ``previous_response_id``), and ``model_received_bytes`` the full request the
-    model then got. Provider errors propagate as ``ChatkitError``; the calls made so far are in
-    the last ``Progress``.
+    (Responses mode) the chained way. The manual and chained ways trim with ``trimming`` (the
+    chat's setting) and give turn ``n`` (1-based) the choice ``in_context[n]`` once it is
+    answered: "pinned" keeps it in every later request, "left_out" sends it no more. For a
+    provider chained through chatkit's local response store, the chained bytes are those of
+    the Responses request the client handed the store (new input + ``previous_response_id``),
+    and ``model_received_bytes`` the full request the model then got. Provider errors
+    propagate as ``ChatkitError``; the calls made so far are in the last ``Progress``.
     """
     lines = tuple(line for line in script if line.strip())
     options = options or GenerationOptions()
+    trimming = trimming or TrimmingSettings()
+    choices = dict(in_context or {})
+    summaries: dict[tuple[Message, ...], str] = {}  # a summary is asked for once per way
+    chained_summaries: dict[tuple[Message, ...], str] = {}
     locally = responses_provider.chains_locally
     result = ComparisonResult(
         lines, (), locally, responses_provider.name, responses_provider.model or chat_provider.model
@@ -218,22 +299,23 @@ def run_comparison(
 
     for turn, line in enumerate(lines, start=1):
         # Stateless: a fresh conversation every time.
+        choice = choices.get(turn, "auto")
         prepared = prepare_turn(Conversation(system_prompt=system_prompt), line, chat_provider)
         answer = chat_provider.complete(prepared.messages, options)
-        yield record(_call(turn, STATELESS, line, answer, prepared.messages, chat_provider))
+        yield record(_call(turn, STATELESS, line, answer, prepared, chat_provider))
 
-        # Manual history: the whole message array every time.
-        prepared = prepare_turn(manual, line, chat_provider)
+        # Manual history: the whole (trimmed) message array every time.
+        prepared = _prepare(manual, line, chat_provider, trimming, summaries)
         answer = chat_provider.complete(prepared.messages, options)
-        manual = finish_turn(prepared, answer)
-        yield record(_call(turn, MANUAL, line, answer, prepared.messages, chat_provider))
+        manual = _with_choice(finish_turn(prepared, answer), choice)
+        yield record(_call(turn, MANUAL, line, answer, prepared, chat_provider))
 
         # Chaining: previous_response_id and the new input.
-        prepared = prepare_turn(chained, line, responses_provider)
+        prepared = _prepare(chained, line, responses_provider, trimming, chained_summaries)
         answer = responses_provider.complete(
             prepared.messages, options, prepared.previous_response_id
         )
-        chained = finish_turn(prepared, answer)
+        chained = _with_choice(finish_turn(prepared, answer), choice)
         sent_bytes = received = None
         if locally:
             handed = (
@@ -253,7 +335,7 @@ def run_comparison(
                 CHAINED,
                 line,
                 answer,
-                prepared.messages,
+                prepared,
                 responses_provider,
                 request_bytes=sent_bytes,
                 model_received_bytes=received,

@@ -4,20 +4,22 @@ The open conversation is measured against the model's context window and split i
 system prompt, a summary (when "summarize older turns" replaced some turns), the history, the
 current turn (the newest user message and its reply), the tokens reserved for the reply, and
 what is left free. Each message gets a row with its token count and whether the trimming
-strategy keeps it, and why.
+strategy keeps it, and why; a message the user left out is never counted as sent, and a
+pinned one is kept like the system prompt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatkit.conversation import Conversation, TurnLayout, split_turns
 from chatkit.errors import ContextOverflow
-from chatkit.messages import Message, as_message, clip
+from chatkit.messages import InContext, Message, as_message, clip
 from chatkit.summary import message_lines
+from chatkit.teaching.summary_preview import PreviewSummarizer, SummaryPreview
 from chatkit.tokens import Tokenizer, count_message_tokens
-from chatkit.trimming import TrimmingStrategy
+from chatkit.trimming import LEFT_OUT_REASON, TrimmingStrategy
 from chatkit.window_fill import (
     CURRENT_TURN,
     FREE,
@@ -34,6 +36,7 @@ __all__ = [
     "FREE",
     "HISTORY",
     "PARTS",
+    "PINNED_REASON",
     "RESERVED",
     "SUMMARY",
     "SYSTEM_PROMPT",
@@ -44,16 +47,14 @@ __all__ = [
     "bar_rows",
     "build_view",
     "context_messages",
+    "in_context_legend",
     "message_parts",
     "minimum_budget",
+    "struck_through",
 ]
 PREVIEW_CHARS = 80
-
-SummarySource = str  # "model" or "lines"
-SUMMARY_SOURCE_LABELS: dict[str, str] = {
-    "model": "written by the model",
-    "lines": "the dropped turns as lines (no model call)",
-}
+PINNED_REASON = "pinned: always kept"
+STRIKE = "\u0336"  # a combining long stroke: strikes through the character before it
 
 
 def context_messages(conversation: Conversation, next_message: str = "") -> list[Message]:
@@ -105,70 +106,42 @@ class MessageRow:
     kept: bool
     reason: str
     preview: str
-
-
-class PreviewSummarizer:
-    """The summarizer the page previews with: never calls a model.
-
-    It returns a model-written summary when the page already has one for exactly these
-    messages (``model_summaries``), else the messages as "User: …" lines. It remembers what it
-    was last asked to summarize and which kind of summary it gave.
-    """
-
-    def __init__(self, model_summaries: Mapping[tuple[Message, ...], str] | None = None) -> None:
-        self.model_summaries = dict(model_summaries or {})
-        self.last_messages: tuple[Message, ...] = ()
-        self.last_source: SummarySource = "lines"
-
-    def __call__(self, messages: Sequence[Message]) -> str:
-        key = tuple(as_message(m) for m in messages)
-        self.last_messages = key
-        if key in self.model_summaries:
-            self.last_source = "model"
-            return self.model_summaries[key]
-        self.last_source = "lines"
-        return message_lines(key)
-
-
-@dataclass(frozen=True)
-class SummaryPreview:
-    """The summary message that would replace the dropped turns."""
-
-    text: str
-    source: SummarySource
-    replaces: tuple[Message, ...]
-    tokens: int
-    shortened: bool = False  # only its newest part fitted the budget
-    covered_turns: tuple[int, ...] = ()  # the turns its text really covers
-    dropped_turns: tuple[int, ...] = ()  # every turn it stands in for
+    in_context: InContext = "auto"  # the user's choice on the Chat page
 
     @property
-    def source_label(self) -> str:
-        return SUMMARY_SOURCE_LABELS[self.source]
+    def pinned(self) -> bool:
+        return self.in_context == "pinned"
 
     @property
-    def claim(self) -> str:
-        """What the summary covers, in words that never claim more than its text holds."""
-        covered = _span(self.covered_turns)
-        if not self.shortened:
-            return f"replaces {covered}"
-        if self.covered_turns and self.covered_turns != self.dropped_turns:
-            return (
-                f"covers {covered} (shortened to fit the budget); "
-                f"{_span(tuple(t for t in self.dropped_turns if t not in self.covered_turns))} "
-                f"left out without a summary"
-            )
-        return f"stands in for {_span(self.dropped_turns)}, shortened to its newest part to fit"
+    def left_out(self) -> bool:
+        """Left out by the user, and so not sent (the message being answered always is)."""
+        return self.reason == LEFT_OUT_REASON
+
+    @property
+    def mark(self) -> str:
+        """The user's choice as the table marks it: "📌 pinned", "left out", or ""."""
+        return "📌 pinned" if self.pinned else "left out" if self.left_out else ""
+
+    @property
+    def shown_preview(self) -> str:
+        """The preview as the table shows it: struck through when the user left it out."""
+        return struck_through(self.preview) if self.left_out else self.preview
 
 
-def _span(turns: tuple[int, ...]) -> str:
-    if not turns:
-        return "no turn"
-    if len(turns) == 1:
-        return f"turn {turns[0]}"
-    if list(turns) == list(range(turns[0], turns[-1] + 1)):
-        return f"turns {turns[0]}–{turns[-1]}"
-    return "turns " + ", ".join(map(str, turns))
+def struck_through(text: str) -> str:
+    """``text`` struck through in plain Unicode, so it shows so in any grid or caption
+    (a data grid draws no Markdown and no CSS text decoration)."""
+    return "".join(char + STRIKE if not char.isspace() else char for char in text)
+
+
+def in_context_legend(rows: Sequence[MessageRow]) -> str:
+    """What the marks in the table mean, for the marks it holds ("" when it holds none)."""
+    parts = []
+    if any(row.pinned for row in rows):
+        parts.append("📌 pinned: always sent, never trimmed or summarized")
+    if any(row.left_out for row in rows):
+        parts.append(f"{struck_through('struck through')}: left out by you, never sent")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -213,7 +186,22 @@ class ContextView:
 
     @property
     def dropped_rows(self) -> list[MessageRow]:
+        """Every message not sent: trimmed, or left out by the user."""
         return [row for row in self.rows if not row.kept]
+
+    @property
+    def trimmed_rows(self) -> list[MessageRow]:
+        """The messages the trimming strategy does not send."""
+        return [row for row in self.dropped_rows if not row.left_out]
+
+    @property
+    def left_out_rows(self) -> list[MessageRow]:
+        """The messages the user left out."""
+        return [row for row in self.rows if row.left_out]
+
+    @property
+    def pinned_rows(self) -> list[MessageRow]:
+        return [row for row in self.rows if row.pinned]
 
     @property
     def dropped_tokens(self) -> int:
@@ -222,8 +210,8 @@ class ContextView:
 
     @property
     def dropped_turns(self) -> list[int]:
-        """1-based numbers of the turns with at least one dropped message."""
-        return sorted({row.turn for row in self.dropped_rows if row.turn is not None})
+        """1-based numbers of the turns with at least one message trimming drops."""
+        return sorted({row.turn for row in self.trimmed_rows if row.turn is not None})
 
     def parts(self) -> list[tuple[str, int]]:
         """The six parts of the window in order (free is never negative here)."""
@@ -234,11 +222,15 @@ class ContextView:
         return [(label, tokens) for label, tokens in self.parts() if label != FREE]
 
 
-def _kept_reason(part: str, is_answered: bool, overflow: bool) -> str:
+def _kept_reason(part: str, is_answered: bool, overflow: bool, message: Message) -> str:
     if part == SYSTEM_PROMPT:
         return "always kept: the system prompt"
     if is_answered:
+        if message.left_out:
+            return "always kept: the message being answered (even though you left it out)"
         return "always kept: the message being answered"
+    if message.pinned:
+        return PINNED_REASON
     if part == CURRENT_TURN:
         return "always kept: the reply to the message being answered"
     return "not trimmed: the budget is too small (see above)" if overflow else "kept"
@@ -260,6 +252,9 @@ def build_view(
     Regenerate would send it), so that message and the system prompt are never trimmed or
     summarized; the reply on screen is kept beside them. A strategy that cannot fit even those
     two (it raises ``ContextOverflow``) keeps everything here, and ``overflow`` says why.
+    Messages the user left out are never sent (the strategy removes them, and so does this
+    view after the message being answered, or when the strategy overflows); pinned ones are
+    kept.
     """
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
@@ -274,6 +269,9 @@ def build_view(
     except ContextOverflow as error:
         trimmed, overflow = None, error.message
     dropped = {d.index: d.reason for d in trimmed.dropped} if trimmed else {}
+    for i, message in enumerate(messages):  # what the strategy did not see is left out too
+        if message.left_out and i != answered and i not in dropped:
+            dropped[i] = LEFT_OUT_REASON
     rows = tuple(
         MessageRow(
             index=i,
@@ -282,8 +280,9 @@ def build_view(
             part=parts[i],
             tokens=counted.per_message[i],
             kept=i not in dropped,
-            reason=dropped.get(i) or _kept_reason(parts[i], i == answered, bool(overflow)),
+            reason=dropped.get(i) or _kept_reason(parts[i], i == answered, bool(overflow), message),
             preview=clip(message.content, PREVIEW_CHARS),
+            in_context=message.in_context,
         )
         for i, message in enumerate(messages)
     )
@@ -298,8 +297,10 @@ def build_view(
         summary_tokens = tokenizer.count_message(summary_message)
         summarizer = getattr(strategy, "summarizer", None)
         source = getattr(summarizer, "last_source", "lines")
-        replaces = tuple(messages[i] for i in sorted(dropped))
-        dropped_turns = tuple(sorted({turns[i] for i in dropped if turns[i] is not None}))
+        # The summary stands in for what trimming dropped, never for what the user left out.
+        summarized = sorted(i for i, reason in dropped.items() if reason != LEFT_OUT_REASON)
+        replaces = tuple(messages[i] for i in summarized)
+        dropped_turns = tuple(sorted({turns[i] for i in summarized if turns[i] is not None}))
         covered = dropped_turns
         if trimmed.summary_shortened and source == "lines":
             # One line per message: the turns whose lines survived the shortening.
@@ -308,7 +309,7 @@ def build_view(
                 sorted(
                     {
                         turns[i]
-                        for i in dropped
+                        for i in summarized
                         if turns[i] is not None and message_lines([messages[i]]).strip() in lines
                     }
                 )
@@ -337,16 +338,18 @@ def build_view(
 
 def minimum_budget(messages: Sequence[Message], tokenizer: Tokenizer, model: str = "") -> int:
     """The smallest token budget a strategy can meet in ``build_view``: the system prompt, the
-    message being answered (if any) and the reply priming."""
+    pinned messages before the one being answered, that message (if any) and the reply
+    priming."""
     messages = [as_message(m) for m in messages]
     counted = count_message_tokens(messages, model, tokenizer=tokenizer)
     priming = counted.total - sum(counted.per_message)
     layout = split_turns(messages)
-    fixed = sum(counted.per_message[i] for i in layout.head)
     answered = _answered(layout, messages)
+    before = len(messages) if answered is None else answered
+    fixed = set(layout.head) | {i for i in range(before) if messages[i].pinned}
     if answered is not None:
-        fixed += counted.per_message[answered]
-    return fixed + priming
+        fixed.add(answered)
+    return sum(counted.per_message[i] for i in fixed) + priming
 
 
 def bar_rows(parts: Sequence[tuple[str, int]]) -> list[dict[str, object]]:

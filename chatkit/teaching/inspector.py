@@ -21,6 +21,7 @@ from chatkit.providers.registry import api_shapes, provider_kind
 
 PLACEHOLDER_RESPONSE_ID = "resp_PREVIOUS_REPLY"
 LABEL_CHARS = 60
+MARK_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ def turn_choices(conversation: Conversation) -> list[TurnChoice]:
     ]
 
 
+def unseen_positions(conversation: Conversation, assistant_index: int) -> set[int]:
+    """The earlier messages the model did not see for the reply at ``assistant_index``, as
+    saved with it (``ReplyInfo.unseen``; a record older than that has only ``kept_from``)."""
+    info = conversation.replies.get(assistant_index)
+    if info is None:
+        return set()
+    if info.unseen:
+        return set(info.unseen)
+    return set(range(info.kept_from or 0))
+
+
 def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[Message]:
     """What the turn sent: the system prompt and the messages before the reply that trimming
     kept and the user did not leave out (after the summary that stood in for the others, if
@@ -57,12 +69,66 @@ def messages_for_turn(conversation: Conversation, assistant_index: int) -> list[
     info = conversation.replies.get(assistant_index)
     if info is not None and info.summary:
         head.append(Message("system", info.summary))
-    if info is not None and info.unseen:
-        unseen = set(info.unseen)
-        earlier = conversation.messages[:assistant_index]
-        return head + [m for p, m in enumerate(earlier) if p not in unseen]
-    start = info.kept_from if info is not None and info.kept_from is not None else 0
-    return head + conversation.messages[start:assistant_index]
+    unseen = unseen_positions(conversation, assistant_index)
+    earlier = conversation.messages[:assistant_index]
+    return head + [m for p, m in enumerate(earlier) if p not in unseen]
+
+
+@dataclass(frozen=True)
+class InContextMarks:
+    """Which earlier messages of one turn the user pinned or left out, read from what was
+    saved with the turn (``ReplyInfo.unseen``) and each message's ``in_context`` now.
+
+    Positions are in ``conversation.messages``. ``pinned`` were pinned and in the request;
+    ``left_out`` were left out and not in it. A choice made after the turn does not match
+    its request: ``pinned_since`` are pinned now but were not sent, ``left_out_since`` are
+    left out now but were sent.
+    """
+
+    messages: tuple[Message, ...]
+    pinned: tuple[int, ...] = ()
+    left_out: tuple[int, ...] = ()
+    pinned_since: tuple[int, ...] = ()
+    left_out_since: tuple[int, ...] = ()
+
+    def _named(self, positions: tuple[int, ...]) -> str:
+        return ", ".join(
+            f"message {p + 1} (“{clip(self.messages[p].content, MARK_CHARS)}”)" for p in positions
+        )
+
+    @property
+    def caption(self) -> str:
+        """One line for the page, "" when the user pinned and left out nothing."""
+        parts = []
+        if self.pinned:
+            parts.append(f"Pinned: {self._named(self.pinned)}")
+        if self.left_out:
+            parts.append(f"Left out: {self._named(self.left_out)} (not in this request)")
+        if self.pinned_since:
+            parts.append(
+                f"Pinned since this turn: {self._named(self.pinned_since)} "
+                f"(not in this request, which came first)"
+            )
+        if self.left_out_since:
+            parts.append(
+                f"Left out since this turn: {self._named(self.left_out_since)} "
+                f"(still in this request, which came first)"
+            )
+        return " · ".join(parts)
+
+
+def in_context_marks(conversation: Conversation, assistant_index: int) -> InContextMarks:
+    """What the user pinned and left out among the messages before the reply at
+    ``assistant_index``, and whether the turn's request carried them."""
+    unseen = unseen_positions(conversation, assistant_index)
+    earlier = list(enumerate(conversation.messages[:assistant_index]))
+    return InContextMarks(
+        tuple(conversation.messages),
+        pinned=tuple(p for p, m in earlier if m.pinned and p not in unseen),
+        left_out=tuple(p for p, m in earlier if m.left_out and p in unseen),
+        pinned_since=tuple(p for p, m in earlier if m.pinned and p in unseen),
+        left_out_since=tuple(p for p, m in earlier if m.left_out and p not in unseen),
+    )
 
 
 def shape_of(
@@ -183,6 +249,7 @@ class TurnInspection:
     # Chained through chatkit's local response store: what the model itself received.
     received_body: dict[str, Any] | None = None
     received_bytes: int | None = None
+    in_context: InContextMarks | None = None  # what the user pinned and left out
 
     @property
     def request_label(self) -> str:
@@ -289,4 +356,5 @@ def inspect_turn(
         notes=tuple(notes),
         received_body=received_body,
         received_bytes=received_bytes,
+        in_context=in_context_marks(conversation, assistant_index),
     )

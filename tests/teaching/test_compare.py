@@ -20,7 +20,9 @@ from chatkit.teaching.compare import (
     ComparisonResult,
     run_comparison,
     script_lines,
+    trimming_words,
 )
+from chatkit.turn import TrimmingSettings
 
 MODEL = "claude-sonnet-4-6"
 
@@ -146,3 +148,70 @@ def test_a_failing_call_stops_the_run_with_a_plain_error(server, openai_pair) ->
     server.fail_next("401")
     with pytest.raises(ChatkitError):
         next(generator)
+
+
+# -- trimming, pins and leave-outs -------------------------------------------------------------
+
+SCRIPT = ("My name is Alice.", "My favorite color is blue.", "Hello there.", "What is my name?")
+
+
+def contents(body) -> list[str]:
+    """The texts of a Chat Completions or Responses request."""
+    items = body.get("messages") or body.get("input") or []
+    if isinstance(items, str):
+        return [items]
+    texts = []
+    for item in items:
+        content = item.get("content")
+        if isinstance(content, list):
+            texts += [part.get("text", "") for part in content]
+        else:
+            texts.append(content)
+    return texts
+
+
+def test_a_left_out_turn_is_never_sent_again_in_any_way(server, openai_pair) -> None:
+    _, result = run_all(run_comparison(SCRIPT, *openai_pair, in_context={2: "left_out"}))
+    # The last two turns: stateless and manual share Chat Completions, chaining has Responses.
+    later = server.requests_to("/chat/completions")[-4:] + server.requests_to("/responses")[-2:]
+    assert all("My favorite color is blue." not in contents(r.body) for r in later)
+    assert replies(result, MANUAL)[3] == "Your name is Alice."
+    assert replies(result, CHAINED)[3] == "Your name is Alice."
+    assert result.calls_of(MANUAL)[3].seen_turns == (1, 3)
+    assert result.calls_of(CHAINED)[3].seen_turns == (1, 3)
+    # The chain held the left-out message: the next call started a new chain, and said so.
+    assert "started a new chain" in result.calls_of(CHAINED)[2].note
+    assert "previous_response_id" in server.requests_to("/responses")[-1].body
+
+
+def test_a_pinned_turn_survives_trimming_in_the_manual_and_chained_ways(server, openai_pair):
+    trimming = TrimmingSettings("last_n", last_n=1)
+    _, plain = run_all(run_comparison(SCRIPT, *openai_pair, trimming=trimming))
+    assert replies(plain, MANUAL)[3] == "I don't know your name."
+    _, pinned = run_all(
+        run_comparison(SCRIPT, *openai_pair, trimming=trimming, in_context={1: "pinned"})
+    )
+    for way in (MANUAL, CHAINED):
+        assert replies(pinned, way)[3] == "Your name is Alice."
+        assert pinned.calls_of(way)[3].seen_turns == (1, 3)
+    assert "My name is Alice." in contents(server.requests_to("/chat/completions")[-1].body)
+    assert replies(pinned, STATELESS)[3] == "I don't know your name."
+
+
+def test_summary_calls_of_the_trimming_are_counted_in_the_totals(server, openai_pair) -> None:
+    trimming = TrimmingSettings("summarize", max_tokens=60)
+    _, result = run_all(run_comparison(SCRIPT, *openai_pair, trimming=trimming))
+    manual = result.calls_of(MANUAL)
+    assert sum(call.summary_calls for call in manual) > 0
+    assert result.total_input_tokens(MANUAL) == sum(
+        call.input_tokens + call.summary_input_tokens for call in manual
+    )
+    assert result.total_input_tokens(MANUAL) > sum(call.input_tokens for call in manual)
+
+
+def test_trimming_words_name_the_setting() -> None:
+    assert trimming_words(TrimmingSettings()) == "none"
+    assert trimming_words(TrimmingSettings("last_n", last_n=2)) == "Last N turns (2)"
+    assert trimming_words(TrimmingSettings("token_budget", max_tokens=4000)) == (
+        "Token budget (4,000 tokens)"
+    )

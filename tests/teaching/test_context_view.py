@@ -15,6 +15,7 @@ from chatkit.teaching.context_view import (
     FREE,
     HISTORY,
     PARTS,
+    PINNED_REASON,
     RESERVED,
     SUMMARY,
     SYSTEM_PROMPT,
@@ -22,8 +23,10 @@ from chatkit.teaching.context_view import (
     bar_rows,
     build_view,
     context_messages,
+    in_context_legend,
     message_parts,
     minimum_budget,
+    struck_through,
 )
 from chatkit.tokens import count_message_tokens, tokenizer_for_model
 from chatkit.trimming import KeepAll, LastNTurns, SummarizeOlder, TokenBudget
@@ -308,3 +311,101 @@ def test_a_shortened_summary_says_which_turns_its_text_still_covers() -> None:
         break
     else:
         raise AssertionError("no budget made the summary shorten")
+
+
+# -- pins and leave-outs ----------------------------------------------------------------------
+
+
+def test_a_message_left_out_is_struck_through_and_never_counted_as_sent() -> None:
+    conversation = alice().with_in_context(2, "left_out")  # turn 2's question
+    everything = view(alice())
+    result = view(conversation)
+    row = result.rows[3]  # the system prompt comes first
+    assert not row.kept and row.left_out and row.reason == "left out by you"
+    assert row.mark == "left out"
+    assert row.shown_preview == struck_through("My favorite color is blue.") != row.preview
+    assert result.left_out_rows == [row] and not result.trimmed_rows
+    assert result.dropped_turns == []  # left out by you, not by trimming
+    assert result.used == everything.used - row.tokens
+    assert dict(result.parts())[HISTORY] == dict(everything.parts())[HISTORY] - row.tokens
+    assert result.used + result.dropped_tokens == result.untrimmed_tokens
+
+
+def test_a_pinned_message_is_kept_when_trimming_drops_its_turn() -> None:
+    conversation = alice(4).with_in_context(0, "pinned")  # "My name is Alice."
+    result = view(conversation, LastNTurns(1), next_message=NEXT)
+    pinned = result.rows[1]
+    assert pinned.kept and pinned.pinned and pinned.reason == PINNED_REASON
+    assert pinned.mark == "📌 pinned" and pinned.shown_preview == pinned.preview
+    assert result.pinned_rows == [pinned]
+    assert not result.rows[2].kept and "older than the last 1 turns" in result.rows[2].reason
+    assert result.dropped_turns == [1, 2, 3]
+
+
+def test_a_pinned_message_is_never_summarized_and_a_left_out_one_never_replaced() -> None:
+    conversation = alice(4).with_in_context(0, "pinned").with_in_context(2, "left_out")
+    messages = context_messages(conversation, NEXT)
+    least = minimum_budget(messages, TOKENIZER, MODEL)
+    assert least > minimum_budget(context_messages(alice(4), NEXT), TOKENIZER, MODEL)
+    strategy = SummarizeOlder(least + 40, PreviewSummarizer(), MODEL, TOKENIZER)
+    result = view(conversation, strategy, next_message=NEXT)
+    assert not result.overflow and result.summary is not None
+    assert result.rows[1].kept and result.rows[1].reason == PINNED_REASON
+    assert result.rows[3].reason == "left out by you"
+    replaced = {m.content for m in result.summary.replaces}
+    assert "My name is Alice." not in replaced
+    assert "My favorite color is blue." not in replaced
+    assert "My favorite color" not in result.summary.text
+
+
+def test_a_left_out_reply_on_screen_is_not_counted_as_sent() -> None:
+    conversation = alice().with_in_context(5, "left_out")  # the last reply
+    result = view(conversation)
+    assert not result.rows[-1].kept and result.rows[-1].left_out
+    assert dict(result.parts())[CURRENT_TURN] < dict(view(alice()).parts())[CURRENT_TURN]
+
+
+def test_the_message_being_answered_is_sent_even_when_left_out() -> None:
+    conversation = alice().with_in_context(4, "left_out")  # "What is my name?", answered
+    row = view(conversation).rows[5]
+    assert row.kept and not row.left_out
+    assert "even though you left it out" in row.reason
+
+
+def test_the_legend_explains_only_the_marks_the_table_holds() -> None:
+    assert in_context_legend(view(alice()).rows) == ""
+    pinned = view(alice().with_in_context(0, "pinned")).rows
+    assert in_context_legend(pinned).startswith("📌 pinned: always sent")
+    both = view(alice().with_in_context(0, "pinned").with_in_context(2, "left_out")).rows
+    assert "left out by you, never sent" in in_context_legend(both)
+    assert struck_through("ab c") == "a\u0336b\u0336 c\u0336"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Hi", "My name is Bob.", "ok " * 30]),
+            st.sampled_from(["auto", "pinned", "left_out"]),
+        ),
+        max_size=8,
+    ),
+    st.integers(min_value=0, max_value=300),
+    st.sampled_from(["", "And my name?"]),
+)
+def test_pinned_rows_are_always_kept_and_left_out_ones_never(choices, extra, next_message):
+    conversation = Conversation(system_prompt="Be brief.")
+    for number, (text, choice) in enumerate(choices):
+        conversation.add_user(text) if number % 2 == 0 else conversation.add_assistant(text)
+        conversation = conversation.with_in_context(number, choice)
+    messages = context_messages(conversation, next_message)
+    budget = minimum_budget(messages, TOKENIZER, MODEL) + extra
+    result = view(conversation, TokenBudget(budget, MODEL, TOKENIZER), next_message=next_message)
+    answered = "always kept: the message being answered"
+    for row, message in zip(result.rows, messages, strict=True):
+        if message.pinned:
+            assert row.kept
+        if message.left_out and not row.reason.startswith(answered):
+            assert not row.kept and row.left_out
+    assert result.used + result.dropped_tokens == result.untrimmed_tokens
+    assert not result.overflow

@@ -15,6 +15,7 @@ from chatkit.providers.openai_chat import OpenAIChat
 from chatkit.providers.openai_responses import RESPONSES, OpenAIResponses
 from chatkit.teaching.inspector import (
     PLACEHOLDER_RESPONSE_ID,
+    in_context_marks,
     inspect_turn,
     messages_for_turn,
     options_of,
@@ -216,3 +217,46 @@ def test_with_trimming_every_figure_counts_what_was_really_sent(server, openai_c
     assert used.size == inspection.request_bytes  # the chart marks the same bytes as sent
     assert "Trimming left out 2 earlier messages (turn 1)" in " ".join(inspection.notes)
     assert conversation.replies[5].kept_from == 2
+
+
+# -- pins and leave-outs ----------------------------------------------------------------------
+
+
+def test_the_turn_says_which_messages_were_pinned_and_which_left_out(server, openai_client):
+    """Turn 1 pinned, turn 2's question left out, the last turn trimmed to one turn: the
+    caption names them, from what was saved with the reply."""
+    provider = OpenAIChat(model="gpt-4o", client=openai_client)
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation, _ = send(conversation, "My name is Alice.", provider, options=OPTIONS)
+    conversation, _ = send(conversation, "My favorite color is blue.", provider, options=OPTIONS)
+    conversation = conversation.with_in_context(0, "pinned").with_in_context(2, "left_out")
+    for text in ("Hello there.", "What is my name?"):
+        conversation, _ = send(conversation, text, provider, LastNTurns(1), OPTIONS)
+    sent = [m["content"] for m in server.last_request("/chat/completions").body["messages"]]
+    assert "My name is Alice." in sent and "My favorite color is blue." not in sent
+    marks = in_context_marks(conversation, 7)
+    assert marks.pinned == (0,) and marks.left_out == (2,)
+    assert marks.caption == (
+        "Pinned: message 1 (“My name is Alice.”) · "
+        "Left out: message 3 (“My favorite color is blue.”) (not in this request)"
+    )
+    inspection = inspect_turn(conversation, 7)
+    assert inspection.in_context == marks
+    assert [m.content for m in messages_for_turn(conversation, 7)] == sent
+    # Turn 2 came before the choices: its request held both, and the caption says so.
+    earlier = in_context_marks(conversation, 3)
+    assert earlier.pinned == (0,) and earlier.left_out == () and earlier.left_out_since == (2,)
+    assert "Left out since this turn: message 3" in earlier.caption
+    assert "still in this request" in earlier.caption
+
+
+def test_a_message_pinned_after_trimming_dropped_it_is_not_claimed_sent(server, openai_client):
+    provider = OpenAIChat(model="gpt-4o", client=openai_client)
+    conversation = Conversation()
+    for text in ("My name is Alice.", "Hello.", "What is my name?"):
+        conversation, _ = send(conversation, text, provider, LastNTurns(1), OPTIONS)
+    conversation = conversation.with_in_context(0, "pinned")
+    marks = in_context_marks(conversation, 5)
+    assert marks.pinned == () and marks.pinned_since == (0,)
+    assert marks.caption.startswith("Pinned since this turn: message 1")
+    assert in_context_marks(chat_about_alice(provider), 5).caption == ""
