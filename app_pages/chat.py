@@ -179,7 +179,7 @@ def _divider(current: Conversation, divider: Divider) -> None:
     with st.container(key="not_sent_divider"):
         if divider.summary:
             with st.expander(words, icon=":material/summarize:"):
-                st.markdown(inert_markdown(divider.summary))
+                st.markdown(inert_markdown(divider.summary).replace("\n", "  \n"))
         else:
             st.caption(f":material/vertical_align_top: {words}")
 

@@ -237,3 +237,14 @@ def test_trimming_draws_the_not_sent_divider_and_left_out_messages_fade(app) -> 
     assert any("st-key-left_out_message_" in h.proto.body for h in at.get("html"))
     line = next(c for c in at.caption if c.value.startswith("Next request"))
     assert "1 left out by you" in line.value
+
+
+def test_where_a_summary_stands_in_the_divider_opens_it(app) -> None:
+    at = start()
+    for text in ("My name is Alice.", "I live in Paris.", "I keep bees."):
+        at.send(text)
+    at.choose("Trimming", "Summarize older turns")
+    at.find("number_input", "Token budget", sidebar=True).set_value(60).run()
+    [summary] = [e for e in at.expander if e.label.startswith("Above this line: a summary")]
+    assert "token budget 60" in summary.label
+    assert "User: I keep bees." in " ".join(m.value for m in summary.markdown)

@@ -390,6 +390,8 @@ def test_the_sidebar_says_what_is_left(monkeypatch, server, tmp_path) -> None:
     at.send("hello")
     at.rerun()
     assert any("4 of 5 turns" in c for c in at.captions(sidebar=True))
+    line = next(c.value for c in at.caption if c.value.startswith("Next request"))
+    assert "· 4 turns and " in line and line.endswith("tokens left today")  # what is left
 
 
 def test_the_visitor_is_the_address_or_what_a_trusted_proxy_forwards() -> None:
