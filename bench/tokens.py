@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import chatkit.tokens as chatkit_tokens
 from chatkit.messages import Message
 from chatkit.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
     count_tokens,
+    forget_counts,
     get_encoding,
     tokenizer_for_model,
 )
@@ -111,9 +111,7 @@ def main() -> None:
         )
 
     plain = best_of(REPETITIONS, plain_tiktoken, lambda: None)
-    first = best_of(
-        REPETITIONS, lambda: count_tokens(messages, MODEL), chatkit_tokens._counts.clear
-    )
+    first = best_of(REPETITIONS, lambda: count_tokens(messages, MODEL), forget_counts)
 
     # Recount after one new turn: the long conversation is counted (warm), then a new turn
     # (fresh texts each repetition) is added and the whole list counted again.

@@ -10,7 +10,7 @@ costs no call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chatkit.conversation import Conversation
@@ -19,7 +19,8 @@ from chatkit.messages import Message
 from chatkit.prices import cost_of, format_money
 from chatkit.providers.base import GenerationOptions, Provider
 from chatkit.providers.registry import provider_kind
-from chatkit.teaching.context_view import PreviewSummarizer, context_messages
+from chatkit.summary import GrowingLines
+from chatkit.teaching.context_view import context_messages
 from chatkit.tokens import count_message_tokens, count_prompt
 from chatkit.trimming import LEFT_OUT_REASON
 from chatkit.turn import TrimmingSettings, make_strategy
@@ -81,6 +82,33 @@ class NextSend:
         return " · ".join(parts)
 
 
+class PlanSummarizer:
+    """The Context window page's ``PreviewSummarizer``, made for a keystroke: the same text
+    (the model's summary of exactly these messages when one is given, else the messages as
+    "User: …" lines), and ``last_source`` saying which.
+
+    "Summarize older turns" asks about a longer list each time it gives up one more kept
+    turn: the lines come from ``GrowingLines`` (each text grown from the one before, the same
+    objects at the next keystroke), and the model's summaries are looked up only for lists
+    as long as one of theirs.
+    """
+
+    def __init__(self, model_summaries: Mapping[tuple[Message, ...], str] | None = None) -> None:
+        self.model_summaries = dict(model_summaries or {})
+        self._lengths = {len(key) for key in self.model_summaries}
+        self._lines = GrowingLines()
+        self.last_source = "lines"
+
+    def __call__(self, messages: Sequence[Message]) -> str:
+        if len(messages) in self._lengths:
+            summary = self.model_summaries.get(tuple(messages))
+            if summary is not None:
+                self.last_source = "model"
+                return summary
+        self.last_source = "lines"
+        return self._lines(messages)
+
+
 def _older(count: int) -> str:
     return "1 older message" if count == 1 else f"{count} older messages"
 
@@ -97,7 +125,7 @@ def plan_next_send(
     with a one-character message standing in, and says so)."""
     typed = bool(draft.strip())
     messages = context_messages(conversation, draft if typed else PLACEHOLDER_DRAFT)
-    summarizer = PreviewSummarizer(summaries)
+    summarizer = PlanSummarizer(summaries)
     strategy = make_strategy(trimming, provider, summarizer=summarizer)
     tokenizer = provider.tokenizer()
     window = provider.context_window()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from chatkit.conversation import Conversation
@@ -61,9 +63,71 @@ def message_lines(messages: Sequence[Message]) -> str:
 
     The cheap summary: no model call, the same lines ``recent_summary`` writes.
     """
-    return "\n".join(
-        f"{ROLE_LABELS[m.role]}: {clip(m.content, SUMMARY_LINE_LIMIT)}" for m in messages
-    )
+    return "\n".join(map(message_line, messages))
+
+
+@lru_cache(maxsize=20_000)
+def message_line(message: Message) -> str:
+    """One message as its "User: …" line (remembered: previews redo the same lines at every
+    keystroke)."""
+    return f"{ROLE_LABELS[message.role]}: {clip(message.content, SUMMARY_LINE_LIMIT)}"
+
+
+# The lists a GrowingLines was asked about, by the first of them: each later text with the
+# text it grew from and the messages it added. Shared by every session (sessions asking about
+# the same conversation get the same text objects); a few conversations at a time.
+_MAX_GROWN_LISTS = 4
+_grown: dict[tuple[Message, ...], list[tuple[str, tuple[Message, ...], str]]] = {}
+_grown_lock = threading.Lock()
+
+
+class GrowingLines:
+    """``message_lines`` for a list asked about again and again, longer each time, as
+    "summarize older turns" asks when it gives up one more kept turn: each text is the one
+    before it plus the new lines, and the texts are kept, so that the next keystroke's plan
+    gets back the very same string objects (Python keeps a string's hash on it: counting
+    them again is a dictionary lookup, not a pass over 100 KB of text)."""
+
+    def __init__(self) -> None:
+        self._asked: list[Message] = []
+        self._text = ""
+        self._grown: list[tuple[str, tuple[Message, ...], str]] | None = None
+        self._step = 0
+
+    def __call__(self, messages: Sequence[Message]) -> str:
+        messages = list(messages)
+        with _grown_lock:
+            grown = self._grown
+            if grown is None or messages[: len(self._asked)] != self._asked:
+                text = self._first(messages)
+            else:
+                text = self._longer(grown, messages)
+        self._asked, self._text = messages, text
+        return text
+
+    def _first(self, messages: list[Message]) -> str:
+        key = tuple(messages)
+        grown = _grown.get(key)
+        if grown is None:
+            if len(_grown) >= _MAX_GROWN_LISTS:
+                _grown.clear()
+            grown = _grown[key] = [("", key, message_lines(messages))]
+        self._grown, self._step = grown, 0
+        return grown[0][2]
+
+    def _longer(
+        self, grown: list[tuple[str, tuple[Message, ...], str]], messages: list[Message]
+    ) -> str:
+        added = tuple(messages[len(self._asked) :])
+        self._step += 1
+        if self._step < len(grown):
+            before, known, text = grown[self._step]
+            if before is self._text and known == added:  # grown from the very text we gave
+                return text
+        lines = [self._text] if self._text else []
+        text = "\n".join([*lines, *map(message_line, added)])
+        grown[self._step :] = [(self._text, added, text)]
+        return text
 
 
 def seeded_conversation(conversation: Conversation, summary_text: str) -> Conversation:

@@ -23,7 +23,7 @@ from typing import Protocol
 from chatkit.conversation import split_turns
 from chatkit.errors import ContextOverflow
 from chatkit.messages import Message, MessageLike, as_messages
-from chatkit.tokens import Tokenizer, count_message_tokens, tokenizer_for_model
+from chatkit.tokens import TokenCount, Tokenizer, count_message_tokens, tokenizer_for_model
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 LEFT_OUT_REASON = "left out by you"
@@ -155,9 +155,16 @@ class TokenBudget:
     def _tokenizer(self) -> Tokenizer:
         return self.tokenizer or tokenizer_for_model(self.model)
 
-    def plan(self, messages: Sequence[Message]) -> tuple[set[int], list[int], int]:
-        """Indices kept, per-message token counts, and the tokens the kept messages cost."""
-        counted = count_message_tokens(messages, self.model, tokenizer=self._tokenizer())
+    def count(self, messages: Sequence[Message]) -> TokenCount:
+        """``messages`` counted as this budget counts them (the model's tokenizer)."""
+        return count_message_tokens(messages, self.model, tokenizer=self._tokenizer())
+
+    def plan(
+        self, messages: Sequence[Message], counted: TokenCount | None = None
+    ) -> tuple[set[int], list[int], int]:
+        """Indices kept, per-message token counts, and the tokens the kept messages cost
+        (``counted``: the messages' count, when the caller has it already)."""
+        counted = counted or self.count(messages)
         per = list(counted.per_message)
         layout = split_turns(messages)
         pinned = pinned_indices(messages)
@@ -187,10 +194,10 @@ class TokenBudget:
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = as_messages(messages)
         # Everything fits: keep it all, even a leading assistant greeting.
-        counted = count_message_tokens(converted, self.model, tokenizer=self._tokenizer())
+        counted = self.count(converted)
         if counted.total <= self.max_tokens:
             return TrimResult(converted)
-        keep, _, _ = self.plan(converted)
+        keep, _, _ = self.plan(converted, counted)
         return _result(converted, keep, f"did not fit the budget of {self.max_tokens} tokens")
 
 
@@ -217,18 +224,22 @@ class SummarizeOlder:
     def apply(self, messages: Sequence[MessageLike]) -> TrimResult:
         converted = as_messages(messages)
         budget = TokenBudget(self.max_tokens, self.model, self.tokenizer)
-        first = budget.apply(converted)
-        if not first.dropped:
-            return first
+        # What ``budget.apply`` would do, counting the messages once for both steps.
+        counted = budget.count(converted)
+        if counted.total <= self.max_tokens:
+            return TrimResult(converted)
+        keep, per, used = budget.plan(converted, counted)
+        if len(keep) == len(converted):
+            return TrimResult(converted)
         tokenizer = budget._tokenizer()
         layout = split_turns(converted)
-        keep, per, used = budget.plan(converted)
         kept_turns = [t for t in layout.turns if set(t) <= keep]
         reason = "summarized: older than what fits the budget"
+        dropped_at = [i for i in range(len(converted)) if i not in keep]
+        dropped = [converted[i] for i in dropped_at]
         while True:
-            dropped = [converted[i] for i in range(len(converted)) if i not in keep]
             text = self.summarizer(dropped)
-            summary = Message("system", SUMMARY_PREFIX + text)
+            summary = summary_message(text)
             cost = tokenizer.count_message(summary)
             if used + cost <= self.max_tokens:
                 return _result(converted, keep, reason, summary, len(layout.head))
@@ -237,12 +248,27 @@ class SummarizeOlder:
             oldest = [i for i in kept_turns.pop(0) if not converted[i].pinned]
             keep.difference_update(oldest)
             used -= sum(per[i] for i in oldest)
+            # The oldest kept turn follows everything dropped so far, so the list grows at its
+            # end (a new list each time: the summarizer may keep the one it was given).
+            if oldest and dropped_at and oldest[0] < dropped_at[-1]:
+                dropped_at = sorted([*dropped_at, *oldest])
+                dropped = [converted[i] for i in dropped_at]
+            else:
+                dropped_at = [*dropped_at, *oldest]
+                dropped = [*dropped, *(converted[i] for i in oldest)]
         shortened = _shorten_to_fit(text, self.max_tokens - used, tokenizer)
         if shortened is None:  # left out, but not summarized: say so
             unsummarized = f"did not fit the budget of {self.max_tokens} tokens (no summary fits)"
             return _result(converted, keep, unsummarized)
         result = _result(converted, keep, reason, shortened, len(layout.head))
         return replace(result, summary_shortened=True)
+
+
+@functools.lru_cache(maxsize=128)
+def summary_message(text: str) -> Message:
+    """The system message a summary is sent as (remembered: the same summary text gives the
+    same message, whose count is then a lookup)."""
+    return Message("system", SUMMARY_PREFIX + text)
 
 
 def _shorten_to_fit(text: str, room: int, tokenizer: Tokenizer) -> Message | None:

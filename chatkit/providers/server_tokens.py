@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chatkit.messages import Message
 from chatkit.tokens import TiktokenTokenizer, tokenizer_for_model
@@ -72,6 +73,10 @@ class _ServerState:
 _lock = threading.Lock()
 _states: dict[tuple[str, ...], _ServerState] = {}
 _counts: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], int] = {}
+# Each message's share as the server counted it, by (server and model, message): a plan redone
+# at every keystroke finds a thousand messages without building their probe prompts again.
+# Only answers from the server are kept here, never the estimate that stands in for one.
+_message_counts: dict[tuple[tuple[str, ...], Message], int] = {}
 
 
 def forget_server_counts() -> None:
@@ -79,8 +84,10 @@ def forget_server_counts() -> None:
     with _lock:
         _states.clear()
         _counts.clear()
+        _message_counts.clear()
 
 
+@lru_cache(maxsize=256)
 def estimate_for(model: str, reason: str) -> TiktokenTokenizer:
     """The o200k (or the model's own tiktoken) estimate, labelled as one, with ``reason``."""
     base = tokenizer_for_model(model)
@@ -154,6 +161,11 @@ class ServerTokenizer:
         Measured against a probe conversation; the probe's own messages are anchored at
         their estimates, which cancel out over a whole conversation.
         """
+        memo_key = (self.key, message)
+        with _lock:
+            known = _message_counts.get(memo_key)
+        if known is not None:
+            return known
         anchors = self._estimate()
         base = self._ask([PROBE_SYSTEM, PROBE_USER])
         if base is None:
@@ -172,7 +184,12 @@ class ServerTokenizer:
             with_it = self._ask([PROBE_SYSTEM, message])
         if probe is None or with_it is None:
             return anchors.count_message(message)
-        return max(with_it - probe + anchor, 0)
+        count = max(with_it - probe + anchor, 0)
+        with _lock:
+            if len(_message_counts) >= _MAX_CACHED_COUNTS:
+                _message_counts.clear()
+            _message_counts[memo_key] = count
+        return count
 
     def exact_prompt_tokens(self, messages: Sequence[Message]) -> int | None:
         """The server's count of the whole prompt (reply priming included), or None."""

@@ -74,11 +74,12 @@ class LocalTokenizer:
         return len(self.model.tokenize(text, special=False))
 
     def count_message(self, message: Message) -> int:
-        """Tokens ``message`` adds to the rendered prompt, role markers included."""
-        wire = wire_message(message)
-        key = (wire["role"], wire["content"])
+        """Tokens ``message`` adds to the rendered prompt, role markers included (each
+        distinct role and content is rendered once, then looked up)."""
+        key = ("system" if message.is_instruction else message.role, message.content)
         count = self._counts.get(key)
         if count is None:
+            wire = wire_message(message)
             context = {"system": [], "assistant": [_PROBE_SYSTEM, _PROBE_USER]}.get(
                 wire["role"], [_PROBE_SYSTEM]
             )
