@@ -18,11 +18,11 @@ baseline: a rerun of the minimal chat page (``bench/app_rerun.py``'s ``MINIMAL_P
 message as a bubble, nothing else) at 1,000 messages under ``AppTest``.
 
 Then the page itself: the app (``app.py``, chat page and sidebar, OpenAI's counter since the
-bench sets a dummy ``OPENAI_API_KEY``, no trimming) at 1,000 messages, rerun under ``AppTest`` with a new draft
-each time, with the line and its divider, and with both taken away (``chatkit.ui.next_send``'s
-``line`` a no-op, its plan None). The difference is what the line adds to a rerun in which the
-draft changed, and the line's fragment is timed alone in the same reruns: that is what a
-keystroke reruns.
+bench sets a dummy ``OPENAI_API_KEY``, no trimming) at 1,000 messages, rerun under ``AppTest``
+with a new draft each time, with the line and its divider, and with both taken away
+(``chatkit.ui.next_send``'s ``line`` a no-op, its plan None). The difference is what the line
+adds to a rerun in which the draft changed, and the line's fragment is timed alone in the same
+reruns: that is what a keystroke reruns.
 
 Goals (issue 19): the next-send line costs at most 15 ms per keystroke-triggered rerun at
 1,000 messages; this bench aims at 10 ms per plan for every strategy and counter, so that the
