@@ -1,6 +1,7 @@
 """A class's worth of sessions on one app process: turns kept, latency, and the app's cost.
 
-Run: ``python bench/load.py [--sessions 1,10,20,40,80] [--turns 3] [--delay 0.02]``.
+Run: ``python bench/load.py [--sessions 1,10,20,40,80] [--turns 3] [--delay 0.02]
+[--think 10] [--knee]``.
 
 For each number of sessions N it starts ``streamlit run app.py`` (pointed at the protocol test
 server, which streams a reply of about 60 tokens at ``--delay`` seconds per token) and N
@@ -13,6 +14,17 @@ the first words of the reply and to the finished reply, turns per second, the ap
 CPU-seconds per turn, and its memory per session; then the same for Streamlit's minimal chat
 app (``bench/minimal_chat_app.py``, the baseline: skip with ``--no-baseline``) and chatkit's
 ratios to it.
+
+``--think SECONDS`` makes the arrivals open, like a room: each session waits a random 0.5x-1.5x
+SECONDS between a reply and its next send (its first send falls anywhere in the first 2x
+SECONDS), and each row adds the offered load (sessions / SECONDS, in turns per second).
+``--knee`` raises N at ``--think`` (10 s unless given) through 20, 40, 80, 120, 160, 240 (or
+``--sessions``) until
+the p95 time to the first words passes 1 s or a turn is lost, for one process and for two
+behind nginx (the README's configuration) on PostgreSQL, and prints the largest N that held
+(the goal on a 2-core machine: 80 students in one process, two processes at least 1.7x).
+The sessions' clients run in this process: at hundreds of sessions they take CPU from the
+app on a small machine, which the knee then includes.
 
 ``--scale-out`` starts one app process, then two, behind nginx with the README's configuration
 on one PostgreSQL (alternating ``--repeats`` times), and prints two/one turns per second.
@@ -27,12 +39,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,13 +94,25 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def _run_sessions(url: str, count: int, turns: int, timeout: float) -> list[Session]:
+def _pauses(number: int, turns: int, think: float) -> list[float]:
+    """Before each send: the first anywhere in the first 2x ``think``, then 0.5x-1.5x it."""
+    if think <= 0:
+        return []
+    chance = random.Random(number)  # the same room for the same N, run after run
+    first = chance.uniform(0, 2 * think)
+    return [first] + [chance.uniform(0.5 * think, 1.5 * think) for _ in range(turns - 1)]
+
+
+async def _run_sessions(
+    url: str, count: int, turns: int, timeout: float, think: float = 0.0
+) -> list[Session]:
     sessions = [Session(number) for number in range(count)]
 
     async def one(session: Session) -> None:
         try:
             messages = [_message(session, number) for number in range(turns)]
-            await drive(url, session, messages, timeout)
+            pauses = _pauses(session.number, turns, think)
+            await drive(url, session, messages, timeout, pauses=pauses)
         except (TimeoutError, OSError, websockets.WebSocketException) as error:
             print(f"  session {session.number}: {type(error).__name__} {error}", file=sys.stderr)
 
@@ -101,7 +127,9 @@ def report(
     cpu: float | None,
     memory: float | None,
     turns: int,
-) -> None:
+    think: float = 0.0,
+) -> tuple[float, int]:
+    """Print one row; return (p95 time to the first words, turns lost or reordered)."""
     done = [t for s in sessions for t in s.turns if t.finished is not None]
     reordered = sum(not s.kept_in_order("Session ") for s in sessions if s.turns)
     lost = count * turns - len(done) + reordered
@@ -116,7 +144,9 @@ def report(
         f"{_percentile(first, 0.5):6.2f} / {_percentile(first, 0.95):5.2f} s  "
         f"{_percentile(whole, 0.5):6.2f} / {_percentile(whole, 0.95):5.2f} s  "
         f"{rate:7.2f}  {cpu_text:>9}  {memory_text:>10}  {runs:8.1f}"
+        + (f"  {count / think:8.2f}" if think > 0 else "")
     )
+    return _percentile(first, 0.95), lost
 
 
 def _start_profiler(pid: int, profile: str | None, count: int) -> subprocess.Popen | None:
@@ -144,6 +174,7 @@ def measure_local(
     timeout: float,
     profile: str | None = None,
     baseline: bool = True,
+    think: float = 0.0,
 ) -> None:
     """For each N: chatkit's app, then (with ``baseline``) Streamlit's minimal chat app on
     the same server, and chatkit's CPU per turn and turns per second as ratios to it."""
@@ -151,10 +182,12 @@ def measure_local(
     server.chunk_delay = delay
     try:
         for count in counts:
-            ours = _measure_app("app.py", server, count, turns, timeout, profile, "chatkit")
+            ours = _measure_app("app.py", server, count, turns, timeout, profile, "chatkit", think)
             if not baseline:
                 continue
-            theirs = _measure_app(BASELINE_APP, server, count, turns, timeout, None, "minimal")
+            theirs = _measure_app(
+                BASELINE_APP, server, count, turns, timeout, None, "minimal", think
+            )
             if ours and theirs:
                 print(
                     f"{count:>8} sessions: chatkit / minimal app: CPU per turn "
@@ -172,6 +205,7 @@ def _measure_app(
     timeout: float,
     profile: str | None,
     label: str = "",
+    think: float = 0.0,
 ) -> tuple[float, float] | None:
     """Run ``count`` sessions on a fresh ``streamlit run script``; print the report row and
     return (CPU-seconds per turn, turns per second), or None when no turn finished."""
@@ -185,25 +219,90 @@ def _measure_app(
         profiler = _start_profiler(process.pid, profile, count)
         cpu_before = _cpu_seconds(process.pid)
         started = time.monotonic()
-        sessions = asyncio.run(_run_sessions(app.url, count, turns, timeout))
+        sessions = asyncio.run(_run_sessions(app.url, count, turns, timeout, think))
         seconds = _span(sessions, started)
         cpu = _cpu_seconds(process.pid) - cpu_before
         memory = (_rss_bytes(process.pid) - base_memory) / count
         _stop_profiler(profiler)
         print(f"{label:<12}", end="")
-        report(count, sessions, seconds, cpu, memory, turns)
+        report(count, sessions, seconds, cpu, memory, turns, think)
     finally:
         app.stop()
     done = sum(t.finished is not None for s in sessions for t in s.turns)
     return (cpu / done, done / seconds) if done else None
 
 
-def measure_through(url: str, counts: list[int], turns: int, timeout: float) -> None:
+def measure_through(
+    url: str, counts: list[int], turns: int, timeout: float, think: float = 0.0
+) -> None:
     for count in counts:
         started = time.monotonic()
-        sessions = asyncio.run(_run_sessions(url, count, turns, timeout))
+        sessions = asyncio.run(_run_sessions(url, count, turns, timeout, think))
         print(f"{'':<12}", end="")
-        report(count, sessions, _span(sessions, started), None, None, turns)
+        report(count, sessions, _span(sessions, started), None, None, turns, think)
+
+
+KNEE_COUNTS = (20, 40, 80, 120, 160, 240)
+KNEE_FIRST_WORDS = 1.0  # seconds: p95 time to the first words above this is too slow
+
+
+def measure_knee(
+    turns: int, delay: float, timeout: float, think: float, counts: Sequence[int] = KNEE_COUNTS
+) -> None:
+    """The largest N whose p95 time to the first words stays within ``KNEE_FIRST_WORDS`` with
+    nothing lost, for one process and for two behind nginx on one PostgreSQL."""
+    from tests.nginx import Nginx
+    from tests.postgres import PostgresServer
+
+    server = ProtocolServer(host="127.0.0.1", port=0).start()
+    server.chunk_delay = delay
+    database = PostgresServer()
+    held: dict[int, int] = {}
+    try:
+        for processes in (1, 2):
+            environment = {
+                "OPENAI_API_KEY": "sk-test-load",
+                "OPENAI_BASE_URL": server.openai_base_url,
+                "CHATKIT_DATABASE_URL": database.new_database(),
+            }
+            held[processes] = 0
+            for count in counts:
+                started = [
+                    start_app(Path(tempfile.mkdtemp(prefix="chatkit-knee-")), environment)
+                    for _ in range(processes)
+                ]
+                backends = [app.url.removeprefix("http://") for app in started]
+                try:
+                    with Nginx(backends) as nginx:
+                        for app in started:  # warm every process up: imports, store
+                            asyncio.run(_run_sessions(app.url, 1, 1, timeout))
+                        begun = time.monotonic()
+                        sessions = asyncio.run(
+                            _run_sessions(nginx.url, count, turns, timeout, think)
+                        )
+                        print(f"{processes} process{'es' if processes > 1 else '  '}  ", end="")
+                        p95, lost = report(
+                            count, sessions, _span(sessions, begun), None, None, turns, think
+                        )
+                finally:
+                    for app in started:
+                        app.stop()
+                if lost or not p95 <= KNEE_FIRST_WORDS:
+                    break
+                held[processes] = count
+    finally:
+        database.stop()
+        server.stop()
+    one, two = held[1], held[2]
+    ratio = f" = {two / one:.2f}x one process" if one else ""
+
+    def words(count: int) -> str:
+        return f"at least {count} (the most tried)" if count == counts[-1] else str(count)
+
+    print(
+        f"Knee at think {think:g} s (p95 first words <= {KNEE_FIRST_WORDS:g} s, nothing lost): "
+        f"one process {words(one)} sessions, two processes {words(two)}{ratio}"
+    )
 
 
 def measure_scale_out(
@@ -326,21 +425,27 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2, help="alternations for --scale-out")
     parser.add_argument("--profile", help="py-spy the app; writes PROFILE-N.txt (folded stacks)")
+    parser.add_argument("--think", type=float, help="seconds a session reads/types between turns")
+    parser.add_argument("--knee", action="store_true", help="raise N until p95 first words > 1 s")
     args = parser.parse_args()
+    think = args.think if args.think is not None else (10.0 if args.knee else 0.0)
     sessions = args.sessions or ("20,40" if args.scale_out else "1,10,20,40,80")
     counts = [int(part) for part in sessions.split(",") if part.strip()]
     print(
         f"{'app':<12}{'sessions':>8} {'turns ok':>11} {'lost':>4}  {'first words p50/p95':>18}  "
         f"{'finished p50/p95':>18}  {'turns/s':>7}  {'CPU s/turn':>9}  {'mem/session':>10}  "
-        f"{'runs/turn':>8}"
+        f"{'runs/turn':>8}" + (f"  {'offered/s':>8}" if think > 0 else "")
     )
-    if args.scale_out:
+    if args.knee:
+        knee_counts = counts if args.sessions else KNEE_COUNTS
+        measure_knee(args.turns, args.delay, args.timeout, think, knee_counts)
+    elif args.scale_out:
         measure_scale_out(counts, args.turns, args.delay, args.timeout, args.repeats)
     elif args.through:
-        measure_through(args.through, counts, args.turns, args.timeout)
+        measure_through(args.through, counts, args.turns, args.timeout, think)
     else:
         measure_local(
-            counts, args.turns, args.delay, args.timeout, args.profile, not args.no_baseline
+            counts, args.turns, args.delay, args.timeout, args.profile, not args.no_baseline, think
         )
     if args.browser:
         measure_browser([1, 5], args.turns, args.delay)

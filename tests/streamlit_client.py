@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 import websockets
@@ -98,6 +100,16 @@ def stream_address(url: str) -> str:
     return f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
 
 
+async def _read_for(ws: Any, session: Session, seconds: float) -> None:
+    """Keep reading what the app sends for ``seconds`` (a rerun it pushes meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            _read(session, await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            return
+
+
 async def drive(
     url: str,
     session: Session,
@@ -108,8 +120,10 @@ async def drive(
     refused: str | None = None,
     local_address: str | None = None,
     headers: dict[str, str] | None = None,
+    pauses: Sequence[float] = (),
 ) -> None:
-    """Open the app as ``session``, send each message when the last reply is finished.
+    """Open the app as ``session``, send each message when the last reply is finished (after
+    ``pauses[i]`` seconds before message i, when given: a person reading, then typing).
 
     A turn is finished when the run's page has one more finished-reply caption and shows
     ``reply_to`` filled with the message. With ``refused``, a run showing a text that contains
@@ -131,6 +145,8 @@ async def drive(
         while not session.chat_input_id or not session.runs_finished:
             _read(session, await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
         for number, text in enumerate(messages):
+            if number < len(pauses):
+                await _read_for(ws, session, pauses[number])
             turn = Turn(text, sent=time.monotonic())
             session.turns.append(turn)
             await ws.send(_rerun(session, text))
